@@ -1,0 +1,34 @@
+//! Errors that end the launcher: a one-line `mptcpize-rs: …` message and an
+//! exit code with the meaning env(1) and nice(1) give it.
+
+use std::process::ExitCode;
+
+/// The program to run was not found.
+pub const NOT_FOUND: u8 = 127;
+/// The program was found but could not be executed.
+pub const CANNOT_EXECUTE: u8 = 126;
+/// The launcher itself failed (no shim, bad environment, …).
+pub const LAUNCHER_FAILED: u8 = 125;
+/// A subcommand other than `run` failed.
+pub const FAILED: u8 = 1;
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Prints the message on stderr and gives the exit code.
+    pub fn report(self) -> ExitCode {
+        eprintln!("mptcpize-rs: {}", self.message);
+        ExitCode::from(self.code)
+    }
+}

@@ -1,0 +1,104 @@
+//! Finding the preload library, in this order: `$MPTCPIZE_LIB`; next to the
+//! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
+//! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
+
+use crate::failure::{Failure, FAILED, LAUNCHER_FAILED};
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The shim's file name.
+pub const SHIM_NAME: &str = "libmptcpize.so";
+
+/// Where an installed shim lives when no other place has one.
+pub const COMPILED_IN: &str = match option_env!("MPTCPIZE_LIBDIR") {
+    Some(dir) => dir,
+    None => "/usr/local/lib/mptcpize-rs",
+};
+
+/// The places to look, in order.
+pub fn candidates(env_lib: Option<OsString>, exe: Option<PathBuf>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(lib) = env_lib.filter(|l| !l.is_empty()) {
+        out.push(PathBuf::from(lib));
+    }
+    if let Some(dir) = exe.as_deref().and_then(Path::parent) {
+        out.push(dir.join(SHIM_NAME));
+        out.push(dir.join("../lib/mptcpize-rs").join(SHIM_NAME));
+    }
+    out.push(Path::new(COMPILED_IN).join(SHIM_NAME));
+    out
+}
+
+/// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
+/// it is the only place looked at: a user who names a library means it.
+pub fn shim() -> Result<PathBuf, Failure> {
+    let env_lib = std::env::var_os("MPTCPIZE_LIB").filter(|l| !l.is_empty());
+    let explicit = env_lib.is_some();
+    let exe = std::env::current_exe().ok();
+    let mut tried = Vec::new();
+    for path in candidates(env_lib, exe) {
+        match File::open(&path).and_then(|f| f.metadata()) {
+            Ok(meta) if meta.is_file() => {
+                return std::fs::canonicalize(&path).map_err(|e| {
+                    Failure::new(LAUNCHER_FAILED, format!("{}: {e}", path.display()))
+                });
+            }
+            Ok(_) => tried.push(format!("{} (not a file)", path.display())),
+            Err(e) => tried.push(format!("{} ({})", path.display(), short(&e))),
+        }
+        if explicit {
+            break;
+        }
+    }
+    Err(Failure::new(
+        LAUNCHER_FAILED,
+        format!(
+            "cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall",
+            tried.join(", ")
+        ),
+    ))
+}
+
+/// The error without its "(os error N)" suffix.
+fn short(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `mptcpize-rs preload-path`.
+pub fn print_preload_path() -> Result<ExitCode, Failure> {
+    let path = shim().map_err(|f| Failure::new(FAILED, f.message))?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_env_then_beside_then_lib_then_compiled_in() {
+        let c = candidates(
+            Some("/x/l.so".into()),
+            Some("/opt/m/bin/mptcpize-rs".into()),
+        );
+        assert_eq!(
+            c,
+            vec![
+                PathBuf::from("/x/l.so"),
+                PathBuf::from("/opt/m/bin/libmptcpize.so"),
+                PathBuf::from("/opt/m/bin/../lib/mptcpize-rs/libmptcpize.so"),
+                Path::new(COMPILED_IN).join(SHIM_NAME),
+            ]
+        );
+        assert_eq!(
+            candidates(Some("".into()), None),
+            vec![Path::new(COMPILED_IN).join(SHIM_NAME)]
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! `mptcpize-rs run`: puts the shim into the environment and executes the
+//! program in place of the launcher (execvp semantics: PATH search, no fork,
+//! no shell), so the program keeps our pid, signals, stdio and exit status.
+
+use crate::cli::RunArgs;
+use crate::envvars::{godebug_with, ld_preload_with};
+use crate::failure::{Failure, CANNOT_EXECUTE, NOT_FOUND};
+use crate::locate;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let shim = locate::shim()?;
+    let (prog, rest) = args.command.split_first().expect("clap requires PROG");
+    let mut cmd = Command::new(prog);
+    cmd.args(rest)
+        .env(
+            "LD_PRELOAD",
+            ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim),
+        )
+        .env(
+            "GODEBUG",
+            godebug_with(std::env::var_os("GODEBUG").as_deref()),
+        );
+    if args.debug {
+        cmd.env("MPTCPIZE_DEBUG", "1");
+    }
+    if args.no_fallback {
+        cmd.env("MPTCPIZE_FALLBACK", "0");
+    }
+    // exec() only returns on failure.
+    let err = cmd.exec();
+    let name = prog.to_string_lossy();
+    Err(match err.kind() {
+        std::io::ErrorKind::NotFound if !name.contains('/') => {
+            Failure::new(NOT_FOUND, format!("{name}: command not found"))
+        }
+        std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
+        std::io::ErrorKind::PermissionDenied => Failure::new(
+            CANNOT_EXECUTE,
+            format!("{name}: permission denied (not executable?)"),
+        ),
+        _ => Failure::new(CANNOT_EXECUTE, format!("{name}: cannot execute: {err}")),
+    })
+}

@@ -1,0 +1,139 @@
+//! The debug log (`MPTCPIZE_DEBUG=1`): one line on stderr per converted
+//! socket, per fallback and per failure, built in a stack buffer and written
+//! with a single write(2), so it stays async-signal-safe and lines from many
+//! threads do not interleave. errno is preserved across the write.
+
+use core::ffi::c_int;
+
+/// A line of at most `N` bytes on the stack; longer text is cut.
+struct Line {
+    buf: [u8; 192],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Self {
+        let mut line = Line {
+            buf: [0; 192],
+            len: 0,
+        };
+        line.str("mptcpize[");
+        // SAFETY: getpid has no preconditions and is async-signal-safe.
+        line.num(i64::from(unsafe { libc::getpid() }));
+        line.str("]: socket(");
+        line
+    }
+
+    fn str(&mut self, s: &str) -> &mut Self {
+        for &b in s.as_bytes() {
+            if self.len < self.buf.len() {
+                self.buf[self.len] = b;
+                self.len += 1;
+            }
+        }
+        self
+    }
+
+    fn num(&mut self, mut n: i64) -> &mut Self {
+        if n < 0 {
+            self.str("-");
+            n = -n;
+        }
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // The digits are ASCII.
+        self.str(core::str::from_utf8(&digits[i..]).unwrap_or("?"))
+    }
+
+    /// `AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`.
+    fn call(&mut self, domain: c_int, ty: c_int, protocol: c_int) -> &mut Self {
+        match domain {
+            libc::AF_INET => self.str("AF_INET"),
+            libc::AF_INET6 => self.str("AF_INET6"),
+            d => self.num(d.into()),
+        };
+        self.str(", ");
+        match ty & mptcpize_rules::SOCK_TYPE_MASK {
+            libc::SOCK_STREAM => self.str("SOCK_STREAM"),
+            t => self.num(t.into()),
+        };
+        if ty & libc::SOCK_NONBLOCK != 0 {
+            self.str("|SOCK_NONBLOCK");
+        }
+        if ty & libc::SOCK_CLOEXEC != 0 {
+            self.str("|SOCK_CLOEXEC");
+        }
+        self.str(", ").num(protocol.into()).str(")")
+    }
+
+    fn errno(&mut self, err: c_int) -> &mut Self {
+        match err {
+            libc::ENOPROTOOPT => self.str("ENOPROTOOPT"),
+            libc::EPROTONOSUPPORT => self.str("EPROTONOSUPPORT"),
+            libc::EINVAL => self.str("EINVAL"),
+            e => self.str("errno ").num(e.into()),
+        }
+    }
+
+    fn emit(&mut self) {
+        self.str("\n");
+        if self.len == self.buf.len() {
+            self.buf[self.len - 1] = b'\n';
+        }
+        // SAFETY: errno is this thread's; write(2) reads `len` initialised
+        // bytes of our buffer.
+        unsafe {
+            let errno = libc::__errno_location();
+            let saved = *errno;
+            libc::write(2, self.buf.as_ptr().cast(), self.len);
+            *errno = saved;
+        }
+    }
+}
+
+/// `mptcpize[PID]: socket(AF_INET, SOCK_STREAM, 0) = 3: MPTCP`
+#[cold]
+pub fn converted(domain: c_int, ty: c_int, protocol: c_int, fd: c_int) {
+    Line::new()
+        .call(domain, ty, protocol)
+        .str(" = ")
+        .num(fd.into())
+        .str(": MPTCP")
+        .emit();
+}
+
+/// `mptcpize[PID]: socket(…) = 3: TCP, MPTCP unavailable (ENOPROTOOPT), fallback for the rest of the process`
+#[cold]
+pub fn fell_back(domain: c_int, ty: c_int, protocol: c_int, err: c_int, fd: c_int) {
+    Line::new()
+        .call(domain, ty, protocol)
+        .str(" = ")
+        .num(fd.into())
+        .str(": TCP, MPTCP unavailable (")
+        .errno(err)
+        .str("), fallback for the rest of the process")
+        .emit();
+}
+
+/// `mptcpize[PID]: socket(…) = -1: MPTCP failed (ENOPROTOOPT), fallback disabled`
+#[cold]
+pub fn failed(domain: c_int, ty: c_int, protocol: c_int, err: c_int, no_fallback: bool) {
+    Line::new()
+        .call(domain, ty, protocol)
+        .str(" = -1: MPTCP failed (")
+        .errno(err)
+        .str(if no_fallback {
+            "), fallback disabled"
+        } else {
+            ")"
+        })
+        .emit();
+}
