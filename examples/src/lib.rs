@@ -37,7 +37,11 @@ impl SocketView {
         } else {
             (None, None)
         };
-        SocketView { protocol, negotiated, extra_subflows }
+        SocketView {
+            protocol,
+            negotiated,
+            extra_subflows,
+        }
     }
 
     /// `MPTCP`, `TCP` or the number.
@@ -77,7 +81,8 @@ fn mptcp_subflows(fd: libc::c_int) -> Option<u8> {
     let mut buf = [0u8; 256];
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: `buf` and `len` are valid for writes of the sizes given.
-    let rc = unsafe { libc::getsockopt(fd, SOL_MPTCP, MPTCP_INFO, buf.as_mut_ptr().cast(), &mut len) };
+    let rc =
+        unsafe { libc::getsockopt(fd, SOL_MPTCP, MPTCP_INFO, buf.as_mut_ptr().cast(), &mut len) };
     (rc == 0 && len > 0).then_some(buf[0])
 }
 

@@ -29,7 +29,11 @@ fn main() {
     });
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let view = SocketView::of(&stream);
-    println!("connected to {addr}: socket {}, {}", view.protocol_name(), view.connection());
+    println!(
+        "connected to {addr}: socket {}, {}",
+        view.protocol_name(),
+        view.connection()
+    );
 
     let mut writer = stream.try_clone().expect("clone socket");
     let sender = std::thread::spawn(move || -> std::io::Result<()> {
@@ -53,7 +57,9 @@ fn main() {
             Ok(0) => break,
             Ok(n) => {
                 if bad.is_none() {
-                    bad = (0..n).find(|&k| buf[k] != pattern_byte(got + k as u64)).map(|k| got + k as u64);
+                    bad = (0..n)
+                        .find(|&k| buf[k] != pattern_byte(got + k as u64))
+                        .map(|k| got + k as u64);
                 }
                 got += n as u64;
             }

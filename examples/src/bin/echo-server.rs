@@ -39,7 +39,11 @@ fn main() {
         std::process::exit(1)
     });
     let view = SocketView::of(&listener);
-    println!("listening on {} (socket: {})", listener.local_addr().unwrap(), view.protocol_name());
+    println!(
+        "listening on {} (socket: {})",
+        listener.local_addr().unwrap(),
+        view.protocol_name()
+    );
     for conn in listener.incoming() {
         let conn = match conn {
             Ok(c) => c,
@@ -50,7 +54,11 @@ fn main() {
         };
         let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         let view = SocketView::of(&conn);
-        println!("accepted {peer}: socket {}, {}", view.protocol_name(), view.connection());
+        println!(
+            "accepted {peer}: socket {}, {}",
+            view.protocol_name(),
+            view.connection()
+        );
         let worker = std::thread::spawn(move || {
             let bytes = serve(conn);
             match bytes {

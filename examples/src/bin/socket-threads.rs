@@ -7,7 +7,9 @@
 use std::sync::{Arc, Barrier};
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<usize>().expect("a number"));
     let threads = args.next().unwrap_or(16);
     let per = args.next().unwrap_or(250);
     let start = Arc::new(Barrier::new(threads));
@@ -16,12 +18,17 @@ fn main() {
             let start = Arc::clone(&start);
             std::thread::spawn(move || {
                 start.wait();
-                let family = if t % 2 == 0 { libc::AF_INET } else { libc::AF_INET6 };
+                let family = if t % 2 == 0 {
+                    libc::AF_INET
+                } else {
+                    libc::AF_INET6
+                };
                 let (mut mptcp, mut tcp, mut errors) = (0, 0, 0);
                 let mut fds = Vec::with_capacity(per);
                 for _ in 0..per {
                     // SAFETY: socket() takes integers; the fd is closed below.
-                    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+                    let fd =
+                        unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
                     if fd < 0 {
                         errors += 1;
                         continue;
@@ -29,7 +36,15 @@ fn main() {
                     let mut p: libc::c_int = 0;
                     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
                     // SAFETY: fd is ours; p and len are valid for writes.
-                    unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL, (&raw mut p).cast(), &mut len) };
+                    unsafe {
+                        libc::getsockopt(
+                            fd,
+                            libc::SOL_SOCKET,
+                            libc::SO_PROTOCOL,
+                            (&raw mut p).cast(),
+                            &mut len,
+                        )
+                    };
                     if p == libc::IPPROTO_MPTCP {
                         mptcp += 1;
                     } else {
@@ -52,5 +67,8 @@ fn main() {
         tcp += t;
         errors += e;
     }
-    println!("threads={threads} sockets={} mptcp={mptcp} tcp={tcp} errors={errors}", threads * per);
+    println!(
+        "threads={threads} sockets={} mptcp={mptcp} tcp={tcp} errors={errors}",
+        threads * per
+    );
 }

@@ -23,9 +23,18 @@ const FLAGS: [(&str, libc::c_int); 4] = [
     ("", 0),
     ("|SOCK_NONBLOCK", libc::SOCK_NONBLOCK),
     ("|SOCK_CLOEXEC", libc::SOCK_CLOEXEC),
-    ("|SOCK_NONBLOCK|SOCK_CLOEXEC", libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC),
+    (
+        "|SOCK_NONBLOCK|SOCK_CLOEXEC",
+        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+    ),
 ];
-const PROTOCOLS: [libc::c_int; 5] = [0, libc::IPPROTO_TCP, libc::IPPROTO_UDP, libc::IPPROTO_SCTP, libc::IPPROTO_MPTCP];
+const PROTOCOLS: [libc::c_int; 5] = [
+    0,
+    libc::IPPROTO_TCP,
+    libc::IPPROTO_UDP,
+    libc::IPPROTO_SCTP,
+    libc::IPPROTO_MPTCP,
+];
 
 fn main() {
     for (fname, family) in FAMILIES {
@@ -36,18 +45,32 @@ fn main() {
                     // SAFETY: socket() takes integers; a returned fd is ours to close.
                     let fd = unsafe { libc::socket(family, ty | flags, proto) };
                     if fd < 0 {
-                        println!("error {}", std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+                        println!(
+                            "error {}",
+                            std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                        );
                         continue;
                     }
                     let mut p: libc::c_int = 0;
                     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
                     // SAFETY: fd is a socket we own; p and len are valid for writes.
                     let protocol = unsafe {
-                        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL, (&raw mut p).cast(), &mut len);
+                        libc::getsockopt(
+                            fd,
+                            libc::SOL_SOCKET,
+                            libc::SO_PROTOCOL,
+                            (&raw mut p).cast(),
+                            &mut len,
+                        );
                         p
                     };
                     // SAFETY: fcntl on an fd we own.
-                    let (fl, fdfl) = unsafe { (libc::fcntl(fd, libc::F_GETFL), libc::fcntl(fd, libc::F_GETFD)) };
+                    let (fl, fdfl) = unsafe {
+                        (
+                            libc::fcntl(fd, libc::F_GETFL),
+                            libc::fcntl(fd, libc::F_GETFD),
+                        )
+                    };
                     println!(
                         "protocol {protocol} nonblock={} cloexec={}",
                         u8::from(fl & libc::O_NONBLOCK != 0),

@@ -1,0 +1,89 @@
+//! The programs under test: the launcher, the shim and the example programs,
+//! built once per test process with the same profile as the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace's root directory.
+pub fn workspace() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// `target/<profile>`: two levels above the running test executable
+/// (`target/<profile>/deps/test-hash`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the workspace's binaries and the shim once, and returns
+/// `target/<profile>`.
+pub fn built() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = profile_dir();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(workspace())
+            .args(["build", "--workspace", "--bins", "--lib", "--quiet"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build of the workspace failed");
+        dir
+    })
+}
+
+/// A binary of the workspace (`mptcpize-rs`, `echo-server`, …).
+pub fn bin(name: &str) -> PathBuf {
+    let path = built().join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// The launcher, `mptcpize-rs`.
+pub fn launcher() -> PathBuf {
+    bin("mptcpize-rs")
+}
+
+/// The preload library, `libmptcpize.so`.
+pub fn shim() -> PathBuf {
+    bin("libmptcpize.so")
+}
+
+/// A fresh directory under `target/` (tests keep their files out of /tmp),
+/// removed with everything in it on drop.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new() -> ScratchDir {
+        let dir = built().join("scratch").join(crate::netns::unique_name());
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        ScratchDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Default for ScratchDir {
+    fn default() -> Self {
+        ScratchDir::new()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,115 @@
+//! End to end: unmodified servers and clients under `mptcpize-rs run`, in two
+//! network namespaces joined by veth. The connection must be MPTCP on both
+//! ends, as the kernel sees it from outside the programs, and the bytes must
+//! arrive intact.
+
+use mptcpize_tests::{
+    artifacts::ScratchDir, bin, launcher, require_program, require_root_mptcp, Child, Testbed,
+};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
+    require_root_mptcp!();
+    let bed = Testbed::new(2);
+    let addr = format!("{}:7000", bed.server_ip());
+
+    let mut server = bed.server.cmd(launcher());
+    server
+        .args(["run", "--"])
+        .arg(bin("echo-server"))
+        .arg(&addr);
+    let mut server = Child::spawn(server);
+    let listening = server.wait_for_line("listening on", T);
+    assert!(listening.contains("socket: MPTCP"), "{listening}");
+    let listeners = bed.server.ss(&["-Mln"]);
+    assert!(
+        listeners.contains(&addr),
+        "ss -Mln in the server namespace lists no MPTCP listener:\n{listeners}"
+    );
+
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let join_rx = bed.server.counter("MPTcpExtMPJoinSynRx");
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--"])
+        .arg(bin("echo-client"))
+        .arg(&addr)
+        .arg("8000000");
+    let out = mptcpize_tests::proc::run(client, T);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("socket MPTCP, MPTCP negotiated"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("echoed 8000000 of 8000000 bytes intact"),
+        "{out}"
+    );
+
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the server saw no MP_CAPABLE SYN"
+    );
+    assert!(
+        bed.server.counter("MPTcpExtMPJoinSynRx") > join_rx,
+        "the client opened no subflow on the second path"
+    );
+    let accepted = server.wait_for_line("accepted", T);
+    assert!(accepted.contains("MPTCP negotiated"), "{accepted}");
+}
+
+#[test]
+fn python_http_server_and_curl_move_a_file_over_mptcp() {
+    require_root_mptcp!();
+    require_program!("python3");
+    require_program!("curl");
+    let bed = Testbed::new(2);
+    let dir = ScratchDir::new();
+    let data: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(dir.join("blob"), &data).unwrap();
+
+    let mut server = bed.server.cmd(launcher());
+    server
+        .args([
+            "run",
+            "python3",
+            "-u",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+        ])
+        .arg(bed.server_ip().to_string());
+    server.current_dir(dir.path());
+    let mut server = Child::spawn(server);
+    server.wait_for_line("Serving HTTP", T);
+    assert!(
+        bed.server.ss(&["-Mln"]).contains(":8080"),
+        "python's listener is not MPTCP"
+    );
+
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let url = format!("http://{}:8080/blob", bed.server_ip());
+    let out_file = dir.join("got");
+    let mut curl = bed.client.cmd(launcher());
+    curl.args(["run", "curl", "-sS", "--max-time", "20", "-o"])
+        .arg(&out_file)
+        .arg(&url);
+    mptcpize_tests::proc::run(curl, T).assert_success();
+    assert!(
+        std::fs::read(&out_file).unwrap() == data,
+        "the file arrived changed"
+    );
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "curl's connection was not MPTCP"
+    );
+}
