@@ -50,11 +50,13 @@ Environment:
                       then ../lib/mptcpize-rs/ relative to it)
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
+  MPTCPIZE_REPORT     stderr or a file: what --report sets
 
 Examples:
   mptcpize-rs run iperf3 -c server.example
   mptcpize-rs run -d -- nc -l 5201
-  mptcpize-rs run --no-fallback curl http://host/";
+  mptcpize-rs run --no-fallback curl http://host/
+  mptcpize-rs run --report=conns.log iperf3 -c host";
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -64,6 +66,16 @@ pub struct RunArgs {
     /// Fail with ENOPROTOOPT instead of falling back to TCP when MPTCP is unavailable
     #[arg(long)]
     pub no_fallback: bool,
+    /// Report each connection (MPTCP negotiated or fell back to TCP, subflows, bytes) and,
+    /// when each process exits, its socket counts: on stderr, or appended to FILE
+    #[arg(
+        long,
+        value_name = "FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "stderr"
+    )]
+    pub report: Option<std::path::PathBuf>,
     /// The program to run, and its arguments
     #[arg(value_name = "PROG", required = true, trailing_var_arg = true, num_args = 1..)]
     pub command: Vec<OsString>,

@@ -4,9 +4,10 @@
 
 use crate::cli::RunArgs;
 use crate::envvars::{godebug_with, ld_preload_with};
-use crate::failure::{Failure, CANNOT_EXECUTE, NOT_FOUND};
+use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
 use crate::locate;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -28,6 +29,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     if args.no_fallback {
         cmd.env("MPTCPIZE_FALLBACK", "0");
     }
+    if let Some(to) = &args.report {
+        cmd.env("MPTCPIZE_REPORT", report_target(to)?);
+    }
     // exec() only returns on failure.
     let err = cmd.exec();
     let name = prog.to_string_lossy();
@@ -42,4 +46,31 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ),
         _ => Failure::new(CANNOT_EXECUTE, format!("{name}: cannot execute: {err}")),
     })
+}
+
+/// The value of `MPTCPIZE_REPORT` for `--report[=FILE]`: `stderr`, or FILE
+/// made absolute (the program may change directory) after checking that it
+/// can be appended to. The file is created if needed and never truncated:
+/// every process of the run appends its lines.
+fn report_target(to: &Path) -> Result<PathBuf, Failure> {
+    if to.as_os_str() == "stderr" || to.as_os_str() == "-" {
+        return Ok(PathBuf::from("stderr"));
+    }
+    let path = std::path::absolute(to).map_err(|e| {
+        Failure::new(LAUNCHER_FAILED, format!("--report={}: {e}", to.display()))
+    })?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| {
+            Failure::new(
+                LAUNCHER_FAILED,
+                format!(
+                    "cannot write the report to {}: {e}; choose another --report=FILE",
+                    path.display()
+                ),
+            )
+        })?;
+    Ok(path)
 }

@@ -4,14 +4,23 @@
 //! before it (another library's constructor can do that) reads it then. The
 //! lookup scans `environ` directly: no getenv, no locks, no allocation.
 //! Readers see either "not yet read" or the whole configuration.
+//!
+//! `MPTCPIZE_REPORT` (set by `mptcpize-rs run --report[=FILE]`) turns the
+//! per-connection report on: `stderr` (or `-`, or empty) writes it to fd 2,
+//! anything else is a file the report is appended to; its path is copied into
+//! a static buffer once, so a program that rewrites its environment (for its
+//! process title) cannot change it.
 
 use core::ffi::{c_char, CStr};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 const READ: u32 = 1;
 const DEBUG: u32 = 2;
 const NO_FALLBACK: u32 = 4;
 const MPTCP_UNAVAILABLE: u32 = 8;
+const REPORT: u32 = 16;
+const REPORT_TO_FILE: u32 = 32;
 
 static STATE: AtomicU32 = AtomicU32::new(0);
 
@@ -29,6 +38,71 @@ impl State {
     pub fn mptcp_unavailable(self) -> bool {
         self.0 & MPTCP_UNAVAILABLE != 0
     }
+    /// Sockets are tracked and reported (`MPTCPIZE_REPORT` is set).
+    pub fn report(self) -> bool {
+        self.0 & REPORT != 0
+    }
+}
+
+/// Where the report goes.
+pub enum ReportTo {
+    Stderr,
+    /// The file's NUL-terminated path.
+    File(&'static CStr),
+}
+
+/// The longest report file path kept; a longer one turns the report off.
+const PATH_MAX: usize = 4096;
+
+/// The report file's path, written once by the first [`init`] and read only
+/// after [`PATH_READY`] says it is complete.
+struct PathBuf(UnsafeCell<[u8; PATH_MAX]>);
+// SAFETY: the buffer is written by exactly one thread (the one that wins
+// PATH_CLAIMED) before PATH_READY is published with Release ordering, and
+// only read after an Acquire load of PATH_READY; it is never written again.
+unsafe impl Sync for PathBuf {}
+
+static PATH: PathBuf = PathBuf(UnsafeCell::new([0; PATH_MAX]));
+static PATH_CLAIMED: AtomicBool = AtomicBool::new(false);
+static PATH_READY: AtomicBool = AtomicBool::new(false);
+
+/// Where the report goes, or `None` when it is off (or the path was still
+/// being copied by another thread, which only happens before `main`).
+pub fn report_to() -> Option<ReportTo> {
+    let s = state();
+    if !s.report() {
+        None
+    } else if s.0 & REPORT_TO_FILE == 0 {
+        Some(ReportTo::Stderr)
+    } else if PATH_READY.load(Ordering::Acquire) {
+        // SAFETY: PATH_READY (Acquire) says the buffer was completely written,
+        // NUL included, and it is never written again.
+        let bytes: &'static [u8; PATH_MAX] = unsafe { &*PATH.0.get() };
+        CStr::from_bytes_until_nul(bytes).ok().map(ReportTo::File)
+    } else {
+        None
+    }
+}
+
+/// Copies `path` into [`PATH`], once per process; false when it is too long.
+fn keep_path(path: &[u8]) -> bool {
+    if path.len() >= PATH_MAX || path.contains(&0) {
+        return false;
+    }
+    if PATH_CLAIMED.swap(true, Ordering::Relaxed) {
+        // Another thread copies it (the same bytes: the environment is read
+        // before main); report_to() waits for PATH_READY.
+        return true;
+    }
+    // SAFETY: winning PATH_CLAIMED makes this the only writer, and no reader
+    // looks before PATH_READY is set below.
+    unsafe {
+        let buf = &mut *PATH.0.get();
+        buf[..path.len()].copy_from_slice(path);
+        buf[path.len()] = 0;
+    }
+    PATH_READY.store(true, Ordering::Release);
+    true
 }
 
 /// The current state, reading the environment first if nobody has yet.
@@ -60,14 +134,26 @@ pub fn init() -> u32 {
             bits |= NO_FALLBACK;
         }
     }
+    match env(b"MPTCPIZE_REPORT") {
+        None => {}
+        Some(b"" | b"-" | b"stderr") => bits |= REPORT,
+        Some(path) => {
+            if keep_path(path) {
+                bits |= REPORT | REPORT_TO_FILE;
+            }
+        }
+    }
     STATE.fetch_or(bits, Ordering::Relaxed) | bits
 }
 
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]
 fn read_environment_at_load() {
-    init();
+    let bits = init();
     crate::next::resolve();
+    if State(bits).report() {
+        crate::report::start();
+    }
 }
 
 /// A debug variable is on when set to anything but empty, `0`, `no`, `false`

@@ -7,13 +7,21 @@
 //! chain, and, when debugging, writes one line with write(2) from a stack
 //! buffer. It never allocates, locks or reads the environment (the
 //! configuration is read once by [`config::init`]).
+//!
+//! With `MPTCPIZE_REPORT` set, [`report`] follows the sockets made here and
+//! those accepted on them, and reports each connection when `close()`,
+//! `dup2()`, `dup3()` or `close_range()` closes it, and at exit. Without it
+//! those functions only pass through (one atomic load more).
 #![cfg_attr(not(test), no_std)]
 
 mod config;
 mod log;
 mod next;
+mod report;
+mod sockinfo;
+mod table;
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_uint};
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 
 /// The interposed `socket(2)`.
@@ -25,9 +33,121 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let state = config::state();
     match plan(domain, ty, protocol, state.mptcp_unavailable()) {
-        Plan::PassThrough | Plan::TcpKnownUnavailable => next::socket(domain, ty, protocol),
+        Plan::PassThrough => next::socket(domain, ty, protocol),
+        Plan::TcpKnownUnavailable => {
+            let fd = next::socket(domain, ty, protocol);
+            if state.report() && fd >= 0 {
+                report::fell_back(fd, 0);
+            }
+            fd
+        }
         Plan::Mptcp => mptcp_socket(state, domain, ty, protocol),
     }
+}
+
+/// The interposed `close(2)`: reports a followed connection first.
+///
+/// # Safety
+/// Callable as the C library's `close()`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    if config::state().report() {
+        report::closing(fd);
+    }
+    next::close(fd)
+}
+
+/// The interposed `shutdown(2)`: a followed connection's subflows and peer
+/// are noted first.
+///
+/// # Safety
+/// Callable as the C library's `shutdown()`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
+    if config::state().report() {
+        report::shutting_down(fd);
+    }
+    next::shutdown(fd, how)
+}
+
+/// The interposed `dup2(2)`: `new` is closed if it was open.
+///
+/// # Safety
+/// Callable as the C library's `dup2()`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if config::state().report() && old != new {
+        report::closing(new);
+    }
+    next::dup2(old, new)
+}
+
+/// The interposed `dup3(2)`: `new` is closed if it was open.
+///
+/// # Safety
+/// Callable as the C library's `dup3()`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if config::state().report() && old != new {
+        report::closing(new);
+    }
+    next::dup3(old, new, flags)
+}
+
+/// The interposed `close_range(2)`: reports the followed connections in the
+/// range unless it only marks them close-on-exec.
+///
+/// # Safety
+/// Callable as the C library's `close_range()`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    if config::state().report() && flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+        report::closing_range(first, last);
+    }
+    next::close_range(first, last, flags)
+}
+
+/// The interposed `accept(2)`: a connection accepted on an MPTCP listener
+/// is followed.
+///
+/// # Safety
+/// Callable as the C library's `accept()`; the pointers are passed on.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn accept(
+    fd: c_int,
+    addr: *mut libc::sockaddr,
+    len: *mut libc::socklen_t,
+) -> c_int {
+    let conn = next::accept(fd, addr, len);
+    if conn >= 0 && config::state().report() {
+        report::accepted(fd, conn);
+    }
+    conn
+}
+
+/// The interposed `accept4(2)`, as [`accept`].
+///
+/// # Safety
+/// Callable as the C library's `accept4()`; the pointers are passed on.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut libc::sockaddr,
+    len: *mut libc::socklen_t,
+    flags: c_int,
+) -> c_int {
+    let conn = next::accept4(fd, addr, len, flags);
+    if conn >= 0 && config::state().report() {
+        report::accepted(fd, conn);
+    }
+    conn
 }
 
 /// Creates the MPTCP socket, or the TCP socket the program asked for when the
@@ -39,6 +159,9 @@ fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, er
         if state.debug() {
             log::failed(domain, ty, protocol, err, state.no_fallback());
         }
+        if state.report() && is_fallback_errno(err) {
+            report::failed(err);
+        }
         set_errno(err);
         return -1;
     }
@@ -49,6 +172,9 @@ fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, er
         config::mark_mptcp_unavailable();
         if state.debug() {
             log::fell_back(domain, ty, protocol, err, fd);
+        }
+        if state.report() {
+            report::fell_back(fd, err);
         }
     }
     fd
@@ -62,6 +188,9 @@ fn mptcp_socket(state: config::State, domain: c_int, ty: c_int, protocol: c_int)
     }
     if state.debug() {
         log::converted(domain, ty, protocol, fd);
+    }
+    if state.report() {
+        report::converted(fd);
     }
     fd
 }

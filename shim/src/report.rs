@@ -1,0 +1,337 @@
+//! The report of `mptcpize-rs run --report[=FILE]`: one line per connection
+//! when it is closed (or still open at exit), saying whether MPTCP was
+//! negotiated with the peer or the connection fell back to TCP, the subflows
+//! and the bytes moved; and, when the process exits, one line counting the
+//! sockets made MPTCP and those that fell back, and why.
+//!
+//! `socket()` and `accept()` only record the new fd in [`crate::table`] and
+//! bump a counter (atomics, nothing else); the getsockopt work happens in
+//! `close()` and at exit. Every line is built on the stack and written with
+//! one write(2) on stderr or on the report file opened with `O_APPEND`, so
+//! that lines from threads and from forked or executed children never mix.
+//! A process that made no TCP socket writes nothing.
+
+use crate::config::{self, ReportTo};
+use crate::next;
+use crate::sockinfo::{self, Outcome, Socket};
+use crate::table::{self, Kind};
+use core::ffi::c_int;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
+
+/// Sockets `socket()` made MPTCP.
+static CONVERTED: AtomicU32 = AtomicU32::new(0);
+/// Sockets `socket()` made TCP because MPTCP is unavailable.
+static FELL_BACK: AtomicU32 = AtomicU32::new(0);
+/// The error that made the first one fall back.
+static FALLBACK_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// MPTCP `socket()` calls that failed without a fallback.
+static FAILED: AtomicU32 = AtomicU32::new(0);
+/// Connections accepted on followed listeners.
+static ACCEPTED: AtomicU32 = AtomicU32::new(0);
+/// Sockets beyond the table, not followed.
+static UNFOLLOWED: AtomicU32 = AtomicU32::new(0);
+/// Connections reported, by outcome.
+static CONN_MPTCP: AtomicU32 = AtomicU32::new(0);
+static CONN_FELL_BACK: AtomicU32 = AtomicU32::new(0);
+static CONN_TCP: AtomicU32 = AtomicU32::new(0);
+/// The most subflows any connection of this process had.
+static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
+
+/// Called by the constructor when the report is on: a forked child starts
+/// its own counts (the sockets it inherits are still reported when it
+/// closes them).
+pub fn start() {
+    // SAFETY: pthread_atfork registers a plain function; it may be called
+    // from a constructor.
+    unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+}
+
+extern "C" fn forked_child() {
+    for c in [
+        &CONVERTED,
+        &FELL_BACK,
+        &FAILED,
+        &ACCEPTED,
+        &UNFOLLOWED,
+        &CONN_MPTCP,
+        &CONN_FELL_BACK,
+        &CONN_TCP,
+    ] {
+        c.store(0, Ordering::Relaxed);
+    }
+    MAX_SUBFLOWS.store(0, Ordering::Relaxed);
+}
+
+/// `socket()` made `fd` an MPTCP socket.
+#[cold]
+pub fn converted(fd: c_int) {
+    CONVERTED.fetch_add(1, Ordering::Relaxed);
+    follow(fd, Kind::Mptcp);
+}
+
+/// `socket()` made `fd` a TCP socket because MPTCP failed with `errno`
+/// (now or in an earlier call).
+#[cold]
+pub fn fell_back(fd: c_int, errno: c_int) {
+    FELL_BACK.fetch_add(1, Ordering::Relaxed);
+    if errno != 0 {
+        let _ = FALLBACK_ERRNO.compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    follow(fd, Kind::TcpFallback);
+}
+
+/// An MPTCP `socket()` failed and was not retried as TCP.
+#[cold]
+pub fn failed(errno: c_int) {
+    FAILED.fetch_add(1, Ordering::Relaxed);
+    let _ = FALLBACK_ERRNO.compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// `accept()` on `listener` returned `fd`.
+#[cold]
+pub fn accepted(listener: c_int, fd: c_int) {
+    let kind = match table::get(listener) {
+        Some(Kind::Mptcp) => Kind::AcceptedMptcp,
+        Some(Kind::TcpFallback) => Kind::AcceptedTcp,
+        _ => return,
+    };
+    ACCEPTED.fetch_add(1, Ordering::Relaxed);
+    follow(fd, kind);
+}
+
+fn follow(fd: c_int, kind: Kind) {
+    if !table::track(fd, kind) {
+        UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `fd` is being shut down: remember its subflows, peer and bytes while it
+/// still has them (a connection closed by both ends has no subflows left at
+/// `close()`, and one that fell back to TCP has lost its counters). `fd`
+/// may be a duplicate of the followed fd (`dup`, `F_DUPFD`): the sample goes
+/// to the followed fd of the same socket.
+#[cold]
+pub fn shutting_down(fd: c_int) {
+    // SAFETY: this thread's errno, saved and restored around our syscalls.
+    let saved = unsafe { *libc::__errno_location() };
+    let followed = if table::get(fd).is_some() {
+        Some(fd)
+    } else {
+        sockinfo::identity(fd).and_then(|id| {
+            table::find(|other| sockinfo::identity(other) == Some(id))
+        })
+    };
+    if let Some(followed) = followed {
+        if let Socket::Connection(conn) = sockinfo::inspect(fd) {
+            table::sample(
+                followed,
+                table::Sample {
+                    max_subflows: conn.subflows,
+                    peer: sockinfo::peer(fd),
+                    sent: conn.bytes_sent,
+                    received: conn.bytes_received,
+                },
+            );
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
+}
+
+/// `fd` is about to be closed (by close, dup2/dup3 or close_range): report
+/// the connection if it is one we follow. errno is preserved.
+#[inline(always)]
+pub fn closing(fd: c_int) {
+    if table::get(fd).is_some() {
+        if let Some(kind) = table::take(fd) {
+            report_socket(fd, kind, false);
+        }
+    }
+}
+
+/// `first..=last` are about to be closed.
+#[cold]
+pub fn closing_range(first: u32, last: u32) {
+    for (fd, kind) in table::take_range(first, last) {
+        report_socket(fd, kind, false);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above; saved and restored around our getsockopt calls.
+    let saved = unsafe { *errno };
+    if let Socket::Connection(mut conn) = sockinfo::inspect(fd) {
+        let seen = table::sampled(fd);
+        conn.subflows = conn.subflows.max(seen.max_subflows);
+        conn.bytes_sent = conn.bytes_sent.max(seen.sent);
+        conn.bytes_received = conn.bytes_received.max(seen.received);
+        match conn.outcome {
+            Outcome::Mptcp => &CONN_MPTCP,
+            Outcome::FellBack => &CONN_FELL_BACK,
+            Outcome::Tcp => &CONN_TCP,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
+        let mut line = Line::new();
+        let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
+        let _ = write!(
+            line,
+            "connection {} ",
+            if accepted { "from" } else { "to" }
+        );
+        let _ = match sockinfo::peer(fd).or(seen.peer) {
+            Some(addr) => write!(line, "{addr}"),
+            None => write!(line, "(peer gone)"),
+        };
+        let _ = match conn.outcome {
+            Outcome::Mptcp => write!(
+                line,
+                ": MPTCP negotiated, {} subflow{}",
+                conn.subflows,
+                if conn.subflows == 1 { "" } else { "s" }
+            ),
+            Outcome::FellBack => write!(
+                line,
+                ": fell back to TCP (the peer did not negotiate MPTCP)"
+            ),
+            Outcome::Tcp => {
+                let _ = write!(line, ": TCP (MPTCP unavailable");
+                write_reason(&mut line, FALLBACK_ERRNO.load(Ordering::Relaxed));
+                write!(line, ")")
+            }
+        };
+        let _ = write!(
+            line,
+            ", {}{} bytes sent, {} bytes received{}",
+            if conn.counted { "" } else { "at least " },
+            conn.bytes_sent,
+            conn.bytes_received,
+            if at_exit { ", open at exit" } else { "" }
+        );
+        line.emit();
+    }
+    // SAFETY: restoring this thread's errno.
+    unsafe { *errno = saved };
+}
+
+/// `: net.mptcp.enabled=0` and the like, for a fallback errno.
+fn write_reason(line: &mut Line, errno: c_int) {
+    let _ = match errno {
+        libc::ENOPROTOOPT => write!(line, ": ENOPROTOOPT, net.mptcp.enabled=0"),
+        libc::EPROTONOSUPPORT => write!(line, ": EPROTONOSUPPORT, kernel without MPTCP"),
+        libc::EINVAL => write!(line, ": EINVAL, kernel older than 5.6"),
+        0 => Ok(()),
+        e => write!(line, ": errno {e}"),
+    };
+}
+
+/// Run by the C library when the process exits (after the program's own
+/// atexit handlers): reports the connections still open, then the counts.
+extern "C" fn at_exit() {
+    if !config::state().report() {
+        return;
+    }
+    for (fd, kind) in table::take_range(0, u32::MAX) {
+        report_socket(fd, kind, true);
+    }
+    let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
+    let (converted, fell_back, failed) = (load(&CONVERTED), load(&FELL_BACK), load(&FAILED));
+    let accepted = load(&ACCEPTED);
+    if converted + fell_back + failed + accepted == 0 {
+        return;
+    }
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "exit: {converted} socket{} made MPTCP, {fell_back} fell back to TCP",
+        if converted == 1 { "" } else { "s" }
+    );
+    if fell_back + failed > 0 {
+        let _ = write!(line, " (MPTCP unavailable");
+        write_reason(&mut line, FALLBACK_ERRNO.load(Ordering::Relaxed));
+        let _ = write!(line, ")");
+    }
+    if failed > 0 {
+        let _ = write!(line, ", {failed} failed (no fallback)");
+    }
+    let _ = write!(
+        line,
+        "; connections: {} MPTCP (largest: {} subflows), {} fell back to TCP, {} TCP",
+        load(&CONN_MPTCP),
+        MAX_SUBFLOWS.load(Ordering::Relaxed),
+        load(&CONN_FELL_BACK),
+        load(&CONN_TCP)
+    );
+    let unfollowed = load(&UNFOLLOWED);
+    if unfollowed > 0 {
+        let _ = write!(line, "; {unfollowed} sockets with fds >= {} not followed", table::FDS);
+    }
+    line.emit();
+}
+
+#[cfg(not(test))]
+#[used]
+#[link_section = ".fini_array"]
+static AT_EXIT: extern "C" fn() = at_exit;
+
+/// One report line, `mptcpize[PID] report: …`, built on the stack and
+/// written with one write(2); longer text is cut.
+struct Line {
+    buf: [u8; 400],
+    len: usize,
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = self.buf.len() - 1 - self.len; // keep one byte for '\n'
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+impl Line {
+    fn new() -> Line {
+        let mut line = Line {
+            buf: [0; 400],
+            len: 0,
+        };
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let _ = write!(line, "mptcpize[{pid}] report: ");
+        line
+    }
+
+    fn emit(mut self) {
+        self.buf[self.len] = b'\n';
+        self.len += 1;
+        match config::report_to() {
+            Some(ReportTo::Stderr) => {
+                // SAFETY: write(2) reads `len` initialised bytes of our buffer.
+                unsafe { libc::write(2, self.buf.as_ptr().cast(), self.len) };
+            }
+            Some(ReportTo::File(path)) => {
+                // SAFETY: `path` is NUL-terminated; the fd is ours until we
+                // close it, and write(2) reads `len` initialised bytes.
+                unsafe {
+                    let fd = libc::open(
+                        path.as_ptr(),
+                        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                        0o644,
+                    );
+                    if fd >= 0 {
+                        libc::write(fd, self.buf.as_ptr().cast(), self.len);
+                        next::close(fd);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! What the kernel says about one connection, asked with getsockopt(2) just
+//! before it is closed: whether MPTCP was negotiated with the peer or the
+//! connection fell back to TCP, its subflows, and the bytes it moved.
+//!
+//! MPTCP sockets answer `SOL_MPTCP`/`MPTCP_INFO` (data-level byte counts,
+//! Linux 6.5+); a connection that fell back answers `TCP_IS_MPTCP` with 0
+//! and, like a plain TCP socket, `TCP_INFO`. Everything here is a plain
+//! syscall on a stack buffer.
+
+use core::ffi::c_int;
+use core::mem::size_of;
+
+/// `SOL_MPTCP` (linux/socket.h).
+const SOL_MPTCP: c_int = 284;
+/// `MPTCP_INFO` (linux/mptcp.h).
+const MPTCP_INFO: c_int = 1;
+/// `TCP_IS_MPTCP` (linux/tcp.h, Linux 5.16+).
+const TCP_IS_MPTCP: c_int = 43;
+/// `MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED`: the peer answered MP_CAPABLE.
+const FLAG_REMOTE_KEY_RECEIVED: u32 = 1 << 1;
+
+/// `struct mptcp_info` as of Linux 6.10 (linux/mptcp.h); older kernels fill
+/// a prefix of it and say how much.
+#[repr(C)]
+#[derive(Default)]
+struct MptcpInfo {
+    subflows: u8,
+    add_addr_signal: u8,
+    add_addr_accepted: u8,
+    subflows_max: u8,
+    add_addr_signal_max: u8,
+    add_addr_accepted_max: u8,
+    flags: u32,
+    token: u32,
+    write_seq: u64,
+    snd_una: u64,
+    rcv_nxt: u64,
+    local_addr_used: u8,
+    local_addr_max: u8,
+    csum_enabled: u8,
+    retransmits: u32,
+    bytes_retrans: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    bytes_acked: u64,
+    subflows_total: u8,
+    reserved: [u8; 3],
+    last_data_sent: u32,
+    last_data_recv: u32,
+    last_ack_recv: u32,
+}
+
+/// What became of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// MPTCP with the peer.
+    Mptcp,
+    /// An MPTCP socket whose connection fell back to TCP (the peer, or a
+    /// middlebox, did not speak MPTCP).
+    FellBack,
+    /// A TCP socket.
+    Tcp,
+}
+
+/// One connection, as it stands.
+#[derive(Clone, Copy, Debug)]
+pub struct Connection {
+    pub outcome: Outcome,
+    /// Subflows in use now, the initial one included (1 for TCP).
+    pub subflows: u8,
+    /// Bytes the program wrote: sent once (retransmissions not counted)
+    /// or still queued to be sent.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// False when the kernel had already dropped the byte counts (a
+    /// connection that fell back and was closed by both ends).
+    pub counted: bool,
+}
+
+/// What the socket behind `fd` is now.
+pub enum Socket {
+    /// A listener, or a socket that never got connected.
+    NotAConnection,
+    Connection(Connection),
+}
+
+fn getsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is valid for writes of size_of::<T>() bytes, `len` says
+    // so, and the kernel writes at most that many; T is plain old data.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len) };
+    (rc == 0).then_some(len as usize)
+}
+
+fn int_opt(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
+    let mut v: c_int = 0;
+    getsockopt(fd, level, name, &mut v).map(|_| v)
+}
+
+/// Looks at the connection behind `fd` (an MPTCP or TCP socket).
+pub fn inspect(fd: c_int) -> Socket {
+    if int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
+        return Socket::NotAConnection;
+    }
+    let protocol = int_opt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL);
+    let is_mptcp = int_opt(fd, libc::IPPROTO_TCP, TCP_IS_MPTCP);
+    if protocol == Some(mptcpize_rules::IPPROTO_MPTCP) && is_mptcp == Some(1) {
+        let mut info = MptcpInfo::default();
+        let Some(len) = getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &mut info) else {
+            return Socket::NotAConnection;
+        };
+        if info.flags & FLAG_REMOTE_KEY_RECEIVED == 0 {
+            return Socket::NotAConnection;
+        }
+        let subflows = if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
+            info.subflows_total
+        } else {
+            info.subflows.saturating_add(1)
+        };
+        return Socket::Connection(Connection {
+            outcome: Outcome::Mptcp,
+            subflows,
+            bytes_sent: info.bytes_sent.saturating_sub(info.bytes_retrans) + not_sent(fd),
+            bytes_received: info.bytes_received,
+            counted: true,
+        });
+    }
+    // A TCP socket, or an MPTCP one that fell back: TCP_INFO answers, with
+    // zeros once a fallen-back connection was closed by both ends.
+    let fell_back = protocol == Some(mptcpize_rules::IPPROTO_MPTCP) && is_mptcp == Some(0);
+    // SAFETY: tcp_info is plain old data, all zeros is a valid value.
+    let mut tcp: libc::tcp_info = unsafe { core::mem::zeroed() };
+    let have_info = getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut tcp).is_some();
+    // The peer acknowledged our SYN (or SYN-ACK): it was connected once.
+    // A fallback happens only on a connection.
+    if !fell_back && (!have_info || tcp.tcpi_bytes_acked == 0) {
+        return Socket::NotAConnection;
+    }
+    Socket::Connection(Connection {
+        outcome: if fell_back {
+            Outcome::FellBack
+        } else {
+            Outcome::Tcp
+        },
+        subflows: 1,
+        bytes_sent: tcp.tcpi_bytes_sent.saturating_sub(tcp.tcpi_bytes_retrans)
+            + u64::from(tcp.tcpi_notsent_bytes),
+        bytes_received: tcp.tcpi_bytes_received,
+        counted: have_info && tcp.tcpi_bytes_acked != 0,
+    })
+}
+
+/// The socket's identity (device and inode), shared by its duplicates.
+pub fn identity(fd: c_int) -> Option<(u64, u64)> {
+    // SAFETY: stat is plain old data, all zeros is valid.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: fstat writes one struct stat to the pointer given.
+    let rc = unsafe { libc::fstat(fd, &mut st) };
+    (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino))
+}
+
+/// Bytes written but not sent yet (`SIOCOUTQNSD`; MPTCP and TCP).
+fn not_sent(fd: c_int) -> u64 {
+    const SIOCOUTQNSD: libc::c_ulong = 0x894b;
+    let mut n: c_int = 0;
+    // SAFETY: SIOCOUTQNSD writes one int to the pointer given.
+    let rc = unsafe { libc::ioctl(fd, SIOCOUTQNSD as _, &mut n) };
+    if rc == 0 {
+        u64::try_from(n).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// The peer's address, when the socket still has one.
+pub fn peer(fd: c_int) -> Option<core::net::SocketAddr> {
+    // SAFETY: sockaddr_storage is plain old data, all zeros is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `ss` and `len` are valid for writes of the sizes given.
+    let rc = unsafe { libc::getpeername(fd, (&raw mut ss).cast(), &mut len) };
+    if rc != 0 {
+        return None;
+    }
+    to_socket_addr(&ss)
+}
+
+/// A `sockaddr_storage` holding an IPv4 or IPv6 address, as a SocketAddr.
+pub fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<core::net::SocketAddr> {
+    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    match c_int::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which
+            // is smaller and less aligned than sockaddr_storage.
+            let sin = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mptcp_info_layout_matches_linux() {
+        assert_eq!(core::mem::offset_of!(MptcpInfo, flags), 8);
+        assert_eq!(core::mem::offset_of!(MptcpInfo, local_addr_used), 40);
+        assert_eq!(core::mem::offset_of!(MptcpInfo, retransmits), 44);
+        assert_eq!(core::mem::offset_of!(MptcpInfo, bytes_sent), 56);
+        assert_eq!(core::mem::offset_of!(MptcpInfo, bytes_received), 64);
+        assert_eq!(core::mem::offset_of!(MptcpInfo, subflows_total), 80);
+        assert_eq!(size_of::<MptcpInfo>(), 96);
+    }
+}
