@@ -7,6 +7,8 @@ mod envvars;
 mod failure;
 mod locate;
 mod run;
+mod seccomp;
+pub mod target;
 
 use clap::Parser;
 use std::process::ExitCode;

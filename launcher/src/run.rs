@@ -1,51 +1,80 @@
-//! `mptcpize-rs run`: puts the shim into the environment and executes the
-//! program in place of the launcher (execvp semantics: PATH search, no fork,
-//! no shell), so the program keeps our pid, signals, stdio and exit status.
+//! `mptcpize-rs run`: finds PROG, chooses the mode that reaches its sockets
+//! (see [`crate::target`]), and runs it.
+//!
+//! Preload mode puts the shim into the environment and executes the program
+//! in place of the launcher (execvp semantics: PATH search, no fork, no
+//! shell), so the program keeps our pid, signals, stdio and exit status.
+//! Seccomp mode runs it under a supervisor (see [`crate::seccomp`]).
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, RunMode};
 use crate::envvars::{godebug_with, ld_preload_with};
 use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
-use crate::locate;
+use crate::target::{self, Mode};
+use crate::{locate, seccomp};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    let shim = locate::shim()?;
     let (prog, rest) = args.command.split_first().expect("clap requires PROG");
-    let mut cmd = Command::new(prog);
-    cmd.args(rest)
-        .env(
-            "LD_PRELOAD",
-            ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim),
-        )
-        .env(
-            "GODEBUG",
-            godebug_with(std::env::var_os("GODEBUG").as_deref()),
-        );
+    let target = target::inspect(prog).map_err(|e| match e {
+        target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
+        target::Error::NotExecutable { .. } => Failure::new(CANNOT_EXECUTE, e.to_string()),
+    })?;
+    let mode = match args.mode {
+        RunMode::Auto => {
+            let choice = target::choose_mode(&target);
+            if args.debug {
+                eprintln!("mptcpize-rs: {} mode: {}", choice.mode, choice.reason);
+            }
+            choice.mode
+        }
+        RunMode::Preload => Mode::Preload,
+        RunMode::Seccomp => Mode::Seccomp,
+    };
+    if let Some(why) = target::privilege_obstacle(&target, mode) {
+        return Err(Failure::new(LAUNCHER_FAILED, why));
+    }
+    if args.mode != RunMode::Auto {
+        if let Some(why) = target::mode_mismatch(&target, mode) {
+            eprintln!("mptcpize-rs: warning: {why}");
+        }
+    }
+
+    // Go 1.21+ anywhere in the tree makes its own MPTCP sockets.
+    let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
+    let mut env = vec![("GODEBUG", godebug)];
     if args.debug {
-        cmd.env("MPTCPIZE_DEBUG", "1");
+        env.push(("MPTCPIZE_DEBUG", "1".into()));
     }
     if args.no_fallback {
-        cmd.env("MPTCPIZE_FALLBACK", "0");
+        env.push(("MPTCPIZE_FALLBACK", "0".into()));
     }
     if let Some(to) = &args.report {
-        cmd.env("MPTCPIZE_REPORT", report_target(to)?);
-    }
-    // exec() only returns on failure.
-    let err = cmd.exec();
-    let name = prog.to_string_lossy();
-    Err(match err.kind() {
-        std::io::ErrorKind::NotFound if !name.contains('/') => {
-            Failure::new(NOT_FOUND, format!("{name}: command not found"))
+        env.push(("MPTCPIZE_REPORT", report_target(to)?.into_os_string()));
+        if mode == Mode::Seccomp {
+            eprintln!(
+                "mptcpize-rs: warning: --report comes from the preload library, which seccomp mode does not load: nothing will be reported"
+            );
         }
-        std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
-        std::io::ErrorKind::PermissionDenied => Failure::new(
-            CANNOT_EXECUTE,
-            format!("{name}: permission denied (not executable?)"),
-        ),
-        _ => Failure::new(CANNOT_EXECUTE, format!("{name}: cannot execute: {err}")),
-    })
+    }
+    match mode {
+        Mode::Preload => {
+            let shim = locate::shim()?;
+            let mut cmd = Command::new(prog);
+            cmd.args(rest).envs(env).env(
+                "LD_PRELOAD",
+                ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim),
+            );
+            // exec() only returns on failure.
+            Err(seccomp::exec_failure(cmd.exec(), prog))
+        }
+        Mode::Seccomp => {
+            let mut cmd = Command::new(&target.path);
+            cmd.envs(env);
+            seccomp::run(&target.path, prog, rest, &args, cmd)
+        }
+    }
 }
 
 /// The value of `MPTCPIZE_REPORT` for `--report[=FILE]`: `stderr`, or FILE

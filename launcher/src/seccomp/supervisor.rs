@@ -1,0 +1,293 @@
+//! The supervisor's answers: a few threads wait on the notification listener
+//! and answer each TCP `socket()` call of the supervised tree.
+//!
+//! For each notification the rules (`mptcpize_rules::plan`) decide, as in
+//! the shim. To convert, the supervisor creates the MPTCP socket itself and
+//! puts it into the calling process with `SECCOMP_IOCTL_NOTIF_ADDFD` and
+//! `SECCOMP_ADDFD_FLAG_SEND`, which also completes the call with the new fd
+//! as its result (Linux 5.14+). `SOCK_NONBLOCK` is set on the socket it
+//! creates, `SOCK_CLOEXEC` becomes `O_CLOEXEC` on the injected fd.
+//!
+//! When MPTCP is unavailable (an error `is_fallback_errno` accepts) and
+//! fallback is on, the call is let through (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`):
+//! the kernel then makes exactly the TCP socket asked for, in the caller's
+//! own context; later calls skip the MPTCP attempt, like the shim does. With
+//! fallback off the call fails with the MPTCP error.
+//!
+//! A caller in another network namespace than the supervisor (it called
+//! unshare or setns) is also let through: a socket made here would live in
+//! the wrong namespace. Its sockets stay TCP, and `--debug` says so.
+
+use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// How the supervisor answers.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Log each answer on stderr.
+    pub debug: bool,
+    /// Fail instead of falling back to TCP.
+    pub no_fallback: bool,
+}
+
+/// The shared state of the answering threads.
+pub struct Supervisor {
+    listener: OwnedFd,
+    config: Config,
+    /// Set once an MPTCP socket failed with a fallback error.
+    mptcp_unavailable: AtomicBool,
+    /// The supervisor's network namespace (device, inode).
+    netns: Option<(u64, u64)>,
+}
+
+/// The kernel's buffer for one notification: `seccomp_notif` and room for
+/// fields a newer kernel may add (checked against SECCOMP_GET_NOTIF_SIZES).
+#[repr(C)]
+struct NotifBuf {
+    notif: libc::seccomp_notif,
+    spare: [u8; 64],
+}
+
+/// Checks that this kernel's notification structures fit ours.
+pub fn check_sizes() -> Result<(), String> {
+    let mut sizes = libc::seccomp_notif_sizes {
+        seccomp_notif: 0,
+        seccomp_notif_resp: 0,
+        seccomp_data: 0,
+    };
+    // SAFETY: SECCOMP_GET_NOTIF_SIZES fills the struct we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_NOTIF_SIZES,
+            0,
+            &raw mut sizes,
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "this kernel has no seccomp user notification ({})",
+            io::Error::last_os_error()
+        ));
+    }
+    if usize::from(sizes.seccomp_notif) > std::mem::size_of::<NotifBuf>()
+        || usize::from(sizes.seccomp_notif_resp) > std::mem::size_of::<libc::seccomp_notif_resp>()
+    {
+        return Err(format!(
+            "this kernel's seccomp notifications ({} bytes) are larger than mptcpize-rs knows",
+            sizes.seccomp_notif
+        ));
+    }
+    Ok(())
+}
+
+/// How many threads answer at once: a socket() waits only for another
+/// socket() being answered, so a few threads keep up with many callers.
+fn thread_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// Starts the answering threads. They run until the process exits.
+pub fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
+    let supervisor = Arc::new(Supervisor {
+        listener,
+        config,
+        mptcp_unavailable: AtomicBool::new(false),
+        netns: netns_of("/proc/self/ns/net"),
+    });
+    for i in 0..thread_count() {
+        let s = Arc::clone(&supervisor);
+        std::thread::Builder::new()
+            .name(format!("seccomp-answer-{i}"))
+            .spawn(move || s.serve())?;
+    }
+    Ok(supervisor)
+}
+
+fn netns_of(path: &str) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+impl Supervisor {
+    /// Receives and answers notifications until the listener is unusable.
+    pub fn serve(&self) {
+        loop {
+            // SAFETY: NotifBuf is plain data; RECV requires it zeroed.
+            let mut buf: NotifBuf = unsafe { std::mem::zeroed() };
+            // SAFETY: RECV writes at most the kernel's seccomp_notif size,
+            // which check_sizes() found fits in NotifBuf.
+            let r = unsafe {
+                libc::ioctl(
+                    self.fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_RECV,
+                    &raw mut buf.notif,
+                )
+            };
+            if r != 0 {
+                match io::Error::last_os_error().raw_os_error() {
+                    // Interrupted, or the caller died before we read it.
+                    Some(libc::EINTR) | Some(libc::ENOENT) => continue,
+                    _ => return,
+                }
+            }
+            self.answer(&buf.notif);
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Answers one notification.
+    fn answer(&self, n: &libc::seccomp_notif) {
+        // socket() takes ints: the low halves of the arguments.
+        let (domain, ty, protocol) = (
+            n.data.args[0] as i32,
+            n.data.args[1] as i32,
+            n.data.args[2] as i32,
+        );
+        let unavailable = self.mptcp_unavailable.load(Ordering::Relaxed);
+        match plan(domain, ty, protocol, unavailable) {
+            // The filter only sends TCP sockets; anything else runs as asked.
+            Plan::PassThrough | Plan::TcpKnownUnavailable => return self.let_through(n.id),
+            Plan::Mptcp => {}
+        }
+        if self.netns.is_some() && netns_of(&format!("/proc/{}/ns/net", n.pid)) != self.netns {
+            // The caller is in another network namespace, or already gone;
+            // checked below that the id (and so the pid) is still valid.
+            if self.is_valid(n.id) {
+                self.log(n, format_args!("left as TCP: another network namespace"));
+                self.let_through(n.id);
+            }
+            return;
+        }
+        if !self.is_valid(n.id) {
+            return;
+        }
+        // Our own copy is always close-on-exec; the caller's flag goes to ADDFD.
+        let own_ty = ty | libc::SOCK_CLOEXEC;
+        // SAFETY: socket() takes integers.
+        let fd = unsafe { libc::socket(domain, own_ty, IPPROTO_MPTCP) };
+        if fd < 0 {
+            let err = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            if self.config.no_fallback || !is_fallback_errno(err) {
+                self.log(n, format_args!("= -1: MPTCP failed ({})", errno_name(err)));
+                return self.fail(n.id, err);
+            }
+            self.mptcp_unavailable.store(true, Ordering::Relaxed);
+            self.log(
+                n,
+                format_args!(
+                    "TCP, MPTCP unavailable ({}), fallback for the rest of the tree",
+                    errno_name(err)
+                ),
+            );
+            return self.let_through(n.id);
+        }
+        let addfd = libc::seccomp_notif_addfd {
+            id: n.id,
+            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+            srcfd: fd as u32,
+            newfd: 0,
+            newfd_flags: if ty & libc::SOCK_CLOEXEC != 0 {
+                libc::O_CLOEXEC as u32
+            } else {
+                0
+            },
+        };
+        // SAFETY: ADDFD reads the struct we own; fd is our socket.
+        let new =
+            unsafe { libc::ioctl(self.fd(), libc::SECCOMP_IOCTL_NOTIF_ADDFD, &raw const addfd) };
+        let err = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        // SAFETY: closing our copy of the socket; the caller has its own.
+        unsafe { libc::close(fd) };
+        if new >= 0 {
+            self.log(n, format_args!("= {new}: MPTCP"));
+        } else if err != libc::ENOENT {
+            // ENOENT: the call was interrupted or the caller died. Any other
+            // error (EMFILE: the caller has no free fd) is the call's result.
+            self.fail(n.id, err);
+        }
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_ID_VALID`: the caller still waits on this call.
+    fn is_valid(&self, id: u64) -> bool {
+        // SAFETY: ID_VALID reads the u64 we own.
+        unsafe { libc::ioctl(self.fd(), libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &raw const id) == 0 }
+    }
+
+    /// Lets the kernel run the call as the program made it.
+    fn let_through(&self, id: u64) {
+        self.respond(id, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32);
+    }
+
+    /// Fails the call with `errno`.
+    fn fail(&self, id: u64, errno: i32) {
+        self.respond(id, -errno, 0);
+    }
+
+    fn respond(&self, id: u64, error: i32, flags: u32) {
+        let resp = libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error,
+            flags,
+        };
+        // SAFETY: SEND reads the struct we own. It fails only when the caller
+        // is gone (ENOENT), which needs no answer.
+        unsafe { libc::ioctl(self.fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &raw const resp) };
+    }
+
+    /// One debug line per answer, in the shim's words, written at once.
+    fn log(&self, n: &libc::seccomp_notif, what: std::fmt::Arguments<'_>) {
+        if !self.config.debug {
+            return;
+        }
+        let line = format!(
+            "mptcpize[{}]: socket({}, {}, {}) {what} (seccomp)\n",
+            n.pid,
+            family_name(n.data.args[0] as i32),
+            type_name(n.data.args[1] as i32),
+            n.data.args[2] as i32
+        );
+        use std::io::Write;
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+fn family_name(domain: i32) -> String {
+    match domain {
+        libc::AF_INET => "AF_INET".into(),
+        libc::AF_INET6 => "AF_INET6".into(),
+        d => d.to_string(),
+    }
+}
+
+fn type_name(ty: i32) -> String {
+    let mut s = match ty & mptcpize_rules::SOCK_TYPE_MASK {
+        libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
+        t => t.to_string(),
+    };
+    if ty & libc::SOCK_NONBLOCK != 0 {
+        s.push_str("|SOCK_NONBLOCK");
+    }
+    if ty & libc::SOCK_CLOEXEC != 0 {
+        s.push_str("|SOCK_CLOEXEC");
+    }
+    s
+}
+
+fn errno_name(e: i32) -> String {
+    match e {
+        libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT".into(),
+        libc::EINVAL => "EINVAL".into(),
+        e => format!("errno {e}"),
+    }
+}
