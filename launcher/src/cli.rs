@@ -36,6 +36,15 @@ pub enum Command {
     /// Print the absolute path of the preload library (libmptcpize.so)
     #[command(after_help = "Example:\n  LD_PRELOAD=$(mptcpize-rs preload-path) iperf3 -c host")]
     PreloadPath,
+    /// Check that this host is ready for MPTCP, and how `run` would reach PROG's sockets
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+    /// Write the man pages and shell completions, rendered from this definition, under DIR
+    #[command(hide = true)]
+    GenerateAssets {
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -100,4 +109,26 @@ pub enum RunMode {
     Preload,
     /// A seccomp filter and a supervisor process, for the whole process tree
     Seccomp,
+}
+
+const CHECK_HELP: &str = "\
+One line per item: ok, WARN (MPTCP works, but less well than it could) or
+FAIL (MPTCP cannot be used), each problem with the command that fixes it.
+
+Exit status: 0 when MPTCP can be used, 1 when it cannot, 127/126 when PROG
+cannot be found or executed, 2 for a usage error.
+
+Examples:
+  mptcpize-rs check
+  mptcpize-rs check --json | jq .endpoints
+  mptcpize-rs check /usr/bin/iperf3";
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Print the findings as one JSON object (for scripts)
+    #[arg(long)]
+    pub json: bool,
+    /// Also say which mode `run` would use for PROG, and why
+    #[arg(value_name = "PROG")]
+    pub prog: Option<OsString>,
 }

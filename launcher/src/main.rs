@@ -2,6 +2,8 @@
 //! (see [`cli`]), hands each subcommand to its module, and turns a
 //! [`Failure`] into a one-line message and the exit code its kind calls for.
 
+mod assets;
+mod check;
 mod cli;
 mod envvars;
 mod failure;
@@ -18,6 +20,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::PreloadPath => locate::print_preload_path(),
+        cli::Command::Check(args) => check::check(args),
+        cli::Command::GenerateAssets { dir } => assets::generate(&dir),
     };
     match result {
         Ok(code) => code,
