@@ -168,8 +168,14 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
     if let Socket::Connection(mut conn) = sockinfo::inspect(fd) {
         let seen = table::sampled(fd);
         conn.subflows = conn.subflows.max(seen.max_subflows);
-        conn.bytes_sent = conn.bytes_sent.max(seen.sent);
-        conn.bytes_received = conn.bytes_received.max(seen.received);
+        if conn.counted {
+            conn.bytes_sent = conn.bytes_sent.max(seen.sent);
+            conn.bytes_received = conn.bytes_received.max(seen.received);
+        } else {
+            // The kernel's counts are gone: what shutdown() saw is all we have.
+            conn.bytes_sent = seen.sent;
+            conn.bytes_received = seen.received;
+        }
         match conn.outcome {
             Outcome::Mptcp => &CONN_MPTCP,
             Outcome::FellBack => &CONN_FELL_BACK,
@@ -205,14 +211,22 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
                 write!(line, ")")
             }
         };
-        let _ = write!(
-            line,
-            ", {}{} bytes sent, {} bytes received{}",
-            if conn.counted { "" } else { "at least " },
-            conn.bytes_sent,
-            conn.bytes_received,
-            if at_exit { ", open at exit" } else { "" }
-        );
+        let _ = if conn.counted {
+            write!(
+                line,
+                ", {} bytes sent, {} bytes received",
+                conn.bytes_sent, conn.bytes_received
+            )
+        } else {
+            write!(
+                line,
+                ", at least {} bytes sent and {} received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)",
+                conn.bytes_sent, conn.bytes_received
+            )
+        };
+        if at_exit {
+            let _ = write!(line, ", open at exit");
+        }
         line.emit();
     }
     // SAFETY: restoring this thread's errno.

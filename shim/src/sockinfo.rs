@@ -112,11 +112,14 @@ pub fn inspect(fd: c_int) -> Socket {
         if info.flags & FLAG_REMOTE_KEY_RECEIVED == 0 {
             return Socket::NotAConnection;
         }
-        let subflows = if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
-            info.subflows_total
-        } else {
-            info.subflows.saturating_add(1)
-        };
+        // The path manager's count (extra subflows plus the initial one;
+        // a server's in-kernel PM does not count the subflows the client
+        // joins), or the subflows the connection has, whichever is more.
+        let mut subflows = info.subflows.saturating_add(1);
+        if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
+            subflows = subflows.max(info.subflows_total);
+        }
+        subflows = subflows.max(subflows_listed(fd));
         return Socket::Connection(Connection {
             outcome: Outcome::Mptcp,
             subflows,
@@ -145,9 +148,62 @@ pub fn inspect(fd: c_int) -> Socket {
         subflows: 1,
         bytes_sent: tcp.tcpi_bytes_sent.saturating_sub(tcp.tcpi_bytes_retrans)
             + u64::from(tcp.tcpi_notsent_bytes),
-        bytes_received: tcp.tcpi_bytes_received,
+        // The kernel counts the peer's FIN as one byte received.
+        bytes_received: tcp
+            .tcpi_bytes_received
+            .saturating_sub(u64::from(fin_received(fd, tcp.tcpi_state))),
         counted: have_info && tcp.tcpi_bytes_acked != 0,
     })
+}
+
+/// How many subflows the connection lists (`MPTCP_SUBFLOW_ADDRS` asked for
+/// no addresses, only the count), 0 when the kernel does not say.
+fn subflows_listed(fd: c_int) -> u8 {
+    /// `MPTCP_SUBFLOW_ADDRS` (linux/mptcp.h, Linux 5.16+).
+    const MPTCP_SUBFLOW_ADDRS: c_int = 3;
+    /// `struct mptcp_subflow_data`.
+    #[repr(C)]
+    struct SubflowData {
+        size_subflow_data: u32,
+        num_subflows: u32,
+        size_kernel: u32,
+        size_user: u32,
+    }
+    let mut data = SubflowData {
+        size_subflow_data: size_of::<SubflowData>() as u32,
+        num_subflows: 0,
+        size_kernel: 0,
+        size_user: 0,
+    };
+    match getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, &mut data) {
+        Some(_) => u8::try_from(data.num_subflows).unwrap_or(u8::MAX),
+        None => 0,
+    }
+}
+
+/// True when the peer's FIN arrived: the states after it, or a closed
+/// socket that polls as read-hung-up without an error (a reset whose error
+/// the program already read looks the same, and is off by one).
+fn fin_received(fd: c_int, state: u8) -> bool {
+    const TIME_WAIT: u8 = 6;
+    const CLOSE: u8 = 7;
+    const CLOSE_WAIT: u8 = 8;
+    const LAST_ACK: u8 = 9;
+    const CLOSING: u8 = 11;
+    match state {
+        TIME_WAIT | CLOSE_WAIT | LAST_ACK | CLOSING => true,
+        CLOSE => {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            };
+            // SAFETY: one pollfd, no wait.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            n == 1 && p.revents & libc::POLLRDHUP != 0 && p.revents & libc::POLLERR == 0
+        }
+        _ => false,
+    }
 }
 
 /// The socket's identity (device and inode), shared by its duplicates.

@@ -1,0 +1,202 @@
+//! `mptcpize-rs run --report[=FILE]`: what each process says about its
+//! connections when they close and when it exits, checked against what
+//! really happened between two namespaces: MPTCP negotiated over two paths,
+//! a fallback to TCP when the server is not under the shim, and TCP when
+//! MPTCP is disabled. Children of the program append to the same file.
+
+use mptcpize_tests::artifacts::ScratchDir;
+use mptcpize_tests::proc::run;
+use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// The report lines (`mptcpize[PID] report: …`) of some output.
+fn report_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("mptcpize[") && l.contains("] report: "))
+        .collect()
+}
+
+/// The report line that contains `what`, panicking with all of them.
+fn find<'a>(lines: &[&'a str], what: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no report line with {what:?} in:\n{}", lines.join("\n")))
+}
+
+#[test]
+fn mptcp_connections_are_reported_with_subflows_and_bytes() {
+    require_root_mptcp!();
+    let bed = Testbed::new(2);
+    let dir = ScratchDir::new();
+    let server_report = dir.join("server.report");
+    let addr = format!("{}:7100", bed.server_ip());
+
+    let mut server = bed.server.cmd(launcher());
+    server
+        .arg("run")
+        .arg(format!("--report={}", server_report.display()))
+        .arg(bin("echo-server"))
+        .args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--report"])
+        .arg(bin("echo-client"))
+        .args([&addr, "4000000"]);
+    let out = run(client, T);
+    out.assert_success();
+    assert!(out.stdout.contains("intact"), "{out}");
+    server.finish(T).assert_success();
+
+    // The client reports on stderr by default.
+    let lines = report_lines(&out.stderr);
+    assert_eq!(lines.len(), 2, "{out}");
+    let conn = find(&lines, "connection to");
+    assert!(
+        conn.ends_with(&format!(
+            "connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
+        )),
+        "{conn}"
+    );
+    let exit = find(&lines, "exit:");
+    assert!(
+        exit.ends_with("exit: 1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0 fell back to TCP, 0 TCP"),
+        "{exit}"
+    );
+
+    let text = std::fs::read_to_string(&server_report).expect("server report file");
+    let lines = report_lines(&text);
+    assert_eq!(lines.len(), 2, "{text}");
+    // The server never calls shutdown(): its subflow count is what the
+    // kernel still lists at close(), after the client's DATA_FIN.
+    let conn = find(&lines, "connection from 10.231.0.1:");
+    assert!(
+        conn.contains(": MPTCP negotiated, ")
+            && conn.ends_with(" 4000000 bytes sent, 4000000 bytes received"),
+        "{conn}"
+    );
+    assert!(
+        find(&lines, "exit:").contains("1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_without_mptcp_shows_as_a_fallback() {
+    require_root_mptcp!();
+    let bed = Testbed::new(1);
+    let addr = format!("{}:7101", bed.server_ip());
+    // The server is not under the shim: its listener is plain TCP.
+    let mut server = bed.server.cmd(bin("echo-server"));
+    server.args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("socket: TCP", T);
+
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--report"])
+        .arg(bin("echo-client"))
+        .args([&addr, "300000"]);
+    let out = run(client, T);
+    out.assert_success();
+    assert!(out.stdout.contains("fell back to TCP"), "{out}");
+    let lines = report_lines(&out.stderr);
+    let conn = find(&lines, "connection to");
+    assert!(
+        conn.contains(&format!(
+            "connection to {addr}: fell back to TCP (the peer did not negotiate MPTCP)"
+        )),
+        "{conn}"
+    );
+    assert!(
+        conn.contains("300000 bytes sent") || conn.contains("at least 300000 bytes sent"),
+        "{conn}"
+    );
+    assert!(
+        find(&lines, "exit:").ends_with(
+            "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP (largest: 1 subflows), 1 fell back to TCP, 0 TCP"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn mptcp_disabled_reports_tcp_and_why() {
+    require_root_mptcp!();
+    let bed = Testbed::new(1);
+    bed.client.set_mptcp(false);
+    let addr = format!("{}:7102", bed.server_ip());
+    let mut server = bed.server.cmd(launcher());
+    server
+        .args(["run", "--"])
+        .arg(bin("echo-server"))
+        .args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--report=-"])
+        .arg(bin("echo-client"))
+        .args([&addr, "5000"]);
+    let out = run(client, T);
+    out.assert_success();
+    let lines = report_lines(&out.stderr);
+    assert!(
+        find(&lines, "connection to").ends_with(&format!(
+            "connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"
+        )),
+        "{out}"
+    );
+    assert!(
+        find(&lines, "exit:").ends_with(
+            "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP (largest: 1 subflows), 0 fell back to TCP, 1 TCP"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn children_append_whole_lines_to_one_report_file() {
+    require_root_mptcp!();
+    let bed = Testbed::new(1);
+    let dir = ScratchDir::new();
+    let report = dir.join("tree.report");
+    let addr = format!("{}:7103", bed.server_ip());
+    let mut server = bed.server.cmd(launcher());
+    server.args(["run", "--"]).arg(bin("echo-server")).arg(&addr);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+
+    // A shell (no sockets: no report) starts three clients at once.
+    let client = bin("echo-client").display().to_string();
+    let script = format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
+    let mut cmd = bed.client.cmd(launcher());
+    cmd.arg("run")
+        .arg(format!("--report={}", report.display()))
+        .args(["sh", "-c", &script]);
+    run(cmd, T).assert_success();
+
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "3 clients × (connection + exit):\n{text}");
+    assert_eq!(report_lines(&text).len(), 6, "{text}");
+    let mut pids: Vec<&str> = lines
+        .iter()
+        .map(|l| &l[..l.find(']').unwrap()])
+        .collect();
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "one pid per client:\n{text}");
+    for bytes in ["100000", "200000", "300000"] {
+        find(
+            &lines,
+            &format!("MPTCP negotiated, 1 subflow, {bytes} bytes sent, {bytes} bytes received"),
+        );
+    }
+}
