@@ -1,0 +1,63 @@
+# Build and install mptcpize-rs.
+#
+#   make                          build (release) and render the man pages and completions
+#   make install                  install under PREFIX (default /usr/local)
+#   make install PREFIX=/usr DESTDIR=/tmp/stage
+#   make uninstall
+#   make deb                      build the Debian package (cargo-deb) into target/debian/
+#
+# The launcher is compiled with MPTCPIZE_LIBDIR=$(PREFIX)/lib/mptcpize-rs, the
+# place it looks for the shim when it is not beside it or in ../lib/mptcpize-rs/.
+# BUILD=no installs what BUILD_DIR already holds without building (the tests
+# use it with their own debug build).
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CARGO    ?= cargo
+BUILD    ?= yes
+BUILD_DIR ?= target/release
+
+BINDIR   := $(PREFIX)/bin
+LIBDIR   := $(PREFIX)/lib/mptcpize-rs
+MANDIR   := $(PREFIX)/share/man/man1
+BASHDIR  := $(PREFIX)/share/bash-completion/completions
+ZSHDIR   := $(PREFIX)/share/zsh/vendor-completions
+FISHDIR  := $(PREFIX)/share/fish/vendor_completions.d
+ASSETS   := $(BUILD_DIR)/assets
+
+.PHONY: all build assets install uninstall deb
+
+all: build assets
+
+build:
+ifneq ($(BUILD),no)
+	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-rs -p mptcpize-shim
+endif
+
+# Man pages and completions, rendered by the launcher from its clap definition.
+assets: build
+	rm -rf $(ASSETS)
+	$(BUILD_DIR)/mptcpize-rs generate-assets $(ASSETS)
+
+install: assets
+	install -D -m 0755 $(BUILD_DIR)/mptcpize-rs $(DESTDIR)$(BINDIR)/mptcpize-rs
+	install -D -m 0644 $(BUILD_DIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	install -d $(DESTDIR)$(MANDIR)
+	install -m 0644 $(ASSETS)/man/*.1 $(DESTDIR)$(MANDIR)/
+	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.bash $(DESTDIR)$(BASHDIR)/mptcpize-rs
+	install -D -m 0644 $(ASSETS)/completions/_mptcpize-rs $(DESTDIR)$(ZSHDIR)/_mptcpize-rs
+	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.fish $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mptcpize-rs $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	-rmdir $(DESTDIR)$(LIBDIR)
+	rm -f $(DESTDIR)$(MANDIR)/mptcpize-rs.1 $(DESTDIR)$(MANDIR)/mptcpize-rs-*.1
+	rm -f $(DESTDIR)$(BASHDIR)/mptcpize-rs $(DESTDIR)$(ZSHDIR)/_mptcpize-rs $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish
+
+# The package installs to /usr: build for that prefix, then let cargo-deb
+# (cargo install cargo-deb) package the files listed in launcher/Cargo.toml.
+deb:
+	$(MAKE) PREFIX=/usr assets
+	gzip -9n -c $(ASSETS)/man/mptcpize-rs.1 > $(ASSETS)/man/mptcpize-rs.1.gz
+	for p in $(ASSETS)/man/mptcpize-rs-*.1; do gzip -9n -c $$p > $$p.gz; done
+	$(CARGO) deb -p mptcpize-rs --no-build
