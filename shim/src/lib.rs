@@ -67,7 +67,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
     if config::state().report() {
-        report::shutting_down(fd);
+        report::shutting_down(fd, how);
     }
     next::shutdown(fd, how)
 }

@@ -112,7 +112,7 @@ fn follow(fd: c_int, kind: Kind) {
 /// may be a duplicate of the followed fd (`dup`, `F_DUPFD`): the sample goes
 /// to the followed fd of the same socket.
 #[cold]
-pub fn shutting_down(fd: c_int) {
+pub fn shutting_down(fd: c_int, how: c_int) {
     // SAFETY: this thread's errno, saved and restored around our syscalls.
     let saved = unsafe { *libc::__errno_location() };
     let followed = if table::get(fd).is_some() {
@@ -123,7 +123,7 @@ pub fn shutting_down(fd: c_int) {
         })
     };
     if let Some(followed) = followed {
-        if let Socket::Connection(conn) = sockinfo::inspect(fd) {
+        if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed)) {
             table::sample(
                 followed,
                 table::Sample {
@@ -133,6 +133,9 @@ pub fn shutting_down(fd: c_int) {
                     received: conn.bytes_received,
                 },
             );
+        }
+        if how != libc::SHUT_RD {
+            table::mark_shut_write(followed);
         }
     }
     // SAFETY: as above.
@@ -165,7 +168,7 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above; saved and restored around our getsockopt calls.
     let saved = unsafe { *errno };
-    if let Socket::Connection(mut conn) = sockinfo::inspect(fd) {
+    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd)) {
         let seen = table::sampled(fd);
         conn.subflows = conn.subflows.max(seen.max_subflows);
         if conn.counted {

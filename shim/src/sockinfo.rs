@@ -97,8 +97,10 @@ fn int_opt(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
     getsockopt(fd, level, name, &mut v).map(|_| v)
 }
 
-/// Looks at the connection behind `fd` (an MPTCP or TCP socket).
-pub fn inspect(fd: c_int) -> Socket {
+/// Looks at the connection behind `fd` (an MPTCP or TCP socket);
+/// `shut_write` says whether the program shut its sending side down (the
+/// DATA_FIN then takes one data sequence number, which is no byte).
+pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
     if int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
         return Socket::NotAConnection;
     }
@@ -112,18 +114,22 @@ pub fn inspect(fd: c_int) -> Socket {
         if info.flags & FLAG_REMOTE_KEY_RECEIVED == 0 {
             return Socket::NotAConnection;
         }
-        // The path manager's count (extra subflows plus the initial one;
-        // a server's in-kernel PM does not count the subflows the client
-        // joins), or the subflows the connection has, whichever is more.
-        let mut subflows = info.subflows.saturating_add(1);
-        if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
-            subflows = subflows.max(info.subflows_total);
-        }
-        subflows = subflows.max(subflows_listed(fd));
+        // The subflows that are up. The path manager's own count is only a
+        // fallback for old kernels: it includes joins still in SYN-SENT,
+        // and a server's in-kernel PM does not count the joins it accepts.
+        let subflows = established_subflows(fd).unwrap_or_else(|| {
+            if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
+                info.subflows_total
+            } else {
+                info.subflows.saturating_add(1)
+            }
+        });
         return Socket::Connection(Connection {
             outcome: Outcome::Mptcp,
             subflows,
-            bytes_sent: info.bytes_sent.saturating_sub(info.bytes_retrans) + not_sent(fd),
+            // Acknowledged, plus written but not acknowledged yet.
+            bytes_sent: (info.bytes_acked + info.write_seq.wrapping_sub(info.snd_una))
+                .saturating_sub(u64::from(shut_write)),
             bytes_received: info.bytes_received,
             counted: true,
         });
@@ -156,29 +162,43 @@ pub fn inspect(fd: c_int) -> Socket {
     })
 }
 
-/// How many subflows the connection lists (`MPTCP_SUBFLOW_ADDRS` asked for
-/// no addresses, only the count), 0 when the kernel does not say.
-fn subflows_listed(fd: c_int) -> u8 {
-    /// `MPTCP_SUBFLOW_ADDRS` (linux/mptcp.h, Linux 5.16+).
-    const MPTCP_SUBFLOW_ADDRS: c_int = 3;
-    /// `struct mptcp_subflow_data`.
+/// How many of the connection's subflows got established (and are not
+/// closed yet): `MPTCP_TCPINFO` lists each subflow's `tcp_info`, of which
+/// only the state byte is asked for. A join that is still (or forever) in
+/// SYN-SENT is not a path in use. `None` before Linux 5.16.
+fn established_subflows(fd: c_int) -> Option<u8> {
+    /// `MPTCP_TCPINFO` (linux/mptcp.h, Linux 5.16+).
+    const MPTCP_TCPINFO: c_int = 2;
+    /// Subflows whose state is read; more are counted as the kernel lists
+    /// them only when they fit here.
+    const MAX: usize = 32;
+    /// Bytes of each subflow's tcp_info asked for: `tcpi_state` is byte 0.
+    const ENTRY: usize = 8;
+    /// `struct mptcp_subflow_data`, then MAX truncated tcp_info entries.
     #[repr(C)]
-    struct SubflowData {
+    struct Request {
         size_subflow_data: u32,
         num_subflows: u32,
         size_kernel: u32,
         size_user: u32,
+        entries: [[u8; ENTRY]; MAX],
     }
-    let mut data = SubflowData {
-        size_subflow_data: size_of::<SubflowData>() as u32,
+    let mut req = Request {
+        size_subflow_data: 16,
         num_subflows: 0,
         size_kernel: 0,
-        size_user: 0,
+        size_user: ENTRY as u32,
+        entries: [[0; ENTRY]; MAX],
     };
-    match getsockopt(fd, SOL_MPTCP, MPTCP_SUBFLOW_ADDRS, &mut data) {
-        Some(_) => u8::try_from(data.num_subflows).unwrap_or(u8::MAX),
-        None => 0,
-    }
+    getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, &mut req)?;
+    let listed = (req.num_subflows as usize).min(MAX);
+    // ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING:
+    // the handshake completed.
+    let established = req.entries[..listed]
+        .iter()
+        .filter(|e| matches!(e[0], 1 | 4 | 5 | 8 | 9 | 11))
+        .count();
+    Some(established as u8)
 }
 
 /// True when the peer's FIN arrived: the states after it, or a closed
@@ -213,19 +233,6 @@ pub fn identity(fd: c_int) -> Option<(u64, u64)> {
     // SAFETY: fstat writes one struct stat to the pointer given.
     let rc = unsafe { libc::fstat(fd, &mut st) };
     (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino))
-}
-
-/// Bytes written but not sent yet (`SIOCOUTQNSD`; MPTCP and TCP).
-fn not_sent(fd: c_int) -> u64 {
-    const SIOCOUTQNSD: libc::c_ulong = 0x894b;
-    let mut n: c_int = 0;
-    // SAFETY: SIOCOUTQNSD writes one int to the pointer given.
-    let rc = unsafe { libc::ioctl(fd, SIOCOUTQNSD as _, &mut n) };
-    if rc == 0 {
-        u64::try_from(n).unwrap_or(0)
-    } else {
-        0
-    }
 }
 
 /// The peer's address, when the socket still has one.

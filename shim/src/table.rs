@@ -14,7 +14,7 @@
 //! `close()`.
 
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// How many fds are followed: 0 .. FDS-1 (64 KiB of zero pages in .bss
 /// that are only touched where sockets are).
@@ -48,6 +48,8 @@ impl Kind {
 
 struct Entry {
     kind: AtomicU8,
+    /// The program shut the sending side down.
+    shut_write: AtomicBool,
     max_subflows: AtomicU8,
     /// Family (bits 0-15: 0 none, 4, 6), port (16-31), IPv4 address (32-63).
     peer: AtomicU64,
@@ -73,6 +75,7 @@ pub struct Sample {
 static TABLE: [Entry; FDS] = [const {
     Entry {
         kind: AtomicU8::new(0),
+        shut_write: AtomicBool::new(false),
         max_subflows: AtomicU8::new(0),
         peer: AtomicU64::new(0),
         peer6: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -94,6 +97,7 @@ pub fn track(fd: i32, kind: Kind) -> bool {
     match entry(fd) {
         Some(e) => {
             e.max_subflows.store(0, Ordering::Relaxed);
+            e.shut_write.store(false, Ordering::Relaxed);
             e.peer.store(0, Ordering::Relaxed);
             e.sent.store(0, Ordering::Relaxed);
             e.received.store(0, Ordering::Relaxed);
@@ -125,6 +129,18 @@ pub fn sample(fd: i32, now: Sample) {
         }
         None => {}
     }
+}
+
+/// Notes that the program shut `fd`'s sending side down.
+pub fn mark_shut_write(fd: i32) {
+    if let Some(e) = entry(fd) {
+        e.shut_write.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether the program shut `fd`'s sending side down.
+pub fn shut_write(fd: i32) -> bool {
+    entry(fd).is_some_and(|e| e.shut_write.load(Ordering::Relaxed))
 }
 
 /// What [`sample`] saw of `fd`.

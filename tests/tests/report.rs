@@ -26,10 +26,26 @@ fn find<'a>(lines: &[&'a str], what: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no report line with {what:?} in:\n{}", lines.join("\n")))
 }
 
+/// Makes the server answer each client address over that address's own
+/// link. The testbed routes the server's replies by *source* address, so the
+/// SYN-ACK of a join from 10.231.1.1 leaves over link 0 and never reaches
+/// the client's subflow, which is bound to link 1: the join stays in
+/// SYN-SENT. A rule by destination, consulted first, fixes that (and is
+/// harmless once the testbed routes this way itself).
+fn answer_each_client_address_on_its_link(bed: &Testbed) {
+    for (k, path) in bed.paths.iter().enumerate() {
+        let (table, prio) = ((100 + k).to_string(), (900 + k).to_string());
+        let to = path.client_ip.to_string();
+        bed.server
+            .ip(&["rule", "add", "to", &to, "table", &table, "prio", &prio]);
+    }
+}
+
 #[test]
 fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     require_root_mptcp!();
     let bed = Testbed::new(2);
+    answer_each_client_address_on_its_link(&bed);
     let dir = ScratchDir::new();
     let server_report = dir.join("server.report");
     let addr = format!("{}:7100", bed.server_ip());
@@ -72,18 +88,40 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     let text = std::fs::read_to_string(&server_report).expect("server report file");
     let lines = report_lines(&text);
     assert_eq!(lines.len(), 2, "{text}");
-    // The server never calls shutdown(): its subflow count is what the
-    // kernel still lists at close(), after the client's DATA_FIN.
     let conn = find(&lines, "connection from 10.231.0.1:");
     assert!(
-        conn.contains(": MPTCP negotiated, ")
-            && conn.ends_with(" 4000000 bytes sent, 4000000 bytes received"),
+        conn.ends_with(": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"),
         "{conn}"
     );
     assert!(
-        find(&lines, "exit:").contains("1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP"),
+        find(&lines, "exit:").contains("1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows)"),
         "{text}"
     );
+}
+
+#[test]
+fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
+    require_root_mptcp!();
+    // The testbed as it is: joins from the second address get no SYN-ACK
+    // (see answer_each_client_address_on_its_link), unless it already routes
+    // by destination. Either way the report must say what the kernel has.
+    let bed = Testbed::new(2);
+    let addr = format!("{}:7104", bed.server_ip());
+    let mut server = bed.server.cmd(launcher());
+    server.args(["run", "--"]).arg(bin("echo-server")).args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--report"])
+        .arg(bin("echo-client"))
+        .args([&addr, "2000000"]);
+    let out = run(client, T);
+    out.assert_success();
+    let joins_done = bed.client.counter("MPTcpExtMPJoinSynAckRx");
+    let want = if joins_done > 0 { "2 subflows" } else { "1 subflow," };
+    let conn = find(&report_lines(&out.stderr), "connection to");
+    assert!(conn.contains(&format!("MPTCP negotiated, {want}")), "joins completed: {joins_done}\n{conn}");
 }
 
 #[test]
