@@ -35,7 +35,7 @@ static UNFOLLOWED: AtomicU32 = AtomicU32::new(0);
 static CONN_MPTCP: AtomicU32 = AtomicU32::new(0);
 static CONN_FELL_BACK: AtomicU32 = AtomicU32::new(0);
 static CONN_TCP: AtomicU32 = AtomicU32::new(0);
-/// The most subflows any connection of this process had.
+/// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 
 /// Called by the constructor when the report is on: a forked child starts
@@ -185,7 +185,9 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
             Outcome::Tcp => &CONN_TCP,
         }
         .fetch_add(1, Ordering::Relaxed);
-        MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
+        if conn.outcome == Outcome::Mptcp {
+            MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
+        }
         let mut line = Line::new();
         let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
         let _ = write!(
@@ -276,11 +278,19 @@ extern "C" fn at_exit() {
     if failed > 0 {
         let _ = write!(line, ", {failed} failed (no fallback)");
     }
+    let mptcp = load(&CONN_MPTCP);
+    let _ = write!(line, "; connections: {mptcp} MPTCP");
+    if mptcp > 0 {
+        let most = MAX_SUBFLOWS.load(Ordering::Relaxed);
+        let _ = write!(
+            line,
+            " (largest: {most} subflow{})",
+            if most == 1 { "" } else { "s" }
+        );
+    }
     let _ = write!(
         line,
-        "; connections: {} MPTCP (largest: {} subflows), {} fell back to TCP, {} TCP",
-        load(&CONN_MPTCP),
-        MAX_SUBFLOWS.load(Ordering::Relaxed),
+        ", {} fell back to TCP, {} TCP",
         load(&CONN_FELL_BACK),
         load(&CONN_TCP)
     );

@@ -157,7 +157,7 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
     );
     assert!(
         find(&lines, "exit:").ends_with(
-            "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP (largest: 1 subflows), 1 fell back to TCP, 0 TCP"
+            "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP"
         ),
         "{out}"
     );
@@ -193,7 +193,7 @@ fn mptcp_disabled_reports_tcp_and_why() {
     );
     assert!(
         find(&lines, "exit:").ends_with(
-            "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP (largest: 1 subflows), 0 fell back to TCP, 1 TCP"
+            "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP"
         ),
         "{out}"
     );
