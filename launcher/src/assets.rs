@@ -15,7 +15,10 @@ use std::process::ExitCode;
 
 pub fn generate(dir: &Path) -> Result<ExitCode, Failure> {
     let fail = |what: &str, e: std::io::Error| {
-        Failure::new(FAILED, format!("cannot write {what} under {}: {e}", dir.display()))
+        Failure::new(
+            FAILED,
+            format!("cannot write {what} under {}: {e}", dir.display()),
+        )
     };
     let man = dir.join("man");
     let completions = dir.join("completions");

@@ -85,9 +85,8 @@ fn report_target(to: &Path) -> Result<PathBuf, Failure> {
     if to.as_os_str() == "stderr" || to.as_os_str() == "-" {
         return Ok(PathBuf::from("stderr"));
     }
-    let path = std::path::absolute(to).map_err(|e| {
-        Failure::new(LAUNCHER_FAILED, format!("--report={}: {e}", to.display()))
-    })?;
+    let path = std::path::absolute(to)
+        .map_err(|e| Failure::new(LAUNCHER_FAILED, format!("--report={}: {e}", to.display())))?;
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)

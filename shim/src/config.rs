@@ -11,8 +11,8 @@
 //! a static buffer once, so a program that rewrites its environment (for its
 //! process title) cannot change it.
 
-use core::ffi::{c_char, CStr};
 use core::cell::UnsafeCell;
+use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 const READ: u32 = 1;

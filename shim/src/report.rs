@@ -118,9 +118,8 @@ pub fn shutting_down(fd: c_int, how: c_int) {
     let followed = if table::get(fd).is_some() {
         Some(fd)
     } else {
-        sockinfo::identity(fd).and_then(|id| {
-            table::find(|other| sockinfo::identity(other) == Some(id))
-        })
+        sockinfo::identity(fd)
+            .and_then(|id| table::find(|other| sockinfo::identity(other) == Some(id)))
     };
     if let Some(followed) = followed {
         if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed)) {
@@ -190,11 +189,7 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
         }
         let mut line = Line::new();
         let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
-        let _ = write!(
-            line,
-            "connection {} ",
-            if accepted { "from" } else { "to" }
-        );
+        let _ = write!(line, "connection {} ", if accepted { "from" } else { "to" });
         let _ = match sockinfo::peer(fd).or(seen.peer) {
             Some(addr) => write!(line, "{addr}"),
             None => write!(line, "(peer gone)"),
@@ -296,7 +291,11 @@ extern "C" fn at_exit() {
     );
     let unfollowed = load(&UNFOLLOWED);
     if unfollowed > 0 {
-        let _ = write!(line, "; {unfollowed} sockets with fds >= {} not followed", table::FDS);
+        let _ = write!(
+            line,
+            "; {unfollowed} sockets with fds >= {} not followed",
+            table::FDS
+        );
     }
     line.emit();
 }

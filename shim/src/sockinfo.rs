@@ -255,7 +255,8 @@ pub fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<core::net::SocketAd
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in, which
             // is smaller and less aligned than sockaddr_storage.
-            let sin = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
                 u16::from_be(sin.sin_port),

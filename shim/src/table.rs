@@ -113,7 +113,8 @@ pub fn track(fd: i32, kind: Kind) -> bool {
 /// and bytes seen are kept, and its peer.
 pub fn sample(fd: i32, now: Sample) {
     let Some(e) = entry(fd) else { return };
-    e.max_subflows.fetch_max(now.max_subflows, Ordering::Relaxed);
+    e.max_subflows
+        .fetch_max(now.max_subflows, Ordering::Relaxed);
     e.sent.fetch_max(now.sent, Ordering::Relaxed);
     e.received.fetch_max(now.received, Ordering::Relaxed);
     match now.peer {
@@ -125,7 +126,8 @@ pub fn sample(fd: i32, now: Sample) {
             let bits = a.ip().to_bits();
             e.peer6[0].store((bits >> 64) as u64, Ordering::Relaxed);
             e.peer6[1].store(bits as u64, Ordering::Relaxed);
-            e.peer.store(6 | u64::from(a.port()) << 16, Ordering::Relaxed);
+            e.peer
+                .store(6 | u64::from(a.port()) << 16, Ordering::Relaxed);
         }
         None => {}
     }
@@ -193,7 +195,9 @@ pub fn take(fd: i32) -> Option<Kind> {
 
 /// Every followed fd in `first..=last`, taken, in order.
 pub fn take_range(first: u32, last: u32) -> impl Iterator<Item = (i32, Kind)> {
-    let end = (last as usize + 1).min(END.load(Ordering::Relaxed)).min(FDS);
+    let end = (last as usize + 1)
+        .min(END.load(Ordering::Relaxed))
+        .min(FDS);
     (first as usize..end.max(first as usize)).filter_map(|i| {
         let fd = i as i32;
         take(fd).map(|k| (fd, k))

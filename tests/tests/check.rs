@@ -25,7 +25,10 @@ fn json(ns: &Netns) -> serde_json::Value {
 fn line<'a>(out: &'a Output, item: &str) -> &'a str {
     out.stdout
         .lines()
-        .find(|l| l.split_once(' ').is_some_and(|(_, rest)| rest.trim_start().starts_with(item)))
+        .find(|l| {
+            l.split_once(' ')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(item))
+        })
         .unwrap_or_else(|| panic!("no {item:?} line:\n{out}"))
 }
 
@@ -36,7 +39,10 @@ fn multipath_namespace_is_ready() {
     let out = check(&bed.client, &[]);
     assert_eq!(out.code(), 0, "{out}");
     assert!(line(&out, "kernel:").starts_with("ok"), "{out}");
-    assert_eq!(line(&out, "net.mptcp.enabled:"), "ok   net.mptcp.enabled: 1");
+    assert_eq!(
+        line(&out, "net.mptcp.enabled:"),
+        "ok   net.mptcp.enabled: 1"
+    );
     assert!(line(&out, "path manager:").starts_with("ok"), "{out}");
     assert_eq!(
         line(&out, "limits:"),
@@ -50,7 +56,10 @@ fn multipath_namespace_is_ready() {
             && endpoint.ends_with(": subflow"),
         "{out}"
     );
-    assert!(line(&out, "paths:").starts_with("ok   paths: 2 interfaces"), "{out}");
+    assert!(
+        line(&out, "paths:").starts_with("ok   paths: 2 interfaces"),
+        "{out}"
+    );
     assert!(!out.stdout.contains("FAIL"), "{out}");
 
     let j = json(&bed.client);
@@ -103,11 +112,21 @@ fn no_endpoint_warns_with_an_endpoint_command_that_works() {
     require_root_mptcp!();
     let ns = Netns::new();
     // One interface with an address (its veth peer has none).
-    ns.ip(&["link", "add", "mzd0", "type", "veth", "peer", "name", "mzd1"]);
+    ns.ip(&[
+        "link", "add", "mzd0", "type", "veth", "peer", "name", "mzd1",
+    ]);
     ns.ip(&["addr", "add", "10.232.0.1/24", "dev", "mzd0"]);
     ns.ip(&["link", "set", "mzd1", "up"]);
     ns.ip(&["link", "set", "mzd0", "up"]);
-    ns.ip(&["mptcp", "limits", "set", "subflow", "0", "add_addr_accepted", "0"]);
+    ns.ip(&[
+        "mptcp",
+        "limits",
+        "set",
+        "subflow",
+        "0",
+        "add_addr_accepted",
+        "0",
+    ]);
     let out = check(&ns, &[]);
     assert_eq!(out.code(), 0, "a warning is no failure:\n{out}");
     let endpoints = line(&out, "endpoints:");
@@ -117,7 +136,10 @@ fn no_endpoint_warns_with_an_endpoint_command_that_works() {
     let limits = line(&out, "limits:");
     assert!(limits.starts_with("WARN"), "{out}");
     let limits_fix = limits.split("fix: ").nth(1).expect("a fix");
-    assert_eq!(limits_fix, "ip mptcp limits set subflow 2 add_addr_accepted 2");
+    assert_eq!(
+        limits_fix,
+        "ip mptcp limits set subflow 2 add_addr_accepted 2"
+    );
     assert!(line(&out, "paths:").starts_with("WARN"), "{out}");
 
     let j = json(&ns);
@@ -131,7 +153,10 @@ fn no_endpoint_warns_with_an_endpoint_command_that_works() {
     let args: Vec<&str> = limits_fix.split_whitespace().skip(1).collect();
     ns.ip(&args);
     let out = check(&ns, &[]);
-    assert!(line(&out, "endpoint:").ends_with("10.232.0.1 dev mzd0: subflow"), "{out}");
+    assert!(
+        line(&out, "endpoint:").ends_with("10.232.0.1 dev mzd0: subflow"),
+        "{out}"
+    );
     assert!(line(&out, "limits:").starts_with("ok"), "{out}");
     assert!(!out.stdout.contains("WARN endpoints"), "{out}");
 }

@@ -49,21 +49,34 @@ fn installed_launcher_finds_its_shim_and_makes_mptcp_sockets() {
 
     // Generated from the clap definition: every subcommand and option is there.
     let man = read(&root.join("usr/share/man/man1/mptcpize-rs.1"));
-    assert!(man.starts_with(".ie") || man.contains(".TH mptcpize-rs"), "{man}");
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH mptcpize-rs"),
+        "{man}"
+    );
     assert!(man.contains("check"), "{man}");
     let run_man = read(&root.join("usr/share/man/man1/mptcpize-rs-run.1"));
     assert!(run_man.contains("report"), "{run_man}");
-    assert!(root.join("usr/share/man/man1/mptcpize-rs-check.1").is_file());
+    assert!(root
+        .join("usr/share/man/man1/mptcpize-rs-check.1")
+        .is_file());
     assert!(
-        !root.join("usr/share/man/man1/mptcpize-rs-generate-assets.1").exists(),
+        !root
+            .join("usr/share/man/man1/mptcpize-rs-generate-assets.1")
+            .exists(),
         "the hidden subcommand has no man page"
     );
     let bash = read(&root.join("usr/share/bash-completion/completions/mptcpize-rs"));
-    assert!(bash.contains("check") && bash.contains("--report"), "{bash}");
+    assert!(
+        bash.contains("check") && bash.contains("--report"),
+        "{bash}"
+    );
     let zsh = read(&root.join("usr/share/zsh/vendor-completions/_mptcpize-rs"));
     assert!(zsh.starts_with("#compdef mptcpize-rs"), "{zsh}");
     let fish = read(&root.join("usr/share/fish/vendor_completions.d/mptcpize-rs.fish"));
-    assert!(fish.contains("complete -c mptcpize-rs") && fish.contains("report"), "{fish}");
+    assert!(
+        fish.contains("complete -c mptcpize-rs") && fish.contains("report"),
+        "{fish}"
+    );
 
     // The installed launcher finds the installed shim (../lib/mptcpize-rs/).
     let mut cmd = Command::new(&exe);
@@ -96,7 +109,8 @@ fn installed_launcher_finds_its_shim_and_makes_mptcp_sockets() {
     out.assert_success();
     assert!(out.stdout.contains("MPTCP negotiated"), "{out}");
     assert!(
-        out.stderr.contains("connection to 127.0.0.1:7200: MPTCP negotiated"),
+        out.stderr
+            .contains("connection to 127.0.0.1:7200: MPTCP negotiated"),
         "the installed shim reports too:\n{out}"
     );
     server.finish(T).assert_success();

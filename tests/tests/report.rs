@@ -90,11 +90,15 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     assert_eq!(lines.len(), 2, "{text}");
     let conn = find(&lines, "connection from 10.231.0.1:");
     assert!(
-        conn.ends_with(": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"),
+        conn.ends_with(
+            ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
+        ),
         "{conn}"
     );
     assert!(
-        find(&lines, "exit:").contains("1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows)"),
+        find(&lines, "exit:").contains(
+            "1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows)"
+        ),
         "{text}"
     );
 }
@@ -108,7 +112,10 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     let bed = Testbed::new(2);
     let addr = format!("{}:7104", bed.server_ip());
     let mut server = bed.server.cmd(launcher());
-    server.args(["run", "--"]).arg(bin("echo-server")).args([&addr, "--once"]);
+    server
+        .args(["run", "--"])
+        .arg(bin("echo-server"))
+        .args([&addr, "--once"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("listening on", T);
     let mut client = bed.client.cmd(launcher());
@@ -119,9 +126,16 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     let out = run(client, T);
     out.assert_success();
     let joins_done = bed.client.counter("MPTcpExtMPJoinSynAckRx");
-    let want = if joins_done > 0 { "2 subflows" } else { "1 subflow," };
+    let want = if joins_done > 0 {
+        "2 subflows"
+    } else {
+        "1 subflow,"
+    };
     let conn = find(&report_lines(&out.stderr), "connection to");
-    assert!(conn.contains(&format!("MPTCP negotiated, {want}")), "joins completed: {joins_done}\n{conn}");
+    assert!(
+        conn.contains(&format!("MPTCP negotiated, {want}")),
+        "joins completed: {joins_done}\n{conn}"
+    );
 }
 
 #[test]
@@ -207,13 +221,17 @@ fn children_append_whole_lines_to_one_report_file() {
     let report = dir.join("tree.report");
     let addr = format!("{}:7103", bed.server_ip());
     let mut server = bed.server.cmd(launcher());
-    server.args(["run", "--"]).arg(bin("echo-server")).arg(&addr);
+    server
+        .args(["run", "--"])
+        .arg(bin("echo-server"))
+        .arg(&addr);
     let mut server = Child::spawn(server);
     server.wait_for_line("listening on", T);
 
     // A shell (no sockets: no report) starts three clients at once.
     let client = bin("echo-client").display().to_string();
-    let script = format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
+    let script =
+        format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
     let mut cmd = bed.client.cmd(launcher());
     cmd.arg("run")
         .arg(format!("--report={}", report.display()))
@@ -224,10 +242,7 @@ fn children_append_whole_lines_to_one_report_file() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "3 clients × (connection + exit):\n{text}");
     assert_eq!(report_lines(&text).len(), 6, "{text}");
-    let mut pids: Vec<&str> = lines
-        .iter()
-        .map(|l| &l[..l.find(']').unwrap()])
-        .collect();
+    let mut pids: Vec<&str> = lines.iter().map(|l| &l[..l.find(']').unwrap()]).collect();
     pids.sort();
     pids.dedup();
     assert_eq!(pids.len(), 3, "one pid per client:\n{text}");

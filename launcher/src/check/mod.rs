@@ -120,7 +120,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
         println!(
             "{}",
             match (findings.usable, problems) {
-                (false, _) => "MPTCP cannot be used on this host: fix the FAIL lines above".to_string(),
+                (false, _) =>
+                    "MPTCP cannot be used on this host: fix the FAIL lines above".to_string(),
                 (true, 0) => "MPTCP is ready".to_string(),
                 (true, n) => format!(
                     "MPTCP can be used; {n} warning{} above",
@@ -332,10 +333,7 @@ fn limits_item(limits: pm::Limits, endpoints: &[pm::Endpoint]) -> Item {
         "subflows {}, add_addr_accepted {}",
         limits.subflows, limits.add_addr_accepted
     );
-    let subflow_eps = endpoints
-        .iter()
-        .filter(|e| e.has_flag("subflow"))
-        .count() as u32;
+    let subflow_eps = endpoints.iter().filter(|e| e.has_flag("subflow")).count() as u32;
     let want_subflows = limits.subflows.max(subflow_eps).max(2);
     let want_accepted = limits.add_addr_accepted.max(2);
     let fix = Some(format!(

@@ -63,7 +63,12 @@ pub fn read() -> Result<PathManager, String> {
     let family = family_id(&socket, "mptcp_pm")?;
 
     let mut limits = Limits::default();
-    for msg in request(&socket, family, MptcpPathManagerMessage::new_limits_get(), false)? {
+    for msg in request(
+        &socket,
+        family,
+        MptcpPathManagerMessage::new_limits_get(),
+        false,
+    )? {
         for nla in msg.nlas {
             match nla {
                 Attr::Limits(LimitsAttr::Subflows(n)) => limits.subflows = n,
@@ -73,7 +78,12 @@ pub fn read() -> Result<PathManager, String> {
         }
     }
     let mut endpoints = Vec::new();
-    for msg in request(&socket, family, MptcpPathManagerMessage::new_address_get(), true)? {
+    for msg in request(
+        &socket,
+        family,
+        MptcpPathManagerMessage::new_address_get(),
+        true,
+    )? {
         let mut ep = Endpoint {
             id: 0,
             address: None,
