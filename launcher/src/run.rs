@@ -35,6 +35,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         std::io::ErrorKind::NotFound if !name.contains('/') => {
             Failure::new(NOT_FOUND, format!("{name}: command not found"))
         }
+        std::io::ErrorKind::NotFound if std::path::Path::new(prog).exists() => Failure::new(
+            NOT_FOUND,
+            format!("{name}: its interpreter (#!) or ELF loader was not found"),
+        ),
         std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
         std::io::ErrorKind::PermissionDenied => Failure::new(
             CANNOT_EXECUTE,

@@ -39,7 +39,11 @@ fn socket_matrix_converts_exactly_tcp_streams() {
         let (call2, after) = s.split_once(" -> ").unwrap();
         assert_eq!(call, call2);
         let mut words = call.split(' ');
-        let (family, ty, proto) = (words.next().unwrap(), words.next().unwrap(), words.next().unwrap());
+        let (family, ty, proto) = (
+            words.next().unwrap(),
+            words.next().unwrap(),
+            words.next().unwrap(),
+        );
         let tcp = (family == "AF_INET" || family == "AF_INET6")
             && (ty == "SOCK_STREAM" || ty.starts_with("SOCK_STREAM|"))
             && (proto == "0" || proto == "6");
@@ -47,7 +51,11 @@ fn socket_matrix_converts_exactly_tcp_streams() {
             converted += 1;
             let flags = before.split_once(' ').unwrap().1.split_once(' ').unwrap().1;
             assert!(before.starts_with("protocol 6 "), "{p}");
-            assert_eq!(after, format!("protocol 262 {flags}"), "{call}: flags must be kept");
+            assert_eq!(
+                after,
+                format!("protocol 262 {flags}"),
+                "{call}: flags must be kept"
+            );
         } else {
             assert_eq!(before, after, "{call} must pass through untouched");
         }
@@ -61,7 +69,11 @@ fn sockets_from_many_threads_are_all_mptcp() {
     cmd.args(["32", "200"]).env("LD_PRELOAD", shim());
     let out = run(cmd, T);
     out.assert_success();
-    assert!(out.stdout.contains("sockets=6400 mptcp=6400 tcp=0 errors=0"), "{out}");
+    assert!(
+        out.stdout
+            .contains("sockets=6400 mptcp=6400 tcp=0 errors=0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -71,16 +83,29 @@ fn debug_log_has_one_line_per_converted_socket() {
         cmd.args(["4", "5"]).env("LD_PRELOAD", shim()).env(var, "1");
         let out = run(cmd, T);
         out.assert_success();
-        let lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("mptcpize[")).collect();
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("mptcpize["))
+            .collect();
         assert_eq!(lines.len(), 20, "{var}: {out}");
         let pid = out.stderr.split(['[', ']']).nth(1).unwrap();
         for l in &lines {
-            assert!(l.starts_with(&format!("mptcpize[{pid}]: socket(AF_INET")), "{l}");
-            assert!(l.contains("SOCK_STREAM|SOCK_CLOEXEC, 0) = ") && l.ends_with(": MPTCP"), "{l}");
+            assert!(
+                l.starts_with(&format!("mptcpize[{pid}]: socket(AF_INET")),
+                "{l}"
+            );
+            assert!(
+                l.contains("SOCK_STREAM|SOCK_CLOEXEC, 0) = ") && l.ends_with(": MPTCP"),
+                "{l}"
+            );
         }
     }
     let mut quiet = Command::new(bin("socket-threads"));
-    quiet.args(["1", "3"]).env("LD_PRELOAD", shim()).env("MPTCPIZE_DEBUG", "0");
+    quiet
+        .args(["1", "3"])
+        .env("LD_PRELOAD", shim())
+        .env("MPTCPIZE_DEBUG", "0");
     assert_eq!(run(quiet, T).stderr, "", "MPTCPIZE_DEBUG=0 must be quiet");
 }
 
@@ -128,7 +153,10 @@ fn composes_with_another_preloaded_library_in_both_orders() {
     // raw syscall), so it sees the MPTCP request.
     let out = one_socket(format!("{ours} {theirs}"), &[]);
     assert!(out.stdout.contains("mptcp=1 tcp=0"), "{out}");
-    assert!(out.stderr.contains("marker: socket(2, 524289, 262)"), "{out}");
+    assert!(
+        out.stderr.contains("marker: socket(2, 524289, 262)"),
+        "{out}"
+    );
 }
 
 /// Another library's constructor calls socket(): in one order this runs
@@ -138,8 +166,14 @@ fn works_from_another_librarys_constructor() {
     require_program!("cc");
     let (ours, theirs) = (shim().display().to_string(), marker().display().to_string());
     for preload in [format!("{theirs}:{ours}"), format!("{ours}:{theirs}")] {
-        let out = one_socket(preload.clone(), &[("MARKER_CTOR_SOCKET", "1"), ("MPTCPIZE_DEBUG", "1")]);
-        assert!(out.stderr.contains("marker-ctor: protocol 262"), "{preload}: {out}");
+        let out = one_socket(
+            preload.clone(),
+            &[("MARKER_CTOR_SOCKET", "1"), ("MPTCPIZE_DEBUG", "1")],
+        );
+        assert!(
+            out.stderr.contains("marker-ctor: protocol 262"),
+            "{preload}: {out}"
+        );
         // The configuration was read for that early call, too: it is logged.
         let logged = out.stderr.lines().filter(|l| l.contains(": MPTCP")).count();
         assert_eq!(logged, 2, "{preload}: {out}");
@@ -147,8 +181,16 @@ fn works_from_another_librarys_constructor() {
 }
 
 fn tool_output(program: &str, args: &[&str], file: &std::path::Path) -> String {
-    let out = Command::new(program).args(args).arg(file).output().unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(out.status.success(), "{program} {args:?} {}", file.display());
+    let out = Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} {}",
+        file.display()
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -178,7 +220,10 @@ fn release_library_is_small_needs_only_libc_and_exports_only_socket() {
     assert_eq!(needed.len(), 1, "{needed:?}");
     assert!(needed[0].contains("[libc.so.6]"), "{needed:?}");
     let syms = tool_output("nm", &["-D", "--defined-only"], &lib);
-    let exported: Vec<&str> = syms.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let exported: Vec<&str> = syms
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
     assert_eq!(exported, ["socket"], "{syms}");
 }
 
