@@ -20,8 +20,7 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 ///
 /// # Safety
 /// Callable as the C library's `socket()`; it takes and returns plain integers.
-#[cfg(not(test))]
-#[no_mangle]
+#[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let state = config::state();
     match plan(domain, ty, protocol, state.mptcp_unavailable()) {
