@@ -3,17 +3,18 @@
 //! The environment is read once, by a constructor; a `socket()` that runs
 //! before it (another library's constructor can do that) reads it then. The
 //! lookup scans `environ` directly: no getenv, no locks, no allocation.
-//! Readers see either "not yet read" or the whole configuration.
+//! Readers that see "read" see the whole configuration.
 
 use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicU32, Ordering};
 
-const READ: u32 = 1;
+const UNREAD: u32 = 1;
 const DEBUG: u32 = 2;
 const NO_FALLBACK: u32 = 4;
 const MPTCP_UNAVAILABLE: u32 = 8;
 
-static STATE: AtomicU32 = AtomicU32::new(0);
+/// Starts as "not read yet"; [`init`] clears that bit and sets the others.
+static STATE: AtomicU32 = AtomicU32::new(UNREAD);
 
 /// A snapshot of the configuration and state.
 #[derive(Clone, Copy)]
@@ -26,20 +27,30 @@ impl State {
     pub fn no_fallback(self) -> bool {
         self.0 & NO_FALLBACK != 0
     }
-    pub fn mptcp_unavailable(self) -> bool {
-        self.0 & MPTCP_UNAVAILABLE != 0
-    }
 }
 
 /// The current state, reading the environment first if nobody has yet.
-#[inline(always)]
 pub fn state() -> State {
     let s = STATE.load(Ordering::Relaxed);
-    if s & READ != 0 {
+    if s & UNREAD == 0 {
         State(s)
     } else {
         State(init())
     }
+}
+
+/// True once a socket() in this process fell back to TCP. Valid before the
+/// environment was read: the bit is only ever set, by a fallback.
+#[inline(always)]
+pub fn mptcp_unavailable() -> bool {
+    STATE.load(Ordering::Relaxed) & MPTCP_UNAVAILABLE != 0
+}
+
+/// True when a successful MPTCP socket needs more than returning it: the
+/// configuration is not read yet, or the debug log is on.
+#[inline(always)]
+pub fn needs_attention() -> bool {
+    STATE.load(Ordering::Relaxed) & (UNREAD | DEBUG) != 0
 }
 
 /// Remembers for the rest of the process that MPTCP sockets cannot be made.
@@ -51,7 +62,7 @@ pub fn mark_mptcp_unavailable() {
 /// racing here compute the same bits.
 #[cold]
 pub fn init() -> u32 {
-    let mut bits = READ;
+    let mut bits = 0;
     if flag_on(b"MPTCPIZE_DEBUG") || flag_on(b"MPTCPWRAP_DEBUG") {
         bits |= DEBUG;
     }
@@ -60,7 +71,10 @@ pub fn init() -> u32 {
             bits |= NO_FALLBACK;
         }
     }
-    STATE.fetch_or(bits, Ordering::Relaxed) | bits
+    // Set the configuration first, then mark it read, so that a reader that
+    // sees the mark also sees the bits.
+    STATE.fetch_or(bits, Ordering::Relaxed);
+    STATE.fetch_and(!UNREAD, Ordering::Release) & !UNREAD | bits
 }
 
 #[cfg(not(test))]

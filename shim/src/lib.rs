@@ -18,22 +18,68 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 
 /// The interposed `socket(2)`.
 ///
+/// The hot path is kept short (see the README's benchmark): it decides with
+/// the one atomic word of [`config`], tail-calls the next `socket()` for
+/// sockets it leaves alone, and keeps the call's arguments packed in one
+/// register across the MPTCP attempt. Everything rarer (a failure, the debug
+/// log, the first call before the constructor ran) is in [`after_mptcp`].
+///
 /// # Safety
 /// Callable as the C library's `socket()`; it takes and returns plain integers.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let state = config::state();
-    match plan(domain, ty, protocol, state.mptcp_unavailable()) {
-        Plan::PassThrough | Plan::TcpKnownUnavailable => next::socket(domain, ty, protocol),
-        Plan::Mptcp => mptcp_socket(state, domain, ty, protocol),
+    if plan(domain, ty, protocol, config::mptcp_unavailable()) != Plan::Mptcp {
+        return next::socket(domain, ty, protocol);
+    }
+    let call = Call::pack(domain, ty, protocol);
+    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    if fd < 0 || config::needs_attention() {
+        return after_mptcp(call, fd);
+    }
+    fd
+}
+
+/// The arguments of a `socket()` call the shim converts, in one word:
+/// `ty` in the low 32 bits, `domain` and `protocol` (both small) above.
+#[derive(Clone, Copy)]
+struct Call(u64);
+
+impl Call {
+    #[inline(always)]
+    fn pack(domain: c_int, ty: c_int, protocol: c_int) -> Call {
+        Call(
+            u64::from(ty as u32)
+                | (u64::from(domain as u16) << 32)
+                | (u64::from(protocol as u16) << 48),
+        )
+    }
+    fn domain(self) -> c_int {
+        c_int::from((self.0 >> 32) as u16)
+    }
+    fn ty(self) -> c_int {
+        self.0 as u32 as c_int
+    }
+    fn protocol(self) -> c_int {
+        c_int::from((self.0 >> 48) as u16)
     }
 }
 
-/// Creates the MPTCP socket, or the TCP socket the program asked for when the
-/// kernel says MPTCP is unavailable and fallback is allowed.
+/// The MPTCP attempt gave `fd`, and it failed or the state asks for more
+/// (configuration not read yet, debug log on). Logs a success, or falls back
+/// to the TCP socket the program asked for when the kernel says MPTCP is
+/// unavailable and fallback is allowed; any other error is returned as it is.
 #[cold]
 #[inline(never)]
-fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, err: c_int) -> c_int {
+fn after_mptcp(call: Call, fd: c_int) -> c_int {
+    let err = errno();
+    let state = config::state();
+    let (domain, ty, protocol) = (call.domain(), call.ty(), call.protocol());
+    if fd >= 0 {
+        if state.debug() {
+            log::converted(domain, ty, protocol, fd);
+        }
+        return fd;
+    }
     if state.no_fallback() || !is_fallback_errno(err) {
         if state.debug() {
             log::failed(domain, ty, protocol, err, state.no_fallback());
@@ -49,18 +95,6 @@ fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, er
         if state.debug() {
             log::fell_back(domain, ty, protocol, err, fd);
         }
-    }
-    fd
-}
-
-#[inline(always)]
-fn mptcp_socket(state: config::State, domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
-    if fd < 0 {
-        return fall_back(state, domain, ty, protocol, errno());
-    }
-    if state.debug() {
-        log::converted(domain, ty, protocol, fd);
     }
     fd
 }

@@ -7,31 +7,46 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
 
-static NEXT: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+/// The next `socket()`; until resolved, [`lazy_socket`], which resolves it
+/// (so the hot path makes one indirect call with no NULL check).
+static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy_socket as SocketFn as *mut c_void);
 
-/// Looks the next `socket` up once; called from the constructor.
+/// Looks the next `socket` up and stores it; called from the constructor.
+/// Without one (never seen in practice) the raw syscall stands in for it.
 #[cold]
-pub fn resolve() -> *mut c_void {
+pub fn resolve() -> SocketFn {
     // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other
     // preconditions; it returns NULL when there is no such symbol.
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"socket".as_ptr()) };
-    NEXT.store(f, Ordering::Relaxed);
+    let f: SocketFn = if f.is_null() {
+        raw_socket
+    } else {
+        // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
+        // int socket(int, int, int).
+        unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f) }
+    };
+    NEXT.store(f as *mut c_void, Ordering::Relaxed);
     f
 }
 
-/// Calls the next `socket()`. Before the constructor ran it resolves the
-/// symbol first; without one (never seen in practice) it makes the syscall.
+/// Stands in for the next `socket()` until the constructor resolved it (a
+/// socket() from another library's constructor can come first).
+unsafe extern "C" fn lazy_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: `resolve` returns a function of socket()'s C type.
+    unsafe { resolve()(domain, ty, protocol) }
+}
+
+/// The syscall, for a C library with no `socket` symbol.
+unsafe extern "C" fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: socket(2) takes three integers and touches no memory of ours.
+    unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int }
+}
+
+/// Calls the next `socket()`.
 #[inline(always)]
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let mut f = NEXT.load(Ordering::Relaxed);
-    if f.is_null() {
-        f = resolve();
-    }
-    if f.is_null() {
-        // SAFETY: socket(2) takes three integers and touches no memory of ours.
-        return unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int };
-    }
-    // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
-    // int socket(int, int, int).
+    let f = NEXT.load(Ordering::Relaxed);
+    // SAFETY: NEXT only ever holds a function of socket()'s C type:
+    // lazy_socket, raw_socket or what dlsym found for `socket`.
     unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f)(domain, ty, protocol) }
 }

@@ -13,7 +13,10 @@ fn sibling(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let path = exe.parent().expect("directory of demo").join(name);
     if !path.exists() {
-        eprintln!("demo: {} is missing: build everything first with `cargo build --release`", path.display());
+        eprintln!(
+            "demo: {} is missing: build everything first with `cargo build --release`",
+            path.display()
+        );
         std::process::exit(1);
     }
     path
@@ -22,7 +25,10 @@ fn sibling(name: &str) -> PathBuf {
 /// `MPTcpExtMPCapableSYNRX` of this network namespace (0 without MPTCP).
 fn mp_capable_syn_rx() -> u64 {
     let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("MPTcpExt:")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("MPTcpExt:"))
+        .collect();
     let [names, values] = lines[..] else { return 0 };
     names
         .split_whitespace()
@@ -56,10 +62,14 @@ fn round(launcher: Option<&Path>) -> bool {
     let Some(addr) = line.split_whitespace().nth(2) else {
         eprintln!("demo: echo-server did not start: {line}");
         let _ = server.kill();
+        let _ = server.wait();
         return false;
     };
     let before = mp_capable_syn_rx();
-    let client = command(launcher, &sibling("echo-client")).args([addr, "4000000"]).output().expect("run echo-client");
+    let client = command(launcher, &sibling("echo-client"))
+        .args([addr, "4000000"])
+        .output()
+        .expect("run echo-client");
     for l in String::from_utf8_lossy(&client.stdout).lines() {
         println!("   client: {l}");
     }
