@@ -5,7 +5,7 @@
 //! lookup scans `environ` directly: no getenv, no locks, no allocation.
 //! Readers that see "read" see the whole configuration.
 
-use core::ffi::{c_char, CStr};
+use core::ffi::c_char;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 const UNREAD: u32 = 1;
@@ -63,14 +63,11 @@ pub fn mark_mptcp_unavailable() {
 #[cold]
 pub fn init() -> u32 {
     let mut bits = 0;
-    if flag_on(b"MPTCPIZE_DEBUG") || flag_on(b"MPTCPWRAP_DEBUG") {
-        bits |= DEBUG;
-    }
-    if let Some(v) = env(b"MPTCPIZE_FALLBACK") {
-        if is_false(v) {
-            bits |= NO_FALLBACK;
-        }
-    }
+    for_each_var(|name, value| match name {
+        b"MPTCPIZE_DEBUG" | b"MPTCPWRAP_DEBUG" if !is_false(value) => bits |= DEBUG,
+        b"MPTCPIZE_FALLBACK" if is_false(value) => bits |= NO_FALLBACK,
+        _ => {}
+    });
     // Set the configuration first, then mark it read, so that a reader that
     // sees the mark also sees the bits.
     STATE.fetch_or(bits, Ordering::Relaxed);
@@ -84,12 +81,7 @@ fn read_environment_at_load() {
     crate::next::resolve();
 }
 
-/// A debug variable is on when set to anything but empty, `0`, `no`, `false`
-/// or `off`.
-fn flag_on(name: &[u8]) -> bool {
-    matches!(env(name), Some(v) if !is_false(v))
-}
-
+/// A variable is off when set to empty, `0`, `no`, `false` or `off`.
 fn is_false(v: &[u8]) -> bool {
     matches!(
         v,
@@ -101,25 +93,42 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// The value of environment variable `name`, found by scanning `environ`.
-fn env(name: &[u8]) -> Option<&'static [u8]> {
+/// The variables the shim reads.
+const NAMES: [&[u8]; 3] = [b"MPTCPIZE_DEBUG", b"MPTCPWRAP_DEBUG", b"MPTCPIZE_FALLBACK"];
+
+/// Calls `f(name, value)` for each of [`NAMES`] that is set. Values are cut
+/// at 8 bytes, which every value the shim understands fits in. One pass over
+/// `environ`, and most entries are passed over at their first byte: loading
+/// the shim stays cheap.
+fn for_each_var(mut f: impl FnMut(&[u8], &[u8])) {
     // SAFETY: `environ` is the C library's NULL-terminated array of
-    // NUL-terminated strings; it is read here, never written, and the strings
-    // live for the life of the process in practice (as getenv assumes).
+    // NUL-terminated strings. It is only read here, never past an entry's
+    // NUL (a byte that differs from a name's ends the comparison first), and
+    // the strings live as long as getenv assumes.
     unsafe {
         let mut p = environ;
         if p.is_null() {
-            return None;
+            return;
         }
         while !(*p).is_null() {
-            let entry = CStr::from_ptr(*p).to_bytes();
-            if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
-                return Some(&entry[name.len() + 1..]);
-            }
+            let entry = (*p).cast::<u8>();
             p = p.add(1);
+            if *entry != b'M' {
+                continue;
+            }
+            for name in NAMES {
+                let matches = name.iter().enumerate().all(|(i, &b)| *entry.add(i) == b);
+                if matches && *entry.add(name.len()) == b'=' {
+                    let value = entry.add(name.len() + 1);
+                    let mut len = 0;
+                    while len < 8 && *value.add(len) != 0 {
+                        len += 1;
+                    }
+                    f(name, core::slice::from_raw_parts(value, len));
+                }
+            }
         }
     }
-    None
 }
 
 #[cfg(test)]

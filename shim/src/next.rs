@@ -12,14 +12,14 @@ type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
 static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy_socket as SocketFn as *mut c_void);
 
 /// Looks the next `socket` up and stores it; called from the constructor.
-/// Without one (never seen in practice) the raw syscall stands in for it.
 #[cold]
 pub fn resolve() -> SocketFn {
     // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other
     // preconditions; it returns NULL when there is no such symbol.
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"socket".as_ptr()) };
     let f: SocketFn = if f.is_null() {
-        raw_socket
+        // A C library without socket() (never seen): fail each call.
+        no_socket
     } else {
         // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
         // int socket(int, int, int).
@@ -36,10 +36,11 @@ unsafe extern "C" fn lazy_socket(domain: c_int, ty: c_int, protocol: c_int) -> c
     unsafe { resolve()(domain, ty, protocol) }
 }
 
-/// The syscall, for a C library with no `socket` symbol.
-unsafe extern "C" fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    // SAFETY: socket(2) takes three integers and touches no memory of ours.
-    unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int }
+/// Stands in for a `socket()` the C library does not have: ENOSYS.
+unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    -1
 }
 
 /// Calls the next `socket()`.
@@ -47,6 +48,6 @@ unsafe extern "C" fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let f = NEXT.load(Ordering::Relaxed);
     // SAFETY: NEXT only ever holds a function of socket()'s C type:
-    // lazy_socket, raw_socket or what dlsym found for `socket`.
+    // lazy_socket, no_socket or what dlsym found for `socket`.
     unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f)(domain, ty, protocol) }
 }
