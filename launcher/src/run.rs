@@ -4,32 +4,28 @@
 
 use crate::cli::RunArgs;
 use crate::envvars::{godebug_with, ld_preload_with};
-use crate::failure::{Failure, CANNOT_EXECUTE, NOT_FOUND};
+use crate::failure::{Failure, Outcome, CANNOT_EXECUTE, NOT_FOUND};
 use crate::locate;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
-pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: RunArgs) -> Outcome {
     let shim = locate::shim()?;
     let (prog, rest) = args.command.split_first().expect("clap requires PROG");
-    let mut cmd = Command::new(prog);
-    cmd.args(rest)
-        .env(
-            "LD_PRELOAD",
-            ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim),
-        )
-        .env(
-            "GODEBUG",
-            godebug_with(std::env::var_os("GODEBUG").as_deref()),
-        );
+    let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+    let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
+    // The launcher is single-threaded and about to exec: setting its own
+    // environment is safe, and spares Command a copy of the whole of it.
+    std::env::set_var("LD_PRELOAD", ld_preload);
+    std::env::set_var("GODEBUG", godebug);
     if args.debug {
-        cmd.env("MPTCPIZE_DEBUG", "1");
+        std::env::set_var("MPTCPIZE_DEBUG", "1");
     }
     if args.no_fallback {
-        cmd.env("MPTCPIZE_FALLBACK", "0");
+        std::env::set_var("MPTCPIZE_FALLBACK", "0");
     }
     // exec() only returns on failure.
-    let err = cmd.exec();
+    let err = Command::new(prog).args(rest).exec();
     let name = prog.to_string_lossy();
     Err(match err.kind() {
         std::io::ErrorKind::NotFound if !name.contains('/') => {
