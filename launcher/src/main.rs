@@ -7,6 +7,7 @@ mod envvars;
 mod failure;
 mod locate;
 mod run;
+mod systemd;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -16,6 +17,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::PreloadPath => locate::print_preload_path(),
+        cli::Command::Enable(args) => systemd::enable(args),
+        cli::Command::Disable(args) => systemd::disable(args),
+        cli::Command::Status(args) => systemd::status(args),
     };
     match result {
         Ok(code) => code,
