@@ -1,0 +1,187 @@
+//! `mptcpize-rs enable|disable|status` against a real systemd (Debian's
+//! 252) booted as PID 1 in namespaces of its own (see
+//! `mptcpize_tests::systemd::BootedSystemd` for how the host is protected).
+//! A unit runs python3's http.server; after `enable --now` its listener is
+//! MPTCP and a client under `mptcpize-rs run` negotiates MPTCP with it;
+//! after `disable --now` it is TCP again and /etc/systemd/system is as it was.
+
+use mptcpize_tests::proc::Output;
+use mptcpize_tests::systemd::{snapshot, BootedSystemd};
+use mptcpize_tests::{launcher, require_program, require_root_mptcp};
+use std::time::{Duration, Instant};
+
+const PORT: &str = "8080";
+
+fn web_unit(root: &std::path::Path) -> String {
+    format!(
+        "[Unit]\nDescription=mptcpize-rs test web server\nDefaultDependencies=no\n\
+         [Service]\nEnvironment=\"LD_PRELOAD=\" KEEP=1\n\
+         ExecStart=/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory {} {PORT}\n\
+         StandardOutput=null\nStandardError=null\n",
+        root.display()
+    )
+}
+
+/// Waits until `ss ARGS` inside lists the test port (or never, for `want` false).
+#[track_caller]
+fn wait_listener(sd: &BootedSystemd, args: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = sd.run("ss", args).stdout;
+        if out.contains(&format!("127.0.0.1:{PORT}")) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listener on {PORT} in `ss {}`:\n{out}",
+            args.join(" ")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mptcp_listeners(sd: &BootedSystemd) -> String {
+    sd.run("ss", &["-Mln"]).stdout
+}
+
+fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
+    let mut all = vec![launcher().to_str().unwrap().to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    sd.run(all[0], &all[1..])
+}
+
+/// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
+fn fetch(sd: &BootedSystemd) -> Vec<u8> {
+    let out = sd.dir.join("fetched");
+    let _ = std::fs::remove_file(&out);
+    let r = mptcpize(
+        sd,
+        &[
+            "run",
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            out.to_str().unwrap(),
+            &format!("http://127.0.0.1:{PORT}/blob"),
+        ],
+    );
+    r.assert_success();
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() {
+    require_root_mptcp!();
+    require_program!("python3");
+    require_program!("curl");
+    require_program!("nsenter");
+    require_program!("unshare");
+    assert!(
+        std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
+        "systemd is not installed"
+    );
+    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
+    let blob: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+
+    let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
+    sd.systemctl(&["start", "mzweb.service"]);
+    wait_listener(&sd, &["-ltn"]);
+    assert!(!mptcp_listeners(&sd).contains(PORT), "MPTCP before enable");
+    let etc_before = snapshot(&sd.etc);
+
+    // enable without --now: in place, not yet in effect.
+    let out = mptcpize(&sd, &["enable", "mzweb"]);
+    out.assert_success();
+    assert!(out.stdout.contains("from its next start"), "{out}");
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(
+        status
+            .stdout
+            .contains("mzweb.service: enabled, takes effect on restart"),
+        "{status}"
+    );
+    // daemon-reload ran: the manager sees our drop-in and its environment,
+    // with the unit's own KEEP=1 still there.
+    let env = sd.systemctl(&["show", "-p", "Environment,DropInPaths", "mzweb.service"]);
+    assert!(
+        env.contains("/etc/systemd/system/mzweb.service.d/90-mptcpize.conf"),
+        "{env}"
+    );
+    assert!(
+        env.contains("LD_PRELOAD=/") && env.contains("KEEP=1") && env.contains("multipathtcp=1"),
+        "{env}"
+    );
+
+    // enable --now: idempotent, and the restarted server listens with MPTCP.
+    let out = mptcpize(&sd, &["enable", "--now", "mzweb.service"]);
+    out.assert_success();
+    assert!(out.stdout.contains("already enabled"), "{out}");
+    wait_listener(&sd, &["-Mln"]);
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert!(status.stdout.contains("mzweb.service: active"), "{status}");
+    assert!(status.stdout.contains("shim mapped"), "{status}");
+
+    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    assert_eq!(fetch(&sd), blob, "the file arrived damaged");
+    assert_eq!(
+        sd.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    );
+
+    // disable --now: TCP again, and /etc/systemd/system as it was.
+    let out = mptcpize(&sd, &["disable", "--now", "mzweb"]);
+    out.assert_success();
+    assert_eq!(
+        snapshot(&sd.etc),
+        etc_before,
+        "disable left something behind"
+    );
+    wait_listener(&sd, &["-ltn"]);
+    assert!(
+        !mptcp_listeners(&sd).contains(PORT),
+        "still MPTCP after disable:\n{}",
+        mptcp_listeners(&sd)
+    );
+    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    assert_eq!(fetch(&sd), blob);
+    assert_eq!(
+        sd.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx,
+        "an MPTCP listener answered after disable"
+    );
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert_eq!(status.code(), 3, "{status}");
+    assert!(status.stdout.contains("not enabled"), "{status}");
+}
+
+/// The harness itself: a test that panics with systemd booted leaves no
+/// process, cgroup or file of it behind.
+#[test]
+fn a_failing_test_leaves_no_systemd_behind() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let seen = std::sync::Mutex::new(None);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sd = BootedSystemd::boot(&[]);
+        *seen.lock().unwrap() = Some((sd.pid, sd.cgroups().to_vec(), sd.etc.clone()));
+        panic!("deliberate failure with systemd running");
+    }));
+    assert!(result.is_err());
+    let (pid, cgroups, etc) = seen.into_inner().unwrap().expect("systemd booted");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_ne!(comm.trim(), "systemd", "systemd (pid {pid}) still runs");
+    assert!(!cgroups.is_empty());
+    for cg in cgroups {
+        assert!(!cg.exists(), "{} was left behind", cg.display());
+    }
+    assert!(!etc.exists(), "{} was left behind", etc.display());
+}
