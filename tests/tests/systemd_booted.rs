@@ -185,3 +185,94 @@ fn a_failing_test_leaves_no_systemd_behind() {
     }
     assert!(!etc.exists(), "{} was left behind", etc.display());
 }
+
+/// Against the running manager: socket activation on systemd 252 (said
+/// plainly, no socket drop-in), --runtime, --dry-run, and the refusals
+/// systemctl's view gives (unknown, masked), each writing nothing.
+#[test]
+fn socket_activation_runtime_and_refusals_with_a_running_manager() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let sd = BootedSystemd::boot(&[
+        (
+            "mzecho.socket",
+            "[Unit]\nDefaultDependencies=no\n[Socket]\nListenStream=127.0.0.1:8081\n",
+        ),
+        (
+            "mzecho.service",
+            "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 30\n",
+        ),
+        (
+            "mzweb.service",
+            "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 30\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink("/dev/null", sd.etc.join("mzmasked.service")).unwrap();
+    sd.systemctl(&["daemon-reload"]);
+    sd.systemctl(&["start", "mzecho.socket"]);
+    let before = snapshot(&sd.etc);
+
+    for (args, what) in [
+        (&["enable", "nosuch"][..], "unit nosuch.service not found"),
+        (&["enable", "mzmasked"][..], "mzmasked.service is masked"),
+        (
+            &[
+                "enable",
+                "mzecho.socket",
+                "--shim",
+                "/nonexistent/libmptcpize.so",
+            ][..],
+            "does not exist",
+        ),
+    ] {
+        let out = mptcpize(&sd, args);
+        assert_eq!(out.code(), 1, "{args:?}: {out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(out.stderr.contains(what), "{args:?}: {out}");
+        assert_eq!(snapshot(&sd.etc), before, "{args:?} wrote something");
+    }
+
+    // Socket activation on 252: the service gets the shim, the listener
+    // stays TCP, and the user is told so.
+    let out = mptcpize(&sd, &["enable", "mzecho.socket"]);
+    out.assert_success();
+    assert!(out.stdout.contains("started by mzecho.socket"), "{out}");
+    assert!(
+        out.stdout.contains("stays TCP") && out.stdout.contains("systemd 252"),
+        "{out}"
+    );
+    assert!(sd.etc.join("mzecho.service.d/90-mptcpize.conf").exists());
+    assert!(!sd.etc.join("mzecho.socket.d").exists());
+    mptcpize(&sd, &["disable", "mzecho"]).assert_success();
+    assert_eq!(snapshot(&sd.etc), before);
+
+    // --dry-run names the reload it would do, and writes nothing.
+    let out = mptcpize(&sd, &["enable", "--dry-run", "--now", "mzweb"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("would run: systemctl daemon-reload"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("would run: systemctl restart mzweb.service"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&sd.etc), before);
+
+    // --runtime: in /run/systemd/system, seen by the manager, then gone.
+    let runtime = "/run/systemd/system/mzweb.service.d/90-mptcpize.conf";
+    mptcpize(&sd, &["enable", "--runtime", "mzweb"]).assert_success();
+    assert!(sd.run("test", &["-f", runtime]).status.success());
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(paths.contains(runtime), "{paths}");
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert!(status.stdout.contains(runtime), "{status}");
+    mptcpize(&sd, &["disable", "--runtime", "mzweb"]).assert_success();
+    assert!(!sd
+        .run("test", &["-e", "/run/systemd/system/mzweb.service.d"])
+        .status
+        .success());
+    assert_eq!(snapshot(&sd.etc), before);
+}

@@ -164,9 +164,11 @@ fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
     let scope = if m.user { "--user " } else { "" };
     let found = match lookup(m, unit)? {
         Lookup::Found(s) => s,
-        Lookup::Masked(name) => return Err(fail(format!(
+        Lookup::Masked(name) => {
+            return Err(fail(format!(
             "{name} is masked, so it cannot run; unmask it first (systemctl {scope}unmask {name})"
-        ))),
+        )))
+        }
         Lookup::NotFound => {
             let where_ = match &m.root {
                 Some(r) => format!("below {}", r.display()),
@@ -215,9 +217,16 @@ fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Failure> {
             )))
         }
         (Some(p), Some(_)) => p.to_path_buf(),
-        (Some(p), None) => p
-            .canonicalize()
-            .map_err(|e| fail(format!("the shim {} cannot be used: {e}", p.display())))?,
+        (Some(p), None) => match p.canonicalize() {
+            Ok(canonical) => canonical,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => p.to_path_buf(),
+            Err(e) => {
+                return Err(fail(format!(
+                    "the shim {} cannot be used: {e}",
+                    p.display()
+                )))
+            }
+        },
         (None, Some(_)) => Path::new(locate::COMPILED_IN).join(locate::SHIM_NAME),
         (None, None) => locate::shim().map_err(|f| fail(f.message))?,
     };
