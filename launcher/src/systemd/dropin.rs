@@ -108,11 +108,10 @@ mod tests {
         );
         assert!(text.contains("Environment=\"LD_PRELOAD=/a.so:/l/libmptcpize.so\"\n"));
         assert_eq!(parse("[Service]\nEnvironment=X=1\n"), None);
-        assert_eq!(
-            parse(&socket("web.socket", "web.service", false))
+        assert!(
+            !parse(&socket("web.socket", "web.service", false))
                 .unwrap()
-                .created_dir,
-            false
+                .created_dir
         );
     }
 }

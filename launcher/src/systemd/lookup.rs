@@ -70,7 +70,7 @@ fn unsafe_uid() -> u32 {
 
 /// The unit files of a unit, found offline.
 #[derive(Debug)]
-pub enum Found {
+pub enum Offline {
     Files {
         /// The unit's real name (an alias resolves to the unit it points to).
         id: String,
@@ -78,7 +78,7 @@ pub enum Found {
         dropins: Vec<PathBuf>,
     },
     Masked,
-    NotFound,
+    Missing,
 }
 
 /// The system unit search path below `root`, highest priority first; a
@@ -121,7 +121,7 @@ fn resolve_link(root: &Path, dir: &Path, target: &Path) -> PathBuf {
 }
 
 /// Finds `unit`'s fragment and drop-ins below `root`, as systemd would.
-pub fn find_offline(root: &Path, unit: &Unit) -> Found {
+pub fn find_offline(root: &Path, unit: &Unit) -> Offline {
     let dirs = search_dirs(root);
     let mut names = vec![unit.name.clone()];
     names.extend(unit.template());
@@ -138,12 +138,12 @@ pub fn find_offline(root: &Path, unit: &Unit) -> Found {
                     continue;
                 };
                 if target == Path::new("/dev/null") {
-                    return Found::Masked;
+                    return Offline::Masked;
                 }
                 file = resolve_link(root, dir, &target);
             }
             match std::fs::metadata(&file) {
-                Ok(m) if m.is_file() && m.len() == 0 => return Found::Masked,
+                Ok(m) if m.is_file() && m.len() == 0 => return Offline::Masked,
                 Ok(m) if m.is_file() => {
                     fragment = Some(file);
                     break 'search;
@@ -153,7 +153,7 @@ pub fn find_offline(root: &Path, unit: &Unit) -> Found {
         }
     }
     let Some(fragment) = fragment else {
-        return Found::NotFound;
+        return Offline::Missing;
     };
     // An alias (a symlink to another unit's file) is that other unit, unless
     // the link goes to a template of the same instance.
@@ -189,7 +189,7 @@ pub fn find_offline(root: &Path, unit: &Unit) -> Found {
         .into_values()
         .filter(|p| std::fs::read_link(p).map_or(true, |t| t != Path::new("/dev/null")))
         .collect();
-    Found::Files {
+    Offline::Files {
         id,
         fragment,
         dropins,
@@ -213,7 +213,7 @@ pub fn sockets_for_offline(root: &Path, service: &Unit) -> Vec<String> {
             let Ok(socket) = Unit::parse(&name) else {
                 continue;
             };
-            let Found::Files {
+            let Offline::Files {
                 fragment, dropins, ..
             } = find_offline(root, &socket)
             else {

@@ -25,7 +25,7 @@ use crate::cli::{ChangeArgs, EnableArgs, UnitArgs};
 use crate::envvars::{godebug_with, ld_preload_with};
 use crate::failure::{Failure, FAILED};
 use crate::locate;
-use lookup::{Found, Manager};
+use lookup::{Manager, Offline};
 use safefs::Dir;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -87,16 +87,16 @@ fn manager(args: &UnitArgs) -> Result<Manager, Failure> {
 enum Lookup {
     Found(Service),
     Masked(String),
-    NotFound,
+    Missing,
 }
 
 /// Finds `unit` through the running manager, or offline below `--root`.
 fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
     if let Some(root) = &m.root {
         return Ok(match lookup::find_offline(root, unit) {
-            Found::NotFound => Lookup::NotFound,
-            Found::Masked => Lookup::Masked(unit.name.clone()),
-            Found::Files {
+            Offline::Missing => Lookup::Missing,
+            Offline::Masked => Lookup::Masked(unit.name.clone()),
+            Offline::Files {
                 id,
                 fragment,
                 dropins,
@@ -133,7 +133,7 @@ fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
     match get("LoadState") {
         "loaded" => {}
         "masked" => return Ok(Lookup::Masked(unit.name.clone())),
-        "not-found" | "" => return Ok(Lookup::NotFound),
+        "not-found" | "" => return Ok(Lookup::Missing),
         other => {
             return Err(fail(format!(
                 "{} could not be loaded ({other}); see systemctl status {}",
@@ -169,7 +169,7 @@ fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
             "{name} is masked, so it cannot run; unmask it first (systemctl {scope}unmask {name})"
         )))
         }
-        Lookup::NotFound => {
+        Lookup::Missing => {
             let where_ = match &m.root {
                 Some(r) => format!("below {}", r.display()),
                 None => format!("(systemctl {scope}list-unit-files lists the units there are)"),
@@ -521,7 +521,7 @@ pub fn disable(args: ChangeArgs) -> Result<ExitCode, Failure> {
         }
         Lookup::Found(svc) => (svc.unit.name, true),
         Lookup::Masked(name) => (name, true),
-        Lookup::NotFound => (unit.name.clone(), false),
+        Lookup::Missing => (unit.name.clone(), false),
     };
     let base = m.dropin_base()?;
     let ex = existing(&base, &format!("{name}.d"))?;
