@@ -10,6 +10,7 @@ Examples:
   mptcpize-rs run -d curl -O http://host/file   ... and log each converted socket
   mptcpize-rs run --no-fallback python3 app.py  fail instead of falling back to TCP
   LD_PRELOAD=$(mptcpize-rs preload-path) prog   use the shim without the launcher
+  mptcpize-rs enable --now nginx                a systemd service, from now on
 
 See that MPTCP is in use:  ss -Mtn   nstat -az | grep MPTcp";
 
@@ -56,7 +57,7 @@ SocketProtocol=mptcp for their .socket units (systemd 257 and later).
 Examples:
   mptcpize-rs enable nginx                     from nginx.service's next restart
   mptcpize-rs enable --now nginx.service       ... and restart it now
-  mptcpize-rs enable getty@tty1.service        one instance of a template
+  mptcpize-rs enable haproxy@edge.service      one instance of a template
   mptcpize-rs enable --runtime redis           until the next reboot (/run/systemd/system)
   mptcpize-rs enable --user syncthing          your own service (~/.config/systemd/user)
   mptcpize-rs enable --root /mnt/image nginx   offline, in an image or chroot
