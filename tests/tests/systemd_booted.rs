@@ -261,6 +261,28 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     );
     assert_eq!(snapshot(&sd.etc), before);
 
+    // --no-reload: written, but the manager (which has the unit loaded, as
+    // it runs) has not read it yet.
+    sd.systemctl(&["start", "mzweb.service"]);
+    mptcpize(&sd, &["enable", "--no-reload", "mzweb"]).assert_success();
+    assert!(sd.etc.join("mzweb.service.d/90-mptcpize.conf").exists());
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(
+        !paths.contains("90-mptcpize.conf"),
+        "reloaded despite --no-reload: {paths}"
+    );
+    sd.systemctl(&["daemon-reload"]);
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(paths.contains("90-mptcpize.conf"), "{paths}");
+    mptcpize(&sd, &["disable", "mzweb"]).assert_success();
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(
+        !paths.contains("90-mptcpize.conf"),
+        "disable did not reload: {paths}"
+    );
+    sd.systemctl(&["stop", "mzweb.service"]);
+    assert_eq!(snapshot(&sd.etc), before);
+
     // --runtime: in /run/systemd/system, seen by the manager, then gone.
     let runtime = "/run/systemd/system/mzweb.service.d/90-mptcpize.conf";
     mptcpize(&sd, &["enable", "--runtime", "mzweb"]).assert_success();

@@ -351,3 +351,35 @@ fn user_and_root_do_not_mix() {
         .keys()
         .all(|p| !p.starts_with("etc/systemd/system/web.service.d")));
 }
+
+#[test]
+fn a_dropin_directory_of_the_users_is_kept_and_a_later_override_is_warned_about() {
+    require_root!();
+    let img = Image::new(Some(252));
+    img.unit("web.service", WEB);
+    // `systemctl edit` made this one; it sorts after ours and sets LD_PRELOAD.
+    img.write(
+        "etc/systemd/system/web.service.d/override.conf",
+        "[Service]\nEnvironment=LD_PRELOAD=/opt/debug.so\n",
+    );
+    let before = img.snapshot();
+    let out = img.mptcpize(&["enable", "web"]);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("override.conf sets LD_PRELOAD and is applied after our 90-mptcpize.conf"),
+        "{out}"
+    );
+    let text = img.read(&dropin("web.service"));
+    assert!(
+        text.contains(&format!("LD_PRELOAD=/opt/debug.so:{IMAGE_SHIM}")),
+        "{text}"
+    );
+    assert!(!text.contains("created-dir"), "{text}");
+    img.mptcpize(&["disable", "web"]).assert_success();
+    assert_eq!(
+        img.snapshot(),
+        before,
+        "the user's directory or file was touched"
+    );
+}
