@@ -47,7 +47,7 @@ impl Manager {
                 Failure::new(FAILED, "--user: neither XDG_CONFIG_HOME nor HOME is set")
             })?;
         let runtime = env("XDG_RUNTIME_DIR")
-            .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", unsafe_uid())));
+            .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", current_uid())));
         Ok([config.join("systemd/user"), runtime.join("systemd/user")])
     }
 
@@ -63,7 +63,7 @@ impl Manager {
     }
 }
 
-fn unsafe_uid() -> u32 {
+fn current_uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() }
 }

@@ -5,8 +5,10 @@
 //! restart". Exit status 0 when enabled by us, 3 when not (as systemctl's).
 
 use super::dropin;
+use super::place::{existing, Existing};
+use super::resolve::resolve_service;
 use super::unit::Unit;
-use super::{existing, fail, manager, resolve_service, Existing};
+use super::{fail, manager};
 use crate::cli::UnitArgs;
 use crate::failure::Failure;
 use std::path::Path;

@@ -106,4 +106,17 @@ impl Systemctl {
             ))
         }
     }
+
+    /// Restarts `service`; with socket drop-ins, the sockets too (with the
+    /// service stopped, so that they can be recreated).
+    pub fn restart(&self, service: &str, sockets: &[String]) -> Result<(), Failure> {
+        if sockets.is_empty() {
+            return self.run(&["restart", "--", service]);
+        }
+        self.run(&["stop", "--", service])?;
+        let mut args = vec!["restart", "--"];
+        args.extend(sockets.iter().map(String::as_str));
+        self.run(&args)?;
+        self.run(&["start", "--", service])
+    }
 }
