@@ -3,12 +3,14 @@
 //! editing the unit file, so that package upgrades keep it and `disable`
 //! can take exactly it away again.
 //!
-//! The steps, each in its own module: name the unit ([`unit`]), find its
-//! files and the sockets that start it — from the running manager
-//! ([`systemctl`]) or offline below `--root` ([`lookup`]) — read its own
-//! environment ([`unitfile`]), check the shim ([`trust`]), render the
-//! drop-ins ([`dropin`]) and write them safely ([`safefs`]). [`status`]
-//! reports what is in place and whether the running process has the shim.
+//! The steps, each in its own module: name the unit ([`unit`]); find its
+//! files, the sockets that start it and its main process ([`resolve`]),
+//! from the running manager ([`systemctl`]) or offline below `--root`
+//! ([`lookup`]); read its own environment ([`unitfile`]); check the shim
+//! ([`trust`]); render the drop-ins ([`dropin`]) and put them in place
+//! ([`place`]) without following symlinks ([`safefs`]). [`enable`],
+//! [`disable`] and [`status`] are the subcommands. This file holds what
+//! they share: the manager the flags select and the shim's path.
 
 mod disable;
 mod dropin;
