@@ -158,15 +158,19 @@ for d in /run /tmp /var/tmp; do
   [ -z "$(ls -A "$d" | grep -vx mount)" ] || die "$d is not empty"
 done
 [ -e /etc/systemd/system/.mptcpize-test ] || die "/etc/systemd/system is not the test's own"
+# A cgroup subtree of its own (cgroup2, or the hybrid layout's named and
+# unified hierarchies), which systemd takes as its root.
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
-  hier=/sys/fs/cgroup
-  mkdir "$hier/$cg" && echo 1 > "$hier/$cg/cgroup.procs"
+  hiers=/sys/fs/cgroup
 else
-  for h in systemd unified; do
-    [ -d "/sys/fs/cgroup/$h" ] || continue
-    mkdir "/sys/fs/cgroup/$h/$cg" && echo 1 > "/sys/fs/cgroup/$h/$cg/cgroup.procs"
-  done
+  hiers="/sys/fs/cgroup/systemd /sys/fs/cgroup/unified"
 fi
+for h in $hiers; do
+  [ -d "$h" ] || continue
+  mkdir "$h/$cg"
+  echo 1 > "$h/$cg/cgroup.procs"
+done
+grep -q "/$cg\$" /proc/self/cgroup || die "not in the test's own cgroup"
 exec env -i container=mptcpize-test PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   /lib/systemd/systemd --system --unit=mptcpize-test.target \
   --log-target=console --log-level=notice --show-status=no
