@@ -380,6 +380,56 @@ impl BootedSystemd {
         out.stdout
     }
 
+    /// Starts root's user service manager inside, with `home` as HOME, so
+    /// that `--user` commands (see [`BootedSystemd::user_cmd`]) have one. It
+    /// runs as a transient service of the system manager (`Delegate=yes`),
+    /// so its cgroups are inside the test's subtree; it boots
+    /// `mptcpize-test.target`, which `home` must hold in
+    /// `.config/systemd/user`.
+    pub fn start_user_manager(&self, home: &Path) {
+        let out = self.run("mkdir", &["-p", "-m", "0700", "/run/user/0"]);
+        assert!(out.status.success(), "{out}");
+        let env_home = format!("HOME={}", home.display());
+        let out = self.run(
+            "systemd-run",
+            &[
+                "--unit=mptcpize-test-user",
+                "--property=Type=notify",
+                "--property=DefaultDependencies=no",
+                "--property=Delegate=yes",
+                "--setenv",
+                &env_home,
+                "--setenv=XDG_RUNTIME_DIR=/run/user/0",
+                "/lib/systemd/systemd",
+                "--user",
+                "--unit=mptcpize-test.target",
+                "--log-target=console",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "the user manager did not start:\n{out}"
+        );
+        let mut cmd = self.user_cmd(home, "systemctl");
+        cmd.args(["--user", "is-system-running"]);
+        let out = run(cmd, Duration::from_secs(30));
+        assert!(
+            matches!(out.stdout.trim(), "running" | "degraded"),
+            "user manager not running:\n{out}"
+        );
+    }
+
+    /// `program` to run inside with the user manager's HOME and
+    /// XDG_RUNTIME_DIR, for `--user` commands.
+    pub fn user_cmd(&self, home: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.cmd("env");
+        cmd.args(["-u", "XDG_CONFIG_HOME"])
+            .arg(format!("HOME={}", home.display()))
+            .arg("XDG_RUNTIME_DIR=/run/user/0")
+            .arg(program);
+        cmd
+    }
+
     /// The network namespace's counters (`MPTcpExtMPCapableSYNRX`, …).
     pub fn counter(&self, name: &str) -> u64 {
         let out = self.run("cat", &["/proc/net/netstat", "/proc/net/snmp"]);

@@ -298,3 +298,67 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
         .success());
     assert_eq!(snapshot(&sd.etc), before);
 }
+
+/// `--user`: against a real user manager (root's, HOME in a scratch
+/// directory), the drop-in goes in ~/.config/systemd/user, the running
+/// service gets the shim, and the root-only shim rule does not apply; a
+/// system unit with the same shim is refused.
+#[test]
+fn user_units_get_their_dropin_in_the_users_config() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let sd = BootedSystemd::boot(&[(
+        "mzsys.service",
+        "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
+    )]);
+    let home = sd.dir.join("home");
+    let user_dir = home.join(".config/systemd/user");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(
+        user_dir.join("mptcpize-test.target"),
+        "[Unit]\nDefaultDependencies=no\n",
+    )
+    .unwrap();
+    std::fs::write(
+        user_dir.join("mzuser.service"),
+        "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
+    )
+    .unwrap();
+    // A shim in a directory anyone can write to: fine for your own
+    // services, refused for system ones (they run as root).
+    let open = sd.dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let shim = open.join("libmptcpize.so");
+    std::fs::copy(mptcpize_tests::shim(), &shim).unwrap();
+    let shim = shim.to_str().unwrap();
+
+    sd.start_user_manager(&home);
+    let before = snapshot(&home);
+    let user = |args: &[&str]| {
+        let mut cmd = sd.user_cmd(&home, launcher());
+        cmd.args(args);
+        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
+    };
+    user(&["enable", "--user", "--now", "--shim", shim, "mzuser"]).assert_success();
+    let text = std::fs::read_to_string(user_dir.join("mzuser.service.d/90-mptcpize.conf")).unwrap();
+    assert!(text.contains(&format!("LD_PRELOAD={shim}")), "{text}");
+    let status = user(&["status", "--user", "mzuser"]);
+    assert!(status.stdout.contains("mzuser.service: active"), "{status}");
+    assert!(status.stdout.contains("shim mapped"), "{status}");
+
+    let out = mptcpize(&sd, &["enable", "--shim", shim, "mzsys"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("is writable by others"), "{out}");
+    assert!(!sd.etc.join("mzsys.service.d").exists());
+
+    user(&["disable", "--user", "--now", "mzuser"]).assert_success();
+    assert_eq!(
+        snapshot(&home),
+        before,
+        "disable --user left something behind"
+    );
+    let status = user(&["status", "--user", "mzuser"]);
+    assert_eq!(status.code(), 3, "{status}");
+}
