@@ -7,19 +7,22 @@
 //! parses /proc/self/maps: about a quarter of the launcher's instructions)
 //! is skipped. std works as usual otherwise; `main` ends through
 //! `std::process::exit`, which flushes stdout.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
 mod cli;
 mod envvars;
 mod failure;
 mod locate;
 mod run;
+mod systemd;
 
 use clap::Parser;
 use std::ffi::{c_char, c_int};
 
-/// The C entry point (see the top of the file for why not Rust's).
-#[no_mangle]
+/// The C entry point (see the top of the file for why not Rust's). Unit
+/// tests keep the test harness's own.
+#[cfg_attr(not(test), no_mangle)]
+#[cfg_attr(test, allow(dead_code))]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     std::process::exit(run_command().into())
 }
@@ -30,6 +33,9 @@ fn run_command() -> u8 {
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::PreloadPath => locate::print_preload_path(),
+        cli::Command::Enable(args) => systemd::enable(args),
+        cli::Command::Disable(args) => systemd::disable(args),
+        cli::Command::Status(args) => systemd::status(args),
     };
     match result {
         Ok(code) => code,
