@@ -30,7 +30,7 @@ impl SocketView {
     /// Looks at `sock` (any socket: listener or connection).
     pub fn of(sock: &impl AsRawFd) -> SocketView {
         let fd = sock.as_raw_fd();
-        let protocol = int_opt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(-1);
+        let protocol = protocol_of(fd);
         let (negotiated, extra_subflows) = if protocol == libc::IPPROTO_MPTCP {
             let is = int_opt(fd, libc::IPPROTO_TCP, TCP_IS_MPTCP).map(|v| v != 0);
             (is, mptcp_subflows(fd))
@@ -65,6 +65,11 @@ impl SocketView {
             _ => "plain TCP".into(),
         }
     }
+}
+
+/// `SO_PROTOCOL` of socket `fd` (-1 if it has none).
+pub fn protocol_of(fd: libc::c_int) -> i32 {
+    int_opt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL).unwrap_or(-1)
 }
 
 fn int_opt(fd: libc::c_int, level: libc::c_int, name: libc::c_int) -> Option<i32> {

@@ -7,13 +7,12 @@
 //! - `DIR/completions/mptcpize-rs.bash`, `_mptcpize-rs`, `mptcpize-rs.fish`
 
 use crate::cli::Cli;
-use crate::failure::{Failure, FAILED};
+use crate::failure::{Failure, Outcome, FAILED, SUCCESS};
 use clap::CommandFactory;
 use clap_complete::Shell;
 use std::path::Path;
-use std::process::ExitCode;
 
-pub fn generate(dir: &Path) -> Result<ExitCode, Failure> {
+pub fn generate(dir: &Path) -> Outcome {
     let fail = |what: &str, e: std::io::Error| {
         Failure::new(
             FAILED,
@@ -31,5 +30,5 @@ pub fn generate(dir: &Path) -> Result<ExitCode, Failure> {
         clap_complete::generate_to(shell, &mut cmd, "mptcpize-rs", &completions)
             .map_err(|e| fail("the completions", e))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(SUCCESS)
 }

@@ -10,6 +10,7 @@ Examples:
   mptcpize-rs run -d curl -O http://host/file   ... and log each converted socket
   mptcpize-rs run --no-fallback python3 app.py  fail instead of falling back to TCP
   LD_PRELOAD=$(mptcpize-rs preload-path) prog   use the shim without the launcher
+  mptcpize-rs enable --now nginx                a systemd service, from now on
 
 See that MPTCP is in use:  ss -Mtn   nstat -az | grep MPTcp";
 
@@ -45,6 +46,92 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
     },
+    /// Make a systemd service use MPTCP from its next start (a drop-in, never an edit)
+    #[command(after_help = ENABLE_EXAMPLES)]
+    Enable(EnableArgs),
+    /// Remove what `enable` added (only that), so the service uses TCP again
+    #[command(after_help = DISABLE_EXAMPLES)]
+    Disable(ChangeArgs),
+    /// Say whether a service is enabled by mptcpize-rs, and whether it runs with the shim
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(UnitArgs),
+}
+
+const ENABLE_EXAMPLES: &str = "\
+Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the shim, after any
+preload the unit already has) and GODEBUG=multipathtcp=1, then runs
+systemctl daemon-reload. For socket-activated services, also a drop-in with
+SocketProtocol=mptcp for their .socket units (systemd 257 and later).
+
+Examples:
+  mptcpize-rs enable nginx                     from nginx.service's next restart
+  mptcpize-rs enable --now nginx.service       ... and restart it now
+  mptcpize-rs enable haproxy@edge.service      one instance of a template
+  mptcpize-rs enable --runtime redis           until the next reboot (/run/systemd/system)
+  mptcpize-rs enable --user syncthing          your own service (~/.config/systemd/user)
+  mptcpize-rs enable --root /mnt/image nginx   offline, in an image or chroot
+  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing";
+
+const DISABLE_EXAMPLES: &str = "\
+Removes only the drop-ins mptcpize-rs wrote (and the .d directories it
+created, if left empty), then runs systemctl daemon-reload.
+
+Examples:
+  mptcpize-rs disable nginx                    TCP again from the next restart
+  mptcpize-rs disable --now nginx              ... and restart it now
+  mptcpize-rs disable --runtime redis
+  mptcpize-rs disable --user syncthing
+  mptcpize-rs disable --root /mnt/image nginx";
+
+const STATUS_EXAMPLES: &str = "\
+Exit status: 0 when enabled by mptcpize-rs, 3 when not, 1 on error.
+
+Examples:
+  mptcpize-rs status nginx                     active / enabled, takes effect on restart
+  mptcpize-rs status --user syncthing
+  mptcpize-rs status --root /mnt/image nginx";
+
+/// Which unit, of which service manager.
+#[derive(Args, Debug)]
+pub struct UnitArgs {
+    /// The unit: nginx, nginx.service, foo@bar.service, web.socket, or a path to its unit file
+    #[arg(value_name = "UNIT")]
+    pub unit: String,
+    /// A unit of your user's service manager (drop-in in ~/.config/systemd/user)
+    #[arg(long)]
+    pub user: bool,
+    /// Until the next reboot: the drop-in goes in /run/systemd/system
+    #[arg(long)]
+    pub runtime: bool,
+    /// Work offline on the unit files of the image or chroot at DIR
+    #[arg(long, value_name = "DIR", conflicts_with = "user")]
+    pub root: Option<std::path::PathBuf>,
+}
+
+/// Options of the subcommands that change something.
+#[derive(Args, Debug)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    pub unit: UnitArgs,
+    /// Also restart the unit now
+    #[arg(long, conflicts_with = "root")]
+    pub now: bool,
+    /// Do not run systemctl daemon-reload afterwards
+    #[arg(long)]
+    pub no_reload: bool,
+    /// Print the drop-ins and the actions, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EnableArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The shim to preload, as the service sees it (default: the one `run` uses; with --root,
+    /// /usr/local/lib/mptcpize-rs/libmptcpize.so in the image)
+    #[arg(long, value_name = "PATH")]
+    pub shim: Option<std::path::PathBuf>,
 }
 
 const RUN_EXAMPLES: &str = "\

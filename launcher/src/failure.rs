@@ -1,8 +1,6 @@
 //! Errors that end the launcher: a one-line `mptcpize-rs: …` message and an
 //! exit code with the meaning env(1) and nice(1) give it.
 
-use std::process::ExitCode;
-
 /// The program to run was not found.
 pub const NOT_FOUND: u8 = 127;
 /// The program was found but could not be executed.
@@ -11,6 +9,12 @@ pub const CANNOT_EXECUTE: u8 = 126;
 pub const LAUNCHER_FAILED: u8 = 125;
 /// A subcommand other than `run` failed.
 pub const FAILED: u8 = 1;
+
+/// The exit status of a subcommand that succeeded.
+pub const SUCCESS: u8 = 0;
+
+/// What every subcommand returns: its exit status, or why it failed.
+pub type Outcome = Result<u8, Failure>;
 
 #[derive(Debug)]
 pub struct Failure {
@@ -26,9 +30,9 @@ impl Failure {
         }
     }
 
-    /// Prints the message on stderr and gives the exit code.
-    pub fn report(self) -> ExitCode {
+    /// Prints the message on stderr and gives the exit status.
+    pub fn report(self) -> u8 {
         eprintln!("mptcpize-rs: {}", self.message);
-        ExitCode::from(self.code)
+        self.code
     }
 }

@@ -2,11 +2,10 @@
 //! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
 
-use crate::failure::{Failure, FAILED, LAUNCHER_FAILED};
+use crate::failure::{Failure, Outcome, FAILED, LAUNCHER_FAILED, SUCCESS};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// The shim's file name.
 pub const SHIM_NAME: &str = "libmptcpize.so";
@@ -71,10 +70,10 @@ fn short(e: &std::io::Error) -> String {
 }
 
 /// `mptcpize-rs preload-path`.
-pub fn print_preload_path() -> Result<ExitCode, Failure> {
+pub fn print_preload_path() -> Outcome {
     let path = shim().map_err(|f| Failure::new(FAILED, f.message))?;
     println!("{}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(SUCCESS)
 }
 
 #[cfg(test)]

@@ -8,14 +8,14 @@
 
 use crate::cli::{RunArgs, RunMode};
 use crate::envvars::{godebug_with, ld_preload_with};
-use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
+use crate::failure::{Failure, Outcome, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
 use crate::target::{self, Mode};
 use crate::{locate, seccomp};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
-pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: RunArgs) -> Outcome {
     let (prog, rest) = args.command.split_first().expect("clap requires PROG");
     let target = target::inspect(prog).map_err(|e| match e {
         target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
@@ -61,13 +61,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     match mode {
         Mode::Preload => {
             let shim = locate::shim()?;
-            let mut cmd = Command::new(prog);
-            cmd.args(rest).envs(env).env(
-                "LD_PRELOAD",
-                ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim),
-            );
+            let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+            // The launcher is single-threaded and about to exec: setting its
+            // own environment is safe, and spares Command a copy of the whole
+            // of it.
+            std::env::set_var("LD_PRELOAD", ld_preload);
+            for (name, value) in env {
+                std::env::set_var(name, value);
+            }
             // exec() only returns on failure.
-            Err(seccomp::exec_failure(cmd.exec(), prog))
+            Err(seccomp::exec_failure(
+                Command::new(prog).args(rest).exec(),
+                prog,
+            ))
         }
         Mode::Seccomp => {
             let mut cmd = Command::new(&target.path);

@@ -3,26 +3,27 @@
 //! The environment is read once, by a constructor; a `socket()` that runs
 //! before it (another library's constructor can do that) reads it then. The
 //! lookup scans `environ` directly: no getenv, no locks, no allocation.
-//! Readers see either "not yet read" or the whole configuration.
+//! Readers that see "read" see the whole configuration.
 //!
 //! `MPTCPIZE_REPORT` (set by `mptcpize-rs run --report[=FILE]`) turns the
 //! per-connection report on: `stderr` (or `-`, or empty) writes it to fd 2,
-//! anything else is a file the report is appended to; its path is copied into
-//! a static buffer once, so a program that rewrites its environment (for its
-//! process title) cannot change it.
+//! anything else is a file the report is appended to. Its path is copied
+//! into a static buffer once, so a program that rewrites its environment
+//! (for its process title) cannot change it.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-const READ: u32 = 1;
+const UNREAD: u32 = 1;
 const DEBUG: u32 = 2;
 const NO_FALLBACK: u32 = 4;
 const MPTCP_UNAVAILABLE: u32 = 8;
 const REPORT: u32 = 16;
 const REPORT_TO_FILE: u32 = 32;
 
-static STATE: AtomicU32 = AtomicU32::new(0);
+/// Starts as "not read yet"; [`init`] clears that bit and sets the others.
+static STATE: AtomicU32 = AtomicU32::new(UNREAD);
 
 /// A snapshot of the configuration and state.
 #[derive(Clone, Copy)]
@@ -35,13 +36,41 @@ impl State {
     pub fn no_fallback(self) -> bool {
         self.0 & NO_FALLBACK != 0
     }
-    pub fn mptcp_unavailable(self) -> bool {
-        self.0 & MPTCP_UNAVAILABLE != 0
-    }
-    /// Sockets are tracked and reported (`MPTCPIZE_REPORT` is set).
+    /// Sockets are followed and reported (`MPTCPIZE_REPORT` is set).
     pub fn report(self) -> bool {
         self.0 & REPORT != 0
     }
+}
+
+/// The current state, reading the environment first if nobody has yet.
+pub fn state() -> State {
+    let s = STATE.load(Ordering::Relaxed);
+    if s & UNREAD == 0 {
+        State(s)
+    } else {
+        State(init())
+    }
+}
+
+/// True once a socket() in this process fell back to TCP. Valid before the
+/// environment was read: the bit is only ever set, by a fallback.
+#[inline(always)]
+pub fn mptcp_unavailable() -> bool {
+    STATE.load(Ordering::Relaxed) & MPTCP_UNAVAILABLE != 0
+}
+
+/// True when a successful MPTCP socket needs more than returning it: the
+/// configuration is not read yet, the debug log or the report is on.
+#[inline(always)]
+pub fn needs_attention() -> bool {
+    STATE.load(Ordering::Relaxed) & (UNREAD | DEBUG | REPORT) != 0
+}
+
+/// True when the report is on (false before the environment was read: no
+/// socket is followed before then).
+#[inline(always)]
+pub fn report_on() -> bool {
+    STATE.load(Ordering::Relaxed) & REPORT != 0
 }
 
 /// Where the report goes.
@@ -69,10 +98,10 @@ static PATH_READY: AtomicBool = AtomicBool::new(false);
 /// Where the report goes, or `None` when it is off (or the path was still
 /// being copied by another thread, which only happens before `main`).
 pub fn report_to() -> Option<ReportTo> {
-    let s = state();
-    if !s.report() {
+    let s = STATE.load(Ordering::Acquire);
+    if s & REPORT == 0 {
         None
-    } else if s.0 & REPORT_TO_FILE == 0 {
+    } else if s & REPORT_TO_FILE == 0 {
         Some(ReportTo::Stderr)
     } else if PATH_READY.load(Ordering::Acquire) {
         // SAFETY: PATH_READY (Acquire) says the buffer was completely written,
@@ -86,7 +115,7 @@ pub fn report_to() -> Option<ReportTo> {
 
 /// Copies `path` into [`PATH`], once per process; false when it is too long.
 fn keep_path(path: &[u8]) -> bool {
-    if path.len() >= PATH_MAX || path.contains(&0) {
+    if path.len() >= PATH_MAX {
         return false;
     }
     if PATH_CLAIMED.swap(true, Ordering::Relaxed) {
@@ -96,24 +125,17 @@ fn keep_path(path: &[u8]) -> bool {
     }
     // SAFETY: winning PATH_CLAIMED makes this the only writer, and no reader
     // looks before PATH_READY is set below.
-    unsafe {
-        let buf = &mut *PATH.0.get();
-        buf[..path.len()].copy_from_slice(path);
-        buf[path.len()] = 0;
+    let buf = unsafe { &mut *PATH.0.get() };
+    // Byte by byte, without a bounds check that could panic: `path` is
+    // shorter than the buffer, which is all zeros (the NUL) beyond it.
+    // Volatile stores keep the compiler from calling memcpy (the shim
+    // imports none).
+    for (to, &from) in buf.iter_mut().zip(path) {
+        // SAFETY: `to` is a valid, exclusive byte of the buffer.
+        unsafe { core::ptr::write_volatile(to, from) };
     }
     PATH_READY.store(true, Ordering::Release);
     true
-}
-
-/// The current state, reading the environment first if nobody has yet.
-#[inline(always)]
-pub fn state() -> State {
-    let s = STATE.load(Ordering::Relaxed);
-    if s & READ != 0 {
-        State(s)
-    } else {
-        State(init())
-    }
 }
 
 /// Remembers for the rest of the process that MPTCP sockets cannot be made.
@@ -125,43 +147,34 @@ pub fn mark_mptcp_unavailable() {
 /// racing here compute the same bits.
 #[cold]
 pub fn init() -> u32 {
-    let mut bits = READ;
-    if flag_on(b"MPTCPIZE_DEBUG") || flag_on(b"MPTCPWRAP_DEBUG") {
-        bits |= DEBUG;
-    }
-    if let Some(v) = env(b"MPTCPIZE_FALLBACK") {
-        if is_false(v) {
-            bits |= NO_FALLBACK;
-        }
-    }
-    match env(b"MPTCPIZE_REPORT") {
-        None => {}
-        Some(b"" | b"-" | b"stderr") => bits |= REPORT,
-        Some(path) => {
-            if keep_path(path) {
-                bits |= REPORT | REPORT_TO_FILE;
-            }
-        }
-    }
-    STATE.fetch_or(bits, Ordering::Relaxed) | bits
+    let mut bits = 0;
+    for_each_var(|name, value| match name {
+        b"MPTCPIZE_DEBUG" | b"MPTCPWRAP_DEBUG" if !is_false(value) => bits |= DEBUG,
+        b"MPTCPIZE_FALLBACK" if is_false(value) => bits |= NO_FALLBACK,
+        b"MPTCPIZE_REPORT" => match value {
+            b"" | b"-" | b"stderr" => bits |= REPORT,
+            path if keep_path(path) => bits |= REPORT | REPORT_TO_FILE,
+            _ => {}
+        },
+        _ => {}
+    });
+    // Set the configuration first, then mark it read, so that a reader that
+    // sees the mark also sees the bits.
+    STATE.fetch_or(bits, Ordering::Relaxed);
+    STATE.fetch_and(!UNREAD, Ordering::Release) & !UNREAD | bits
 }
 
 #[cfg(not(test))]
 #[ctor::ctor(unsafe)]
 fn read_environment_at_load() {
-    let bits = init();
-    crate::next::resolve();
-    if State(bits).report() {
+    let report = State(init()).report();
+    crate::next::resolve(report);
+    if report {
         crate::report::start();
     }
 }
 
-/// A debug variable is on when set to anything but empty, `0`, `no`, `false`
-/// or `off`.
-fn flag_on(name: &[u8]) -> bool {
-    matches!(env(name), Some(v) if !is_false(v))
-}
-
+/// A variable is off when set to empty, `0`, `no`, `false` or `off`.
 fn is_false(v: &[u8]) -> bool {
     matches!(
         v,
@@ -173,25 +186,53 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// The value of environment variable `name`, found by scanning `environ`.
-fn env(name: &[u8]) -> Option<&'static [u8]> {
+/// The variables the shim reads.
+const NAMES: [&[u8]; 4] = [
+    b"MPTCPIZE_DEBUG",
+    b"MPTCPWRAP_DEBUG",
+    b"MPTCPIZE_FALLBACK",
+    b"MPTCPIZE_REPORT",
+];
+
+/// Calls `f(name, value)` for each of [`NAMES`] that is set. Values are cut
+/// at 8 bytes, which every value the shim understands fits in, except the
+/// report's path (at most [`PATH_MAX`], longer turns it off). One pass over
+/// `environ`, and most entries are passed over at their first byte: loading
+/// the shim stays cheap.
+fn for_each_var(mut f: impl FnMut(&[u8], &[u8])) {
     // SAFETY: `environ` is the C library's NULL-terminated array of
-    // NUL-terminated strings; it is read here, never written, and the strings
-    // live for the life of the process in practice (as getenv assumes).
+    // NUL-terminated strings. It is only read here, never past an entry's
+    // NUL (a byte that differs from a name's ends the comparison first), and
+    // the strings live as long as getenv assumes.
     unsafe {
         let mut p = environ;
         if p.is_null() {
-            return None;
+            return;
         }
         while !(*p).is_null() {
-            let entry = CStr::from_ptr(*p).to_bytes();
-            if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
-                return Some(&entry[name.len() + 1..]);
-            }
+            let entry = (*p).cast::<u8>();
             p = p.add(1);
+            if *entry != b'M' {
+                continue;
+            }
+            for name in NAMES {
+                let matches = name.iter().enumerate().all(|(i, &b)| *entry.add(i) == b);
+                if matches && *entry.add(name.len()) == b'=' {
+                    let value = entry.add(name.len() + 1);
+                    let max = if name == b"MPTCPIZE_REPORT" {
+                        PATH_MAX
+                    } else {
+                        8
+                    };
+                    let mut len = 0;
+                    while len < max && *value.add(len) != 0 {
+                        len += 1;
+                    }
+                    f(name, core::slice::from_raw_parts(value, len));
+                }
+            }
         }
     }
-    None
 }
 
 #[cfg(test)]

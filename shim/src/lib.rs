@@ -10,15 +10,20 @@
 //!
 //! With `MPTCPIZE_REPORT` set, [`report`] follows the sockets made here and
 //! those accepted on them, and reports each connection when `close()`,
-//! `dup2()`, `dup3()` or `close_range()` closes it, and at exit. Without it
-//! those functions only pass through (one atomic load more).
+//! `dup2()`, `dup3()` or `close_range()` closes it (`shutdown()` takes a
+//! sample first), and at exit. Without it those functions only pass through:
+//! one atomic load and a tail call.
 #![cfg_attr(not(test), no_std)]
+// Unit tests build the crate without its C entry points.
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod config;
+mod line;
 mod log;
 mod next;
 mod report;
 mod sockinfo;
+mod sys;
 mod table;
 
 use core::ffi::{c_int, c_uint};
@@ -26,23 +31,39 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 
 /// The interposed `socket(2)`.
 ///
+/// The hot path is kept short (see the README's benchmark): it decides with
+/// the one atomic word of [`config`], tail-calls the next `socket()` for
+/// sockets it leaves alone, and keeps the call's arguments packed in one
+/// register across the MPTCP attempt. Everything rarer (a failure, the debug
+/// log, the first call before the constructor ran) is in [`after_mptcp`].
+///
 /// # Safety
 /// Callable as the C library's `socket()`; it takes and returns plain integers.
-#[cfg(not(test))]
-#[no_mangle]
+#[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let state = config::state();
-    match plan(domain, ty, protocol, state.mptcp_unavailable()) {
-        Plan::PassThrough => next::socket(domain, ty, protocol),
-        Plan::TcpKnownUnavailable => {
-            let fd = next::socket(domain, ty, protocol);
-            if state.report() && fd >= 0 {
-                report::fell_back(fd, 0);
-            }
-            fd
-        }
-        Plan::Mptcp => mptcp_socket(state, domain, ty, protocol),
+    match plan(domain, ty, protocol, config::mptcp_unavailable()) {
+        Plan::PassThrough => return next::socket(domain, ty, protocol),
+        Plan::TcpKnownUnavailable => return known_unavailable(domain, ty, protocol),
+        Plan::Mptcp => {}
     }
+    let call = Call::pack(domain, ty, protocol);
+    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    if fd < 0 || config::needs_attention() {
+        return after_mptcp(call, fd);
+    }
+    fd
+}
+
+/// A TCP socket in a process where MPTCP already proved unavailable: made
+/// as TCP directly, and followed when the report is on.
+#[cold]
+#[inline(never)]
+fn known_unavailable(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    let fd = next::socket(domain, ty, protocol);
+    if fd >= 0 && config::report_on() {
+        report::fell_back(fd, 0);
+    }
+    fd
 }
 
 /// The interposed `close(2)`: reports a followed connection first.
@@ -52,7 +73,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if config::state().report() {
+    if config::report_on() {
         report::closing(fd);
     }
     next::close(fd)
@@ -66,7 +87,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
-    if config::state().report() {
+    if config::report_on() {
         report::shutting_down(fd, how);
     }
     next::shutdown(fd, how)
@@ -79,7 +100,7 @@ pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    if config::state().report() && old != new {
+    if config::report_on() && old != new {
         report::closing(new);
     }
     next::dup2(old, new)
@@ -92,7 +113,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if config::state().report() && old != new {
+    if config::report_on() && old != new {
         report::closing(new);
     }
     next::dup3(old, new, flags)
@@ -106,7 +127,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    if config::state().report() && flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+    if config::report_on() && flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
         report::closing_range(first, last);
     }
     next::close_range(first, last, flags)
@@ -150,11 +171,50 @@ pub unsafe extern "C" fn accept4(
     conn
 }
 
-/// Creates the MPTCP socket, or the TCP socket the program asked for when the
-/// kernel says MPTCP is unavailable and fallback is allowed.
+/// The arguments of a `socket()` call the shim converts, in one word:
+/// `ty` in the low 32 bits, `domain` and `protocol` (both small) above.
+#[derive(Clone, Copy)]
+struct Call(u64);
+
+impl Call {
+    #[inline(always)]
+    fn pack(domain: c_int, ty: c_int, protocol: c_int) -> Call {
+        Call(
+            u64::from(ty as u32)
+                | (u64::from(domain as u16) << 32)
+                | (u64::from(protocol as u16) << 48),
+        )
+    }
+    fn domain(self) -> c_int {
+        c_int::from((self.0 >> 32) as u16)
+    }
+    fn ty(self) -> c_int {
+        self.0 as u32 as c_int
+    }
+    fn protocol(self) -> c_int {
+        c_int::from((self.0 >> 48) as u16)
+    }
+}
+
+/// The MPTCP attempt gave `fd`, and it failed or the state asks for more
+/// (configuration not read yet, debug log on). Logs a success, or falls back
+/// to the TCP socket the program asked for when the kernel says MPTCP is
+/// unavailable and fallback is allowed; any other error is returned as it is.
 #[cold]
 #[inline(never)]
-fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, err: c_int) -> c_int {
+fn after_mptcp(call: Call, fd: c_int) -> c_int {
+    let err = errno();
+    let state = config::state();
+    let (domain, ty, protocol) = (call.domain(), call.ty(), call.protocol());
+    if fd >= 0 {
+        if state.debug() {
+            log::converted(domain, ty, protocol, fd);
+        }
+        if state.report() {
+            report::converted(fd);
+        }
+        return fd;
+    }
     if state.no_fallback() || !is_fallback_errno(err) {
         if state.debug() {
             log::failed(domain, ty, protocol, err, state.no_fallback());
@@ -176,21 +236,6 @@ fn fall_back(state: config::State, domain: c_int, ty: c_int, protocol: c_int, er
         if state.report() {
             report::fell_back(fd, err);
         }
-    }
-    fd
-}
-
-#[inline(always)]
-fn mptcp_socket(state: config::State, domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
-    if fd < 0 {
-        return fall_back(state, domain, ty, protocol, errno());
-    }
-    if state.debug() {
-        log::converted(domain, ty, protocol, fd);
-    }
-    if state.report() {
-        report::converted(fd);
     }
     fd
 }

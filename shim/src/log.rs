@@ -5,33 +5,42 @@
 
 use core::ffi::c_int;
 
-/// A line of at most `N` bytes on the stack; longer text is cut.
-struct Line {
-    buf: [u8; 192],
+/// The longest line; longer text is cut.
+const MAX: usize = 192;
+
+/// A line being written into a buffer on the caller's stack.
+struct Line<'a> {
+    buf: &'a mut [u8; MAX],
     len: usize,
 }
 
-impl Line {
-    fn new() -> Self {
-        let mut line = Line {
-            buf: [0; 192],
-            len: 0,
-        };
+impl<'a> Line<'a> {
+    /// Starts a line with `mptcpize[PID]: socket(`.
+    fn new(buf: &'a mut [u8; MAX]) -> Self {
+        let mut line = Line { buf, len: 0 };
         line.str("mptcpize[");
-        // SAFETY: getpid has no preconditions and is async-signal-safe.
-        line.num(i64::from(unsafe { libc::getpid() }));
+        // SAFETY: getpid(2) has no arguments and cannot fail.
+        line.num(unsafe { libc::syscall(libc::SYS_getpid) });
         line.str("]: socket(");
         line
     }
 
     fn str(&mut self, s: &str) -> &mut Self {
         for &b in s.as_bytes() {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
+            self.push(b);
         }
         self
+    }
+
+    /// One byte at a time, on purpose: a loop the compiler cannot turn into
+    /// a memcpy() call keeps the shim's imports (each a symbol look-up when
+    /// a program loads it) to what it needs.
+    #[inline(never)]
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
     }
 
     fn num(&mut self, mut n: i64) -> &mut Self {
@@ -40,17 +49,19 @@ impl Line {
             n = -n;
         }
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
+        let mut count = 0;
+        for slot in digits.iter_mut() {
+            *slot = b'0' + (n % 10) as u8;
+            count += 1;
             n /= 10;
             if n == 0 {
                 break;
             }
         }
-        // The digits are ASCII.
-        self.str(core::str::from_utf8(&digits[i..]).unwrap_or("?"))
+        for &d in digits.iter().take(count).rev() {
+            self.push(d);
+        }
+        self
     }
 
     /// `AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`.
@@ -85,15 +96,16 @@ impl Line {
 
     fn emit(&mut self) {
         self.str("\n");
-        if self.len == self.buf.len() {
-            self.buf[self.len - 1] = b'\n';
+        if self.len == MAX {
+            self.buf[MAX - 1] = b'\n';
         }
         // SAFETY: errno is this thread's; write(2) reads `len` initialised
-        // bytes of our buffer.
+        // bytes of our buffer. The syscall, like getpid's above, goes through
+        // syscall(): one import instead of two.
         unsafe {
             let errno = libc::__errno_location();
             let saved = *errno;
-            libc::write(2, self.buf.as_ptr().cast(), self.len);
+            libc::syscall(libc::SYS_write, 2, self.buf.as_ptr(), self.len);
             *errno = saved;
         }
     }
@@ -102,7 +114,7 @@ impl Line {
 /// `mptcpize[PID]: socket(AF_INET, SOCK_STREAM, 0) = 3: MPTCP`
 #[cold]
 pub fn converted(domain: c_int, ty: c_int, protocol: c_int, fd: c_int) {
-    Line::new()
+    Line::new(&mut [0; MAX])
         .call(domain, ty, protocol)
         .str(" = ")
         .num(fd.into())
@@ -113,7 +125,7 @@ pub fn converted(domain: c_int, ty: c_int, protocol: c_int, fd: c_int) {
 /// `mptcpize[PID]: socket(…) = 3: TCP, MPTCP unavailable (ENOPROTOOPT), fallback for the rest of the process`
 #[cold]
 pub fn fell_back(domain: c_int, ty: c_int, protocol: c_int, err: c_int, fd: c_int) {
-    Line::new()
+    Line::new(&mut [0; MAX])
         .call(domain, ty, protocol)
         .str(" = ")
         .num(fd.into())
@@ -126,7 +138,7 @@ pub fn fell_back(domain: c_int, ty: c_int, protocol: c_int, err: c_int, fd: c_in
 /// `mptcpize[PID]: socket(…) = -1: MPTCP failed (ENOPROTOOPT), fallback disabled`
 #[cold]
 pub fn failed(domain: c_int, ty: c_int, protocol: c_int, err: c_int, no_fallback: bool) {
-    Line::new()
+    Line::new(&mut [0; MAX])
         .call(domain, ty, protocol)
         .str(" = -1: MPTCP failed (")
         .errno(err)

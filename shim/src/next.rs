@@ -1,180 +1,139 @@
-//! The next definition of each function the shim interposes: the C
-//! library's, or that of a library preloaded after ours (proxychains,
-//! libfaketime, …). Calling it, rather than the raw syscall, keeps other
-//! preloaded libraries working.
+//! The next `socket()` in the symbol chain: the C library's, or that of a
+//! library preloaded after ours (proxychains, libfaketime, …). Calling it,
+//! rather than the raw syscall, keeps other preloaded libraries working.
 //!
-//! Each symbol is looked up once with `dlsym(RTLD_NEXT)` (by the constructor,
-//! or by the first call that runs before it) and kept in an atomic pointer.
+//! The functions the report interposes (`close`, `dup2`, `dup3`,
+//! `close_range`, `shutdown`, `accept`, `accept4`; see [`crate::report`])
+//! reach their next definitions the same way, through [`chain!`].
 
 use core::ffi::{c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// One interposed symbol: its NUL-terminated name and the next definition.
-struct Next {
-    name: &'static core::ffi::CStr,
-    ptr: AtomicPtr<c_void>,
-}
+type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
 
-impl Next {
-    const fn new(name: &'static core::ffi::CStr) -> Self {
-        Next {
-            name,
-            ptr: AtomicPtr::new(core::ptr::null_mut()),
-        }
-    }
+/// The next `socket()`; until resolved, [`lazy_socket`], which resolves it
+/// (so the hot path makes one indirect call with no NULL check).
+static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy_socket as SocketFn as *mut c_void);
 
-    #[cold]
-    fn resolve(&self) -> *mut c_void {
-        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other
-        // preconditions; it returns NULL when there is no such symbol.
-        let f = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
-        self.ptr.store(f, Ordering::Relaxed);
-        f
-    }
-
-    /// The next definition, or NULL when there is none.
-    #[inline(always)]
-    fn get(&self) -> *mut c_void {
-        let f = self.ptr.load(Ordering::Relaxed);
-        if f.is_null() {
-            self.resolve()
-        } else {
-            f
-        }
-    }
-}
-
-static SOCKET: Next = Next::new(c"socket");
-static CLOSE: Next = Next::new(c"close");
-static DUP2: Next = Next::new(c"dup2");
-static DUP3: Next = Next::new(c"dup3");
-static CLOSE_RANGE: Next = Next::new(c"close_range");
-static ACCEPT: Next = Next::new(c"accept");
-static ACCEPT4: Next = Next::new(c"accept4");
-static SHUTDOWN: Next = Next::new(c"shutdown");
-
-/// Looks every symbol up once; called from the constructor.
+/// Looks the next `socket` up, and with the report on the next definitions
+/// of the functions it interposes; called from the constructor. Without
+/// the report those are looked up at their first call, so that programs
+/// that do not report pay for no dlsym beyond socket's when they load.
 #[cold]
-pub fn resolve() {
-    for next in [
-        &SOCKET,
-        &CLOSE,
-        &DUP2,
-        &DUP3,
-        &CLOSE_RANGE,
-        &ACCEPT,
-        &ACCEPT4,
-        &SHUTDOWN,
-    ] {
-        next.resolve();
+pub fn resolve(report: bool) {
+    resolve_socket();
+    if report {
+        resolve_report_functions();
     }
 }
 
-/// Calls `$next` as the C function type `$ty`, or makes `$syscall` when
-/// there is no next definition (never seen in practice).
-macro_rules! call_next {
-    ($next:expr, $ty:ty, ($($arg:expr),*), $syscall:expr) => {{
-        let f = $next.get();
-        if f.is_null() {
-            // SAFETY: the syscall takes the same integers and pointers the
-            // C function does, which our caller handed us unchanged.
-            return unsafe { libc::syscall($syscall, $($arg),*) as _ };
-        }
-        // SAFETY: `f` is the address dlsym gave for this symbol, whose C type
-        // is `$ty`; the arguments are passed through unchanged.
-        unsafe { core::mem::transmute::<*mut c_void, $ty>(f)($($arg),*) }
-    }};
+/// Looks the next `socket` up and stores it.
+#[cold]
+fn resolve_socket() -> SocketFn {
+    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other
+    // preconditions; it returns NULL when there is no such symbol.
+    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"socket".as_ptr()) };
+    let f: SocketFn = if f.is_null() {
+        // A C library without socket() (never seen): fail each call.
+        no_socket
+    } else {
+        // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
+        // int socket(int, int, int).
+        unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f) }
+    };
+    NEXT.store(f as *mut c_void, Ordering::Relaxed);
+    f
 }
 
-/// The next `socket()`.
+/// Stands in for the next `socket()` until the constructor resolved it (a
+/// socket() from another library's constructor can come first).
+unsafe extern "C" fn lazy_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: `resolve_socket` returns a function of socket()'s C type.
+    unsafe { resolve_socket()(domain, ty, protocol) }
+}
+
+/// Stands in for a `socket()` the C library does not have: ENOSYS.
+unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::ENOSYS };
+    -1
+}
+
+/// Calls the next `socket()`.
 #[inline(always)]
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    call_next!(
-        SOCKET,
-        unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
-        (domain, ty, protocol),
-        libc::SYS_socket
-    )
+    let f = NEXT.load(Ordering::Relaxed);
+    // SAFETY: NEXT only ever holds a function of socket()'s C type:
+    // lazy_socket, no_socket or what dlsym found for `socket`.
+    unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f)(domain, ty, protocol) }
 }
 
-/// The next `close()`.
-#[inline(always)]
-pub fn close(fd: c_int) -> c_int {
-    call_next!(
-        CLOSE,
-        unsafe extern "C" fn(c_int) -> c_int,
-        (fd),
-        libc::SYS_close
-    )
+/// For each `name: fn(args) -> ret = SYSCALL`, defines `pub fn name(args)`
+/// calling the next definition through an atomic pointer that starts as a
+/// stand-in which looks it up with dlsym (one indirect call, no NULL
+/// check), and which fails with ENOSYS if the C library has none (never
+/// seen, as for socket()).
+macro_rules! chain {
+    ($($name:ident: fn($($arg:ident: $ty:ty),*) -> c_int;)*) => {
+        $(
+            #[allow(non_snake_case)]
+            mod $name {
+                use super::*;
+                pub type Fn = unsafe extern "C" fn($($ty),*) -> c_int;
+                pub static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy as Fn as *mut c_void);
+
+                #[cold]
+                pub fn resolve() -> Fn {
+                    let name = concat!(stringify!($name), "\0");
+                    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name
+                    // has no other preconditions; NULL when there is none.
+                    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) };
+                    let f: Fn = if f.is_null() {
+                        missing
+                    } else {
+                        // SAFETY: dlsym's address for this symbol, whose C
+                        // type is Fn.
+                        unsafe { core::mem::transmute::<*mut c_void, Fn>(f) }
+                    };
+                    NEXT.store(f as *mut c_void, Ordering::Relaxed);
+                    f
+                }
+
+                unsafe extern "C" fn lazy($($arg: $ty),*) -> c_int {
+                    // SAFETY: resolve() returns a function of this C type.
+                    unsafe { resolve()($($arg),*) }
+                }
+
+                unsafe extern "C" fn missing($(_: $ty),*) -> c_int {
+                    // SAFETY: this thread's errno slot.
+                    unsafe { *libc::__errno_location() = libc::ENOSYS };
+                    -1
+                }
+            }
+
+            /// Calls the next definition.
+            #[inline(always)]
+            pub fn $name($($arg: $ty),*) -> c_int {
+                let f = $name::NEXT.load(Ordering::Relaxed);
+                // SAFETY: NEXT only ever holds a function of this C type:
+                // the stand-in, the raw call or what dlsym found.
+                unsafe { core::mem::transmute::<*mut c_void, $name::Fn>(f)($($arg),*) }
+            }
+        )*
+
+        #[cold]
+        fn resolve_report_functions() {
+            $( $name::resolve(); )*
+        }
+    };
 }
 
-/// The next `dup2()`.
-#[inline(always)]
-pub fn dup2(old: c_int, new: c_int) -> c_int {
-    call_next!(
-        DUP2,
-        unsafe extern "C" fn(c_int, c_int) -> c_int,
-        (old, new),
-        libc::SYS_dup2
-    )
-}
-
-/// The next `dup3()`.
-#[inline(always)]
-pub fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    call_next!(
-        DUP3,
-        unsafe extern "C" fn(c_int, c_int, c_int) -> c_int,
-        (old, new, flags),
-        libc::SYS_dup3
-    )
-}
-
-/// The next `close_range()`.
-#[inline(always)]
-pub fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    call_next!(
-        CLOSE_RANGE,
-        unsafe extern "C" fn(c_uint, c_uint, c_int) -> c_int,
-        (first, last, flags),
-        libc::SYS_close_range
-    )
-}
-
-/// The next `accept()`.
-#[inline(always)]
-pub fn accept(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int {
-    call_next!(
-        ACCEPT,
-        unsafe extern "C" fn(c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> c_int,
-        (fd, addr, len),
-        libc::SYS_accept
-    )
-}
-
-/// The next `accept4()`.
-#[inline(always)]
-pub fn accept4(
-    fd: c_int,
-    addr: *mut libc::sockaddr,
-    len: *mut libc::socklen_t,
-    flags: c_int,
-) -> c_int {
-    call_next!(
-        ACCEPT4,
-        unsafe extern "C" fn(c_int, *mut libc::sockaddr, *mut libc::socklen_t, c_int) -> c_int,
-        (fd, addr, len, flags),
-        libc::SYS_accept4
-    )
-}
-
-/// The next `shutdown()`.
-#[inline(always)]
-pub fn shutdown(fd: c_int, how: c_int) -> c_int {
-    call_next!(
-        SHUTDOWN,
-        unsafe extern "C" fn(c_int, c_int) -> c_int,
-        (fd, how),
-        libc::SYS_shutdown
-    )
+chain! {
+    close: fn(fd: c_int) -> c_int;
+    dup2: fn(old: c_int, new: c_int) -> c_int;
+    dup3: fn(old: c_int, new: c_int, flags: c_int) -> c_int;
+    close_range: fn(first: c_uint, last: c_uint, flags: c_int) -> c_int;
+    shutdown: fn(fd: c_int, how: c_int) -> c_int;
+    accept: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int;
+    accept4: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: c_int) -> c_int;
 }

@@ -11,12 +11,13 @@
 //! that lines from threads and from forked or executed children never mix.
 //! A process that made no TCP socket writes nothing.
 
-use crate::config::{self, ReportTo};
-use crate::next;
+use crate::config;
+use crate::line::Line;
 use crate::sockinfo::{self, Outcome, Socket};
+use crate::sys;
 use crate::table::{self, Kind};
 use core::ffi::c_int;
-use core::fmt::Write;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
 
 /// Sockets `socket()` made MPTCP.
@@ -42,12 +43,10 @@ static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 /// its own counts (the sockets it inherits are still reported when it
 /// closes them).
 pub fn start() {
-    // SAFETY: pthread_atfork registers a plain function; it may be called
-    // from a constructor.
-    unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+    sys::at_fork_child(forked_child);
 }
 
-extern "C" fn forked_child() {
+unsafe extern "C" fn forked_child() {
     for c in [
         &CONVERTED,
         &FELL_BACK,
@@ -163,7 +162,8 @@ pub fn closing_range(first: u32, last: u32) {
 #[cold]
 #[inline(never)]
 fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
-    // SAFETY: __errno_location returns this thread's errno slot.
+    // SAFETY: __errno_location returns this thread's errno slot (the shim
+    // imports it already).
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above; saved and restored around our getsockopt calls.
     let saved = unsafe { *errno };
@@ -187,45 +187,43 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
         if conn.outcome == Outcome::Mptcp {
             MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
         }
-        let mut line = Line::new();
+        let mut slot = MaybeUninit::uninit();
+        let line = Line::start(&mut slot);
         let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
-        let _ = write!(line, "connection {} ", if accepted { "from" } else { "to" });
-        let _ = match sockinfo::peer(fd).or(seen.peer) {
-            Some(addr) => write!(line, "{addr}"),
-            None => write!(line, "(peer gone)"),
+        line.s(if accepted {
+            "connection from "
+        } else {
+            "connection to "
+        });
+        match sockinfo::peer(fd).or(seen.peer) {
+            Some(addr) => line.addr(addr),
+            None => line.s("(peer gone)"),
         };
-        let _ = match conn.outcome {
-            Outcome::Mptcp => write!(
-                line,
-                ": MPTCP negotiated, {} subflow{}",
-                conn.subflows,
-                if conn.subflows == 1 { "" } else { "s" }
-            ),
-            Outcome::FellBack => write!(
-                line,
-                ": fell back to TCP (the peer did not negotiate MPTCP)"
-            ),
+        match conn.outcome {
+            Outcome::Mptcp => line
+                .s(": MPTCP negotiated, ")
+                .count(u64::from(conn.subflows), "subflow"),
+            Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
             Outcome::Tcp => {
-                let _ = write!(line, ": TCP (MPTCP unavailable");
-                write_reason(&mut line, FALLBACK_ERRNO.load(Ordering::Relaxed));
-                write!(line, ")")
+                line.s(": TCP (MPTCP unavailable");
+                reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")")
             }
         };
-        let _ = if conn.counted {
-            write!(
-                line,
-                ", {} bytes sent, {} bytes received",
-                conn.bytes_sent, conn.bytes_received
-            )
+        if conn.counted {
+            line.s(", ")
+                .n(conn.bytes_sent)
+                .s(" bytes sent, ")
+                .n(conn.bytes_received)
+                .s(" bytes received");
         } else {
-            write!(
-                line,
-                ", at least {} bytes sent and {} received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)",
-                conn.bytes_sent, conn.bytes_received
-            )
-        };
+            line.s(", at least ")
+                .n(conn.bytes_sent)
+                .s(" bytes sent and ")
+                .n(conn.bytes_received)
+                .s(" received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)");
+        }
         if at_exit {
-            let _ = write!(line, ", open at exit");
+            line.s(", open at exit");
         }
         line.emit();
     }
@@ -233,15 +231,15 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
     unsafe { *errno = saved };
 }
 
-/// `: net.mptcp.enabled=0` and the like, for a fallback errno.
-fn write_reason(line: &mut Line, errno: c_int) {
-    let _ = match errno {
-        libc::ENOPROTOOPT => write!(line, ": ENOPROTOOPT, net.mptcp.enabled=0"),
-        libc::EPROTONOSUPPORT => write!(line, ": EPROTONOSUPPORT, kernel without MPTCP"),
-        libc::EINVAL => write!(line, ": EINVAL, kernel older than 5.6"),
-        0 => Ok(()),
-        e => write!(line, ": errno {e}"),
-    };
+/// `: ENOPROTOOPT, net.mptcp.enabled=0` and the like, for a fallback errno.
+fn reason(line: &mut Line, errno: c_int) -> &mut Line {
+    match errno {
+        libc::ENOPROTOOPT => line.s(": ENOPROTOOPT, net.mptcp.enabled=0"),
+        libc::EPROTONOSUPPORT => line.s(": EPROTONOSUPPORT, kernel without MPTCP"),
+        libc::EINVAL => line.s(": EINVAL, kernel older than 5.6"),
+        0 => line,
+        e => line.s(": errno ").n(e as u64),
+    }
 }
 
 /// Run by the C library when the process exits (after the program's own
@@ -259,43 +257,40 @@ extern "C" fn at_exit() {
     if converted + fell_back + failed + accepted == 0 {
         return;
     }
-    let mut line = Line::new();
-    let _ = write!(
-        line,
-        "exit: {converted} socket{} made MPTCP, {fell_back} fell back to TCP",
-        if converted == 1 { "" } else { "s" }
-    );
+    let mut slot = MaybeUninit::uninit();
+    let line = Line::start(&mut slot);
+    line.s("exit: ")
+        .count(u64::from(converted), "socket")
+        .s(" made MPTCP, ")
+        .n(u64::from(fell_back))
+        .s(" fell back to TCP");
     if fell_back + failed > 0 {
-        let _ = write!(line, " (MPTCP unavailable");
-        write_reason(&mut line, FALLBACK_ERRNO.load(Ordering::Relaxed));
-        let _ = write!(line, ")");
+        line.s(" (MPTCP unavailable");
+        reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")");
     }
     if failed > 0 {
-        let _ = write!(line, ", {failed} failed (no fallback)");
+        line.s(", ").n(u64::from(failed)).s(" failed (no fallback)");
     }
     let mptcp = load(&CONN_MPTCP);
-    let _ = write!(line, "; connections: {mptcp} MPTCP");
+    line.s("; connections: ").n(u64::from(mptcp)).s(" MPTCP");
     if mptcp > 0 {
         let most = MAX_SUBFLOWS.load(Ordering::Relaxed);
-        let _ = write!(
-            line,
-            " (largest: {most} subflow{})",
-            if most == 1 { "" } else { "s" }
-        );
+        line.s(" (largest: ")
+            .count(u64::from(most), "subflow")
+            .s(")");
     }
-    let _ = write!(
-        line,
-        ", {} fell back to TCP, {} TCP",
-        load(&CONN_FELL_BACK),
-        load(&CONN_TCP)
-    );
+    line.s(", ")
+        .n(u64::from(load(&CONN_FELL_BACK)))
+        .s(" fell back to TCP, ")
+        .n(u64::from(load(&CONN_TCP)))
+        .s(" TCP");
     let unfollowed = load(&UNFOLLOWED);
     if unfollowed > 0 {
-        let _ = write!(
-            line,
-            "; {unfollowed} sockets with fds >= {} not followed",
-            table::FDS
-        );
+        line.s("; ")
+            .count(u64::from(unfollowed), "socket")
+            .s(" with fds >= ")
+            .n(table::FDS as u64)
+            .s(" not followed");
     }
     line.emit();
 }
@@ -304,60 +299,3 @@ extern "C" fn at_exit() {
 #[used]
 #[link_section = ".fini_array"]
 static AT_EXIT: extern "C" fn() = at_exit;
-
-/// One report line, `mptcpize[PID] report: …`, built on the stack and
-/// written with one write(2); longer text is cut.
-struct Line {
-    buf: [u8; 400],
-    len: usize,
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let room = self.buf.len() - 1 - self.len; // keep one byte for '\n'
-        let n = s.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
-impl Line {
-    fn new() -> Line {
-        let mut line = Line {
-            buf: [0; 400],
-            len: 0,
-        };
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
-        let _ = write!(line, "mptcpize[{pid}] report: ");
-        line
-    }
-
-    fn emit(mut self) {
-        self.buf[self.len] = b'\n';
-        self.len += 1;
-        match config::report_to() {
-            Some(ReportTo::Stderr) => {
-                // SAFETY: write(2) reads `len` initialised bytes of our buffer.
-                unsafe { libc::write(2, self.buf.as_ptr().cast(), self.len) };
-            }
-            Some(ReportTo::File(path)) => {
-                // SAFETY: `path` is NUL-terminated; the fd is ours until we
-                // close it, and write(2) reads `len` initialised bytes.
-                unsafe {
-                    let fd = libc::open(
-                        path.as_ptr(),
-                        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
-                        0o644,
-                    );
-                    if fd >= 0 {
-                        libc::write(fd, self.buf.as_ptr().cast(), self.len);
-                        next::close(fd);
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-}

@@ -7,8 +7,9 @@
 //! and, like a plain TCP socket, `TCP_INFO`. Everything here is a plain
 //! syscall on a stack buffer.
 
+use crate::sys;
 use core::ffi::c_int;
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 /// `SOL_MPTCP` (linux/socket.h).
 const SOL_MPTCP: c_int = 284;
@@ -85,10 +86,10 @@ pub enum Socket {
 }
 
 fn getsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
-    let mut len = size_of::<T>() as libc::socklen_t;
-    // SAFETY: `value` is valid for writes of size_of::<T>() bytes, `len` says
-    // so, and the kernel writes at most that many; T is plain old data.
-    let rc = unsafe { libc::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len) };
+    // `value` is valid for writes of size_of::<T>() bytes, `len` says so,
+    // and the kernel writes at most that many; T is plain old data.
+    let mut len = size_of::<T>() as u32;
+    let rc = sys::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len);
     (rc == 0).then_some(len as usize)
 }
 
@@ -137,9 +138,10 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
     // A TCP socket, or an MPTCP one that fell back: TCP_INFO answers, with
     // zeros once a fallen-back connection was closed by both ends.
     let fell_back = protocol == Some(mptcpize_rules::IPPROTO_MPTCP) && is_mptcp == Some(0);
+    let mut tcp = MaybeUninit::uninit();
     // SAFETY: tcp_info is plain old data, all zeros is a valid value.
-    let mut tcp: libc::tcp_info = unsafe { core::mem::zeroed() };
-    let have_info = getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut tcp).is_some();
+    let tcp: &mut libc::tcp_info = unsafe { sys::zeroed(&mut tcp) };
+    let have_info = getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, tcp).is_some();
     // The peer acknowledged our SYN (or SYN-ACK): it was connected once.
     // A fallback happens only on a connection.
     if !fell_back && (!have_info || tcp.tcpi_bytes_acked == 0) {
@@ -183,19 +185,19 @@ fn established_subflows(fd: c_int) -> Option<u8> {
         size_user: u32,
         entries: [[u8; ENTRY]; MAX],
     }
-    let mut req = Request {
-        size_subflow_data: 16,
-        num_subflows: 0,
-        size_kernel: 0,
-        size_user: ENTRY as u32,
-        entries: [[0; ENTRY]; MAX],
-    };
-    getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, &mut req)?;
+    let mut req = MaybeUninit::uninit();
+    // SAFETY: Request is integers and byte arrays: zeros are valid.
+    let req: &mut Request = unsafe { sys::zeroed(&mut req) };
+    req.size_subflow_data = 16;
+    req.size_user = ENTRY as u32;
+    getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, req)?;
     let listed = (req.num_subflows as usize).min(MAX);
     // ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING:
     // the handshake completed.
-    let established = req.entries[..listed]
+    let established = req
+        .entries
         .iter()
+        .take(listed)
         .filter(|e| matches!(e[0], 1 | 4 | 5 | 8 | 9 | 11))
         .count();
     Some(established as u8)
@@ -218,8 +220,7 @@ fn fin_received(fd: c_int, state: u8) -> bool {
                 events: libc::POLLRDHUP,
                 revents: 0,
             };
-            // SAFETY: one pollfd, no wait.
-            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            let n = sys::poll_now(&mut p);
             n == 1 && p.revents & libc::POLLRDHUP != 0 && p.revents & libc::POLLERR == 0
         }
         _ => false,
@@ -228,24 +229,24 @@ fn fin_received(fd: c_int, state: u8) -> bool {
 
 /// The socket's identity (device and inode), shared by its duplicates.
 pub fn identity(fd: c_int) -> Option<(u64, u64)> {
+    let mut st = MaybeUninit::uninit();
     // SAFETY: stat is plain old data, all zeros is valid.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: fstat writes one struct stat to the pointer given.
-    let rc = unsafe { libc::fstat(fd, &mut st) };
+    let st: &mut libc::stat = unsafe { sys::zeroed(&mut st) };
+    let rc = sys::fstat(fd, st);
     (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino))
 }
 
 /// The peer's address, when the socket still has one.
 pub fn peer(fd: c_int) -> Option<core::net::SocketAddr> {
+    let mut ss = MaybeUninit::uninit();
     // SAFETY: sockaddr_storage is plain old data, all zeros is valid.
-    let mut ss: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
-    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `ss` and `len` are valid for writes of the sizes given.
-    let rc = unsafe { libc::getpeername(fd, (&raw mut ss).cast(), &mut len) };
+    let ss: &mut libc::sockaddr_storage = unsafe { sys::zeroed(&mut ss) };
+    let mut len = size_of::<libc::sockaddr_storage>() as u32;
+    let rc = sys::getpeername(fd, (ss as *mut libc::sockaddr_storage).cast(), &mut len);
     if rc != 0 {
         return None;
     }
-    to_socket_addr(&ss)
+    to_socket_addr(ss)
 }
 
 /// A `sockaddr_storage` holding an IPv4 or IPv6 address, as a SocketAddr.

@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod netns;
 pub mod proc;
 pub mod require;
+pub mod systemd;
 
 pub use artifacts::{bin, launcher, shim};
 pub use netns::{Netns, Testbed};

@@ -173,6 +173,18 @@ impl Child {
         (c.stdout.clone(), c.stderr.clone())
     }
 
+    /// Waits at most `timeout` for the child to exit; true if it did.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.inner.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Everything printed so far.
     pub fn output_so_far(&self) -> (String, String) {
         let c = self.captured.0.lock().unwrap();

@@ -18,6 +18,20 @@ macro_rules! require_root_mptcp {
     };
 }
 
+/// Skips the calling test (returns from it) unless this process is root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::require::is_root() {
+            if $crate::require::in_ci() {
+                panic!("CI must run this test, but it needs root");
+            }
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+    };
+}
+
 /// Skips the calling test unless `program` is on PATH (fails in CI).
 #[macro_export]
 macro_rules! require_program {
@@ -31,6 +45,12 @@ macro_rules! require_program {
             return;
         }
     };
+}
+
+/// True when this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// True in CI.

@@ -113,3 +113,26 @@ fn python_http_server_and_curl_move_a_file_over_mptcp() {
         "curl's connection was not MPTCP"
     );
 }
+
+/// The README's first run works and says what it should.
+#[test]
+fn demo_shows_tcp_then_mptcp() {
+    require_root_mptcp!();
+    let ns = mptcpize_tests::Netns::new();
+    let out = mptcpize_tests::proc::run(ns.cmd(bin("demo")), T);
+    out.assert_success();
+    let (plain, mptcp) = out.stdout.split_once("2. Under").expect("two rounds");
+    assert!(
+        plain.contains("(socket: TCP)") && plain.contains("went from 0 to 0"),
+        "{out}"
+    );
+    assert!(
+        mptcp.contains("(socket: MPTCP)") && mptcp.contains("went from 0 to 1"),
+        "{out}"
+    );
+    assert!(
+        mptcp.contains("client: connected to 127.0.0.1:")
+            && mptcp.contains("MPTCP negotiated with the peer"),
+        "{out}"
+    );
+}

@@ -33,19 +33,7 @@ fn main() {
                         errors += 1;
                         continue;
                     }
-                    let mut p: libc::c_int = 0;
-                    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-                    // SAFETY: fd is ours; p and len are valid for writes.
-                    unsafe {
-                        libc::getsockopt(
-                            fd,
-                            libc::SOL_SOCKET,
-                            libc::SO_PROTOCOL,
-                            (&raw mut p).cast(),
-                            &mut len,
-                        )
-                    };
-                    if p == libc::IPPROTO_MPTCP {
+                    if mptcpize_examples::protocol_of(fd) == libc::IPPROTO_MPTCP {
                         mptcp += 1;
                     } else {
                         tcp += 1;

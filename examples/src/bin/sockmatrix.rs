@@ -51,19 +51,7 @@ fn main() {
                         );
                         continue;
                     }
-                    let mut p: libc::c_int = 0;
-                    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-                    // SAFETY: fd is a socket we own; p and len are valid for writes.
-                    let protocol = unsafe {
-                        libc::getsockopt(
-                            fd,
-                            libc::SOL_SOCKET,
-                            libc::SO_PROTOCOL,
-                            (&raw mut p).cast(),
-                            &mut len,
-                        );
-                        p
-                    };
+                    let protocol = mptcpize_examples::protocol_of(fd);
                     // SAFETY: fcntl on an fd we own.
                     let (fl, fdfl) = unsafe {
                         (

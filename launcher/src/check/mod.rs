@@ -11,11 +11,10 @@ mod pm;
 mod prog;
 
 use crate::cli::CheckArgs;
-use crate::failure::Failure;
+use crate::failure::{Outcome, FAILED, SUCCESS};
 use host::KernelMptcp;
 use serde::Serialize;
 use std::net::IpAddr;
-use std::process::ExitCode;
 
 /// How an item stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -101,7 +100,7 @@ struct Systemd {
 /// systemd learnt `SocketProtocol=mptcp` in this version.
 const SYSTEMD_SOCKET_PROTOCOL: u32 = 257;
 
-pub fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
+pub fn check(args: CheckArgs) -> Outcome {
     // PROG first: a bad PROG is a usage problem, reported alone.
     let program = args.prog.as_deref().map(prog::inspect).transpose()?;
     let findings = gather(program);
@@ -130,11 +129,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode, Failure> {
             }
         );
     }
-    Ok(if findings.usable {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(crate::failure::FAILED)
-    })
+    Ok(if findings.usable { SUCCESS } else { FAILED })
 }
 
 fn print_item(it: &Item) {

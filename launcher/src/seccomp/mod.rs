@@ -20,7 +20,7 @@ use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 /// Set in the supervised tree to the supervisor's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
@@ -35,7 +35,7 @@ pub fn run(
     rest: &[std::ffi::OsString],
     args: &RunArgs,
     mut cmd: Command,
-) -> Result<ExitCode, Failure> {
+) -> crate::failure::Outcome {
     let config = supervisor::Config {
         debug: args.debug || env_on("MPTCPIZE_DEBUG"),
         no_fallback: args.no_fallback || env_false("MPTCPIZE_FALLBACK"),
@@ -108,6 +108,13 @@ fn spawn_failure(err: std::io::Error, parent_end: &OwnedFd, prog: &OsStr) -> Fai
 pub fn exec_failure(err: std::io::Error, prog: &OsStr) -> Failure {
     let name = prog.to_string_lossy();
     match err.kind() {
+        std::io::ErrorKind::NotFound if !name.contains('/') => {
+            Failure::new(NOT_FOUND, format!("{name}: command not found"))
+        }
+        std::io::ErrorKind::NotFound if std::path::Path::new(prog).exists() => Failure::new(
+            NOT_FOUND,
+            format!("{name}: its interpreter (#!) or ELF loader was not found"),
+        ),
         std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
         std::io::ErrorKind::PermissionDenied => Failure::new(
             CANNOT_EXECUTE,

@@ -1,0 +1,205 @@
+//! Reading the few settings we care about from unit files and drop-ins, in
+//! systemd's syntax: sections, `Key=Value` lines, `\` line continuations,
+//! comments; `Environment=` values are words with quotes and C escapes, and
+//! an empty `Environment=` resets the list. Also the inverse: quoting a
+//! value so that systemd reads it back unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The settings of a unit gathered from its files, in the order systemd
+/// applies them.
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    /// `Environment=` variables: value and the file that set it last.
+    pub env: BTreeMap<String, (String, PathBuf)>,
+    /// `EnvironmentFile=` entries (with their leading `-` if any).
+    pub env_files: Vec<String>,
+    /// `[Socket] Service=`.
+    pub socket_service: Option<String>,
+    /// `[Socket] Accept=yes`.
+    pub accept: bool,
+}
+
+impl Settings {
+    /// Applies one file's lines on top of what earlier files set.
+    pub fn apply(&mut self, text: &str, file: &Path) {
+        for (section, key, value) in entries(text) {
+            match (section.as_str(), key.as_str()) {
+                ("Service" | "Socket", "Environment") => {
+                    if value.trim().is_empty() {
+                        self.env.clear();
+                    }
+                    for word in words(&value) {
+                        if let Some((k, v)) = word.split_once('=') {
+                            self.env
+                                .insert(k.to_string(), (v.to_string(), file.to_path_buf()));
+                        }
+                    }
+                }
+                ("Service", "EnvironmentFile") => {
+                    if value.trim().is_empty() {
+                        self.env_files.clear();
+                    } else {
+                        self.env_files.push(value.trim().to_string());
+                    }
+                }
+                ("Socket", "Service") => self.socket_service = Some(value.trim().to_string()),
+                ("Socket", "Accept") => {
+                    self.accept = matches!(value.trim(), "yes" | "true" | "on" | "1")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The value of `Environment=` variable `key`, if set.
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(|(v, _)| v.as_str())
+    }
+}
+
+/// `(section, key, value)` for each assignment, continuation lines joined.
+pub fn entries(text: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        if pending.is_empty() {
+            let t = raw.trim_start();
+            if t.starts_with('#') || t.starts_with(';') || t.is_empty() {
+                continue;
+            }
+            if let Some(name) = t
+                .trim_end()
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+            {
+                section = name.to_string();
+                continue;
+            }
+        }
+        match raw.strip_suffix('\\') {
+            Some(head) => {
+                pending.push_str(head);
+                pending.push(' ');
+                continue;
+            }
+            None => pending.push_str(raw),
+        }
+        let line = std::mem::take(&mut pending);
+        if let Some((k, v)) = line.split_once('=') {
+            out.push((section.clone(), k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// Splits a value into words as systemd does for `Environment=`: blanks
+/// separate words, "…" and '…' quote, backslash escapes in C style.
+pub fn words(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('n') => word.push('\n'),
+                    Some('t') => word.push('\t'),
+                    Some('r') => word.push('\r'),
+                    Some('s') => word.push(' '),
+                    Some('x') => {
+                        let hex: String = chars.by_ref().take(2).collect();
+                        match u8::from_str_radix(&hex, 16) {
+                            Ok(b) => word.push(b as char),
+                            Err(_) => {
+                                word.push_str("\\x");
+                                word.push_str(&hex);
+                            }
+                        }
+                    }
+                    Some(other) => word.push(other),
+                    None => word.push('\\'),
+                }
+            }
+            q @ ('"' | '\'') if quote.is_none() => {
+                quote = Some(q);
+                in_word = true;
+            }
+            q if Some(q) == quote => quote = None,
+            c if quote.is_none() && c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
+}
+
+/// `KEY=value` as one `Environment=` word that systemd reads back as
+/// exactly that: in double quotes, with `\` and `"` escaped.
+pub fn quote(assignment: &str) -> String {
+    let mut out = String::from("\"");
+    for c in assignment.chars() {
+        match c {
+            '\\' | '"' => {
+                out.push('\\');
+                out.push(c)
+            }
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_follow_systemd_quoting() {
+        assert_eq!(
+            words(r#"A=1 "B=x y" C='z "q"'"#),
+            ["A=1", "B=x y", "C=z \"q\""]
+        );
+        assert_eq!(words(r#"D=a\ b E=\x41"#), ["D=a b", "E=A"]);
+        assert_eq!(words("  "), Vec::<String>::new());
+        for s in ["LD_PRELOAD=/a b.so:/c\"d.so", "GODEBUG=x=1,multipathtcp=1"] {
+            assert_eq!(words(&quote(s)), [s]);
+        }
+    }
+
+    #[test]
+    fn later_assignments_win_and_empty_resets() {
+        let mut s = Settings::default();
+        s.apply(
+            "[Unit]\nEnvironment=NOPE=1\n[Service]\nEnvironment=A=1 LD_PRELOAD=/x.so\n# Environment=A=9\nEnvironment=\"A=2\"\nEnvironmentFile=-/etc/default/x\n",
+            Path::new("/u"),
+        );
+        assert_eq!(s.var("A"), Some("2"));
+        assert_eq!(s.var("LD_PRELOAD"), Some("/x.so"));
+        assert_eq!(s.var("NOPE"), None);
+        assert_eq!(s.env_files, ["-/etc/default/x"]);
+        s.apply(
+            "[Service]\nEnvironment=\nEnvironment=B=1 \\\n  C=2\n",
+            Path::new("/d"),
+        );
+        assert_eq!(s.var("A"), None);
+        assert_eq!(s.var("C"), Some("2"));
+    }
+}

@@ -1,0 +1,248 @@
+//! The preload library on its own (`LD_PRELOAD=libmptcpize.so prog`): which
+//! sockets it converts, that it keeps flags and leaves everything else alone,
+//! that it composes with other preloaded libraries in either order, that it
+//! works from another library's constructor, and under many threads.
+
+use mptcpize_tests::artifacts::{built, ScratchDir};
+use mptcpize_tests::proc::run;
+use mptcpize_tests::{bin, require_program, shim};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+fn sockmatrix(preload: Option<&str>) -> Vec<String> {
+    let mut cmd = Command::new(bin("sockmatrix"));
+    cmd.env_remove("LD_PRELOAD");
+    if let Some(p) = preload {
+        cmd.env("LD_PRELOAD", p);
+    }
+    let out = run(cmd, T);
+    out.assert_success();
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+/// Every family × type × flags × protocol: TCP streams of AF_INET and AF_INET6
+/// become protocol 262 with their flags kept; every other line is exactly
+/// what the kernel gives without the shim.
+#[test]
+fn socket_matrix_converts_exactly_tcp_streams() {
+    let plain = sockmatrix(None);
+    let shimmed = sockmatrix(Some(shim().to_str().unwrap()));
+    assert_eq!(plain.len(), shimmed.len());
+    assert_eq!(plain.len(), 5 * 4 * 4 * 5, "the matrix is incomplete");
+    let mut converted = 0;
+    for (p, s) in plain.iter().zip(&shimmed) {
+        let (call, before) = p.split_once(" -> ").unwrap();
+        let (call2, after) = s.split_once(" -> ").unwrap();
+        assert_eq!(call, call2);
+        let mut words = call.split(' ');
+        let (family, ty, proto) = (
+            words.next().unwrap(),
+            words.next().unwrap(),
+            words.next().unwrap(),
+        );
+        let tcp = (family == "AF_INET" || family == "AF_INET6")
+            && (ty == "SOCK_STREAM" || ty.starts_with("SOCK_STREAM|"))
+            && (proto == "0" || proto == "6");
+        if tcp {
+            converted += 1;
+            let flags = before.split_once(' ').unwrap().1.split_once(' ').unwrap().1;
+            assert!(before.starts_with("protocol 6 "), "{p}");
+            assert_eq!(
+                after,
+                format!("protocol 262 {flags}"),
+                "{call}: flags must be kept"
+            );
+        } else {
+            assert_eq!(before, after, "{call} must pass through untouched");
+        }
+    }
+    assert_eq!(converted, 2 * 4 * 2);
+}
+
+#[test]
+fn sockets_from_many_threads_are_all_mptcp() {
+    let mut cmd = Command::new(bin("socket-threads"));
+    cmd.args(["32", "200"]).env("LD_PRELOAD", shim());
+    let out = run(cmd, T);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("sockets=6400 mptcp=6400 tcp=0 errors=0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn debug_log_has_one_line_per_converted_socket() {
+    for var in ["MPTCPIZE_DEBUG", "MPTCPWRAP_DEBUG"] {
+        let mut cmd = Command::new(bin("socket-threads"));
+        cmd.args(["4", "5"]).env("LD_PRELOAD", shim()).env(var, "1");
+        let out = run(cmd, T);
+        out.assert_success();
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("mptcpize["))
+            .collect();
+        assert_eq!(lines.len(), 20, "{var}: {out}");
+        let pid = out.stderr.split(['[', ']']).nth(1).unwrap();
+        for l in &lines {
+            assert!(
+                l.starts_with(&format!("mptcpize[{pid}]: socket(AF_INET")),
+                "{l}"
+            );
+            assert!(
+                l.contains("SOCK_STREAM|SOCK_CLOEXEC, 0) = ") && l.ends_with(": MPTCP"),
+                "{l}"
+            );
+        }
+    }
+    let mut quiet = Command::new(bin("socket-threads"));
+    quiet
+        .args(["1", "3"])
+        .env("LD_PRELOAD", shim())
+        .env("MPTCPIZE_DEBUG", "0");
+    assert_eq!(run(quiet, T).stderr, "", "MPTCPIZE_DEBUG=0 must be quiet");
+}
+
+/// The marker library, compiled once per test process.
+fn marker() -> PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let out = built().join("libmarker-test.so");
+        let src = mptcpize_tests::artifacts::workspace().join("tests/fixtures/marker.c");
+        let status = Command::new("cc")
+            .args(["-shared", "-fPIC", "-O2", "-o"])
+            .arg(&out)
+            .arg(src)
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "cc failed on tests/fixtures/marker.c");
+        out
+    })
+    .clone()
+}
+
+/// One TCP socket from `socket-threads` (a program that starts no others),
+/// with `preload` and `extra` in its environment.
+fn one_socket(preload: String, extra: &[(&str, &str)]) -> mptcpize_tests::Output {
+    let mut cmd = Command::new(bin("socket-threads"));
+    cmd.args(["1", "1"]).env("LD_PRELOAD", preload);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = run(cmd, T);
+    out.assert_success();
+    out
+}
+
+/// Both libraries see the call, and the socket is MPTCP, whichever is first.
+#[test]
+fn composes_with_another_preloaded_library_in_both_orders() {
+    require_program!("cc");
+    let (ours, theirs) = (shim().display().to_string(), marker().display().to_string());
+    // Marker first: it sees the program's TCP request, then ours converts it.
+    let out = one_socket(format!("{theirs}:{ours}"), &[]);
+    assert!(out.stdout.contains("mptcp=1 tcp=0"), "{out}");
+    assert!(out.stderr.contains("marker: socket(2, 524289, 0)"), "{out}");
+    // Ours first: we call the marker's socket() (the next in the chain, not a
+    // raw syscall), so it sees the MPTCP request.
+    let out = one_socket(format!("{ours} {theirs}"), &[]);
+    assert!(out.stdout.contains("mptcp=1 tcp=0"), "{out}");
+    assert!(
+        out.stderr.contains("marker: socket(2, 524289, 262)"),
+        "{out}"
+    );
+}
+
+/// Another library's constructor calls socket(): in one order this runs
+/// before the shim's constructor, which must not matter.
+#[test]
+fn works_from_another_librarys_constructor() {
+    require_program!("cc");
+    let (ours, theirs) = (shim().display().to_string(), marker().display().to_string());
+    for preload in [format!("{theirs}:{ours}"), format!("{ours}:{theirs}")] {
+        let out = one_socket(
+            preload.clone(),
+            &[("MARKER_CTOR_SOCKET", "1"), ("MPTCPIZE_DEBUG", "1")],
+        );
+        assert!(
+            out.stderr.contains("marker-ctor: protocol 262"),
+            "{preload}: {out}"
+        );
+        // The configuration was read for that early call, too: it is logged.
+        let logged = out.stderr.lines().filter(|l| l.contains(": MPTCP")).count();
+        assert_eq!(logged, 2, "{preload}: {out}");
+    }
+}
+
+fn tool_output(program: &str, args: &[&str], file: &std::path::Path) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} {}",
+        file.display()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The shim as users install it: a release build, stripped, at most 64 KiB,
+/// needing nothing but libc.so.6 and exporting nothing but socket() and the
+/// functions the report (`run --report`) follows sockets through.
+#[test]
+fn release_library_is_small_needs_only_libc_and_exports_only_its_interposers() {
+    require_program!("readelf");
+    require_program!("strip");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(mptcpize_tests::artifacts::workspace())
+        .args(["build", "--quiet", "--release", "-p", "mptcpize-shim"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = ScratchDir::new();
+    let lib = dir.join("libmptcpize.so");
+    let release = built().parent().unwrap().join("release/libmptcpize.so");
+    std::fs::copy(&release, &lib).unwrap();
+    tool_output("strip", &[], &lib);
+    let size = std::fs::metadata(&lib).unwrap().len();
+    assert!(size <= 64 * 1024, "stripped shim is {size} bytes");
+
+    let dynamic = tool_output("readelf", &["-dW"], &lib);
+    let needed: Vec<&str> = dynamic.lines().filter(|l| l.contains("(NEEDED)")).collect();
+    assert_eq!(needed.len(), 1, "{needed:?}");
+    assert!(needed[0].contains("[libc.so.6]"), "{needed:?}");
+    let syms = tool_output("nm", &["-D", "--defined-only"], &lib);
+    let exported: Vec<&str> = syms
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        exported,
+        [
+            "accept",
+            "accept4",
+            "close",
+            "close_range",
+            "dup2",
+            "dup3",
+            "shutdown",
+            "socket"
+        ],
+        "{syms}"
+    );
+}
+
+#[test]
+fn scratch_dir_is_outside_tmp() {
+    let dir = ScratchDir::new();
+    assert!(!dir.path().starts_with("/tmp"));
+}

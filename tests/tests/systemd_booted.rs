@@ -1,0 +1,364 @@
+//! `mptcpize-rs enable|disable|status` against a real systemd (Debian's
+//! 252) booted as PID 1 in namespaces of its own (see
+//! `mptcpize_tests::systemd::BootedSystemd` for how the host is protected).
+//! A unit runs python3's http.server; after `enable --now` its listener is
+//! MPTCP and a client under `mptcpize-rs run` negotiates MPTCP with it;
+//! after `disable --now` it is TCP again and /etc/systemd/system is as it was.
+
+use mptcpize_tests::proc::Output;
+use mptcpize_tests::systemd::{snapshot, BootedSystemd};
+use mptcpize_tests::{launcher, require_program, require_root_mptcp};
+use std::time::{Duration, Instant};
+
+const PORT: &str = "8080";
+
+fn web_unit(root: &std::path::Path) -> String {
+    format!(
+        "[Unit]\nDescription=mptcpize-rs test web server\nDefaultDependencies=no\n\
+         [Service]\nEnvironment=\"LD_PRELOAD=\" KEEP=1\n\
+         ExecStart=/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory {} {PORT}\n\
+         StandardOutput=null\nStandardError=null\n",
+        root.display()
+    )
+}
+
+/// Waits until `ss ARGS` inside lists the test port (or never, for `want` false).
+#[track_caller]
+fn wait_listener(sd: &BootedSystemd, args: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = sd.run("ss", args).stdout;
+        if out.contains(&format!("127.0.0.1:{PORT}")) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no listener on {PORT} in `ss {}`:\n{out}",
+            args.join(" ")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mptcp_listeners(sd: &BootedSystemd) -> String {
+    sd.run("ss", &["-Mln"]).stdout
+}
+
+fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
+    let mut all = vec![launcher().to_str().unwrap().to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    sd.run(all[0], &all[1..])
+}
+
+/// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
+fn fetch(sd: &BootedSystemd) -> Vec<u8> {
+    let out = sd.dir.join("fetched");
+    let _ = std::fs::remove_file(&out);
+    let r = mptcpize(
+        sd,
+        &[
+            "run",
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            out.to_str().unwrap(),
+            &format!("http://127.0.0.1:{PORT}/blob"),
+        ],
+    );
+    r.assert_success();
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() {
+    require_root_mptcp!();
+    require_program!("python3");
+    require_program!("curl");
+    require_program!("nsenter");
+    require_program!("unshare");
+    assert!(
+        std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
+        "systemd is not installed"
+    );
+    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
+    let blob: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+
+    let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
+    sd.systemctl(&["start", "mzweb.service"]);
+    wait_listener(&sd, &["-ltn"]);
+    assert!(!mptcp_listeners(&sd).contains(PORT), "MPTCP before enable");
+    let etc_before = snapshot(&sd.etc);
+
+    // enable without --now: in place, not yet in effect.
+    let out = mptcpize(&sd, &["enable", "mzweb"]);
+    out.assert_success();
+    assert!(out.stdout.contains("from its next start"), "{out}");
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(
+        status
+            .stdout
+            .contains("mzweb.service: enabled, takes effect on restart"),
+        "{status}"
+    );
+    // daemon-reload ran: the manager sees our drop-in and its environment,
+    // with the unit's own KEEP=1 still there.
+    let env = sd.systemctl(&["show", "-p", "Environment,DropInPaths", "mzweb.service"]);
+    assert!(
+        env.contains("/etc/systemd/system/mzweb.service.d/90-mptcpize.conf"),
+        "{env}"
+    );
+    assert!(
+        env.contains("LD_PRELOAD=/") && env.contains("KEEP=1") && env.contains("multipathtcp=1"),
+        "{env}"
+    );
+
+    // enable --now: idempotent, and the restarted server listens with MPTCP.
+    let out = mptcpize(&sd, &["enable", "--now", "mzweb.service"]);
+    out.assert_success();
+    assert!(out.stdout.contains("already enabled"), "{out}");
+    wait_listener(&sd, &["-Mln"]);
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert!(status.stdout.contains("mzweb.service: active"), "{status}");
+    assert!(status.stdout.contains("shim mapped"), "{status}");
+
+    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    assert_eq!(fetch(&sd), blob, "the file arrived damaged");
+    assert_eq!(
+        sd.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    );
+
+    // disable --now: TCP again, and /etc/systemd/system as it was.
+    let out = mptcpize(&sd, &["disable", "--now", "mzweb"]);
+    out.assert_success();
+    assert_eq!(
+        snapshot(&sd.etc),
+        etc_before,
+        "disable left something behind"
+    );
+    wait_listener(&sd, &["-ltn"]);
+    assert!(
+        !mptcp_listeners(&sd).contains(PORT),
+        "still MPTCP after disable:\n{}",
+        mptcp_listeners(&sd)
+    );
+    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    assert_eq!(fetch(&sd), blob);
+    assert_eq!(
+        sd.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx,
+        "an MPTCP listener answered after disable"
+    );
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert_eq!(status.code(), 3, "{status}");
+    assert!(status.stdout.contains("not enabled"), "{status}");
+}
+
+/// The harness itself: a test that panics with systemd booted leaves no
+/// process, cgroup or file of it behind.
+#[test]
+fn a_failing_test_leaves_no_systemd_behind() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let seen = std::sync::Mutex::new(None);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let sd = BootedSystemd::boot(&[]);
+        *seen.lock().unwrap() = Some((sd.pid, sd.cgroups().to_vec(), sd.etc.clone()));
+        panic!("deliberate failure with systemd running");
+    }));
+    assert!(result.is_err());
+    let (pid, cgroups, etc) = seen.into_inner().unwrap().expect("systemd booted");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_ne!(comm.trim(), "systemd", "systemd (pid {pid}) still runs");
+    assert!(!cgroups.is_empty());
+    for cg in cgroups {
+        assert!(!cg.exists(), "{} was left behind", cg.display());
+    }
+    assert!(!etc.exists(), "{} was left behind", etc.display());
+}
+
+/// Against the running manager: socket activation on systemd 252 (said
+/// plainly, no socket drop-in), --runtime, --dry-run, and the refusals
+/// systemctl's view gives (unknown, masked), each writing nothing.
+#[test]
+fn socket_activation_runtime_and_refusals_with_a_running_manager() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let sd = BootedSystemd::boot(&[
+        (
+            "mzecho.socket",
+            "[Unit]\nDefaultDependencies=no\n[Socket]\nListenStream=127.0.0.1:8081\n",
+        ),
+        (
+            "mzecho.service",
+            "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 30\n",
+        ),
+        (
+            "mzweb.service",
+            "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 30\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink("/dev/null", sd.etc.join("mzmasked.service")).unwrap();
+    sd.systemctl(&["daemon-reload"]);
+    sd.systemctl(&["start", "mzecho.socket"]);
+    let before = snapshot(&sd.etc);
+
+    for (args, what) in [
+        (&["enable", "nosuch"][..], "unit nosuch.service not found"),
+        (&["enable", "mzmasked"][..], "mzmasked.service is masked"),
+        (
+            &[
+                "enable",
+                "mzecho.socket",
+                "--shim",
+                "/nonexistent/libmptcpize.so",
+            ][..],
+            "does not exist",
+        ),
+    ] {
+        let out = mptcpize(&sd, args);
+        assert_eq!(out.code(), 1, "{args:?}: {out}");
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(out.stderr.contains(what), "{args:?}: {out}");
+        assert_eq!(snapshot(&sd.etc), before, "{args:?} wrote something");
+    }
+
+    // Socket activation on 252: the service gets the shim, the listener
+    // stays TCP, and the user is told so.
+    let out = mptcpize(&sd, &["enable", "mzecho.socket"]);
+    out.assert_success();
+    assert!(out.stdout.contains("started by mzecho.socket"), "{out}");
+    assert!(
+        out.stdout.contains("stays TCP") && out.stdout.contains("systemd 252"),
+        "{out}"
+    );
+    assert!(sd.etc.join("mzecho.service.d/90-mptcpize.conf").exists());
+    assert!(!sd.etc.join("mzecho.socket.d").exists());
+    mptcpize(&sd, &["disable", "mzecho"]).assert_success();
+    assert_eq!(snapshot(&sd.etc), before);
+
+    // --dry-run names the reload it would do, and writes nothing.
+    let out = mptcpize(&sd, &["enable", "--dry-run", "--now", "mzweb"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("would run: systemctl daemon-reload"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("would run: systemctl restart mzweb.service"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&sd.etc), before);
+
+    // --no-reload: written, but the manager (which has the unit loaded, as
+    // it runs) has not read it yet.
+    sd.systemctl(&["start", "mzweb.service"]);
+    mptcpize(&sd, &["enable", "--no-reload", "mzweb"]).assert_success();
+    assert!(sd.etc.join("mzweb.service.d/90-mptcpize.conf").exists());
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(
+        !paths.contains("90-mptcpize.conf"),
+        "reloaded despite --no-reload: {paths}"
+    );
+    sd.systemctl(&["daemon-reload"]);
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(paths.contains("90-mptcpize.conf"), "{paths}");
+    mptcpize(&sd, &["disable", "mzweb"]).assert_success();
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(
+        !paths.contains("90-mptcpize.conf"),
+        "disable did not reload: {paths}"
+    );
+    sd.systemctl(&["stop", "mzweb.service"]);
+    assert_eq!(snapshot(&sd.etc), before);
+
+    // --runtime: in /run/systemd/system, seen by the manager, then gone.
+    let runtime = "/run/systemd/system/mzweb.service.d/90-mptcpize.conf";
+    mptcpize(&sd, &["enable", "--runtime", "mzweb"]).assert_success();
+    assert!(sd.run("test", &["-f", runtime]).status.success());
+    let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
+    assert!(paths.contains(runtime), "{paths}");
+    let status = mptcpize(&sd, &["status", "mzweb"]);
+    assert!(status.stdout.contains(runtime), "{status}");
+    mptcpize(&sd, &["disable", "--runtime", "mzweb"]).assert_success();
+    assert!(!sd
+        .run("test", &["-e", "/run/systemd/system/mzweb.service.d"])
+        .status
+        .success());
+    assert_eq!(snapshot(&sd.etc), before);
+}
+
+/// `--user`: against a real user manager (root's, HOME in a scratch
+/// directory), the drop-in goes in ~/.config/systemd/user, the running
+/// service gets the shim, and the root-only shim rule does not apply; a
+/// system unit with the same shim is refused.
+#[test]
+fn user_units_get_their_dropin_in_the_users_config() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let sd = BootedSystemd::boot(&[(
+        "mzsys.service",
+        "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
+    )]);
+    let home = sd.dir.join("home");
+    let user_dir = home.join(".config/systemd/user");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(
+        user_dir.join("mptcpize-test.target"),
+        "[Unit]\nDefaultDependencies=no\n",
+    )
+    .unwrap();
+    std::fs::write(
+        user_dir.join("mzuser.service"),
+        "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
+    )
+    .unwrap();
+    // A shim in a directory anyone can write to: fine for your own
+    // services, refused for system ones (they run as root).
+    let open = sd.dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let shim = open.join("libmptcpize.so");
+    std::fs::copy(mptcpize_tests::shim(), &shim).unwrap();
+    let shim = shim.to_str().unwrap();
+
+    sd.start_user_manager(&home);
+    let before = snapshot(&home);
+    let user = |args: &[&str]| {
+        let mut cmd = sd.user_cmd(&home, launcher());
+        cmd.args(args);
+        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
+    };
+    user(&["enable", "--user", "--now", "--shim", shim, "mzuser"]).assert_success();
+    let text = std::fs::read_to_string(user_dir.join("mzuser.service.d/90-mptcpize.conf")).unwrap();
+    assert!(text.contains(&format!("LD_PRELOAD={shim}")), "{text}");
+    let status = user(&["status", "--user", "mzuser"]);
+    assert!(status.stdout.contains("mzuser.service: active"), "{status}");
+    assert!(status.stdout.contains("shim mapped"), "{status}");
+
+    let out = mptcpize(&sd, &["enable", "--shim", shim, "mzsys"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(out.stderr.contains("is writable by others"), "{out}");
+    assert!(!sd.etc.join("mzsys.service.d").exists());
+
+    user(&["disable", "--user", "--now", "mzuser"]).assert_success();
+    assert_eq!(
+        snapshot(&home),
+        before,
+        "disable --user left something behind"
+    );
+    let status = user(&["status", "--user", "mzuser"]);
+    assert_eq!(status.code(), 3, "{status}");
+}
