@@ -402,13 +402,14 @@ fn endpoint_items(endpoints: &[pm::Endpoint], interfaces: &[host::Interface]) ->
 
 /// `ip mptcp endpoint add ADDR dev IF subflow` for an address that is not
 /// yet an endpoint, on an interface other than the default route's (the
-/// initial subflow already leaves through that one) when there are several.
+/// initial subflow already leaves through that one); with no such address,
+/// the command with ADDR and IF to fill in.
 fn endpoint_fix(endpoints: &[pm::Endpoint], interfaces: &[host::Interface]) -> String {
     let default_if = host::default_route_interface();
     let taken: Vec<IpAddr> = endpoints.iter().filter_map(|e| e.address).collect();
     let candidates: Vec<(&str, IpAddr)> = interfaces
         .iter()
-        .filter(|i| interfaces.len() < 2 || Some(&i.name) != default_if.as_ref())
+        .filter(|i| Some(&i.name) != default_if.as_ref())
         .flat_map(|i| i.addresses.iter().map(move |a| (i.name.as_str(), *a)))
         .filter(|(_, a)| !taken.contains(a))
         .collect();
