@@ -181,7 +181,9 @@ impl Line {
         let text = self.written();
         match config::report_to() {
             Some(ReportTo::Stderr) => {
-                sys::write(2, text);
+                if !stderr_is_a_network_socket() {
+                    sys::write(2, text);
+                }
             }
             Some(ReportTo::File(path)) => {
                 let fd = sys::open_append(path);
@@ -193,6 +195,22 @@ impl Line {
             None => {}
         }
     }
+}
+
+/// True when fd 2 is an IPv4 or IPv6 socket: a daemon that closed its
+/// stderr got it back as a connection (or an inetd-style service talks to its
+/// peer on it), and report lines there would go to the peer.
+fn stderr_is_a_network_socket() -> bool {
+    let mut domain: core::ffi::c_int = 0;
+    let mut len = core::mem::size_of::<core::ffi::c_int>() as u32;
+    let rc = sys::getsockopt(
+        2,
+        libc::SOL_SOCKET,
+        libc::SO_DOMAIN,
+        (&raw mut domain).cast(),
+        &mut len,
+    );
+    rc == 0 && (domain == libc::AF_INET || domain == libc::AF_INET6)
 }
 
 #[cfg(test)]

@@ -253,3 +253,69 @@ fn children_append_whole_lines_to_one_report_file() {
         );
     }
 }
+
+#[test]
+fn report_lines_never_go_to_a_connection_that_took_fd_2() {
+    require_root_mptcp!();
+    mptcpize_tests::require_program!("python3");
+    let bed = Testbed::new(1);
+    let addr = format!("{}:7105", bed.server_ip());
+    let mut server = bed.server.cmd(bin("echo-server"));
+    server.args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+
+    // A daemon-like client: stderr closed, so its connection gets fd 2;
+    // closing a second connection makes a report line while it is open.
+    let script = format!(
+        "import os, socket\n\
+         os.close(2)\n\
+         s = socket.create_connection(('{0}', 7105))\n\
+         assert s.fileno() == 2, s.fileno()\n\
+         s.sendall(b'ping')\n\
+         other = socket.create_connection(('{0}', 7105))\n\
+         other.close()\n\
+         s.shutdown(socket.SHUT_WR)\n\
+         got = b''\n\
+         while True:\n\
+         \x20   b = s.recv(100)\n\
+         \x20   if not b: break\n\
+         \x20   got += b\n\
+         print('got', got, flush=True)\n",
+        bed.server_ip()
+    );
+    let mut client = bed.client.cmd(launcher());
+    client.args(["run", "--report", "python3", "-c", &script]);
+    let out = run(client, T);
+    out.assert_success();
+    assert!(out.stdout.contains("got b'ping'"), "{out}");
+    let closed = server.wait_for_line("closed", T);
+    assert!(
+        closed.ends_with("echoed 4 bytes"),
+        "the report wrote into the connection: {closed}"
+    );
+}
+
+#[test]
+fn an_unwritable_report_file_is_refused_before_the_program_runs() {
+    let dir = ScratchDir::new();
+    let marker = dir.join("ran");
+    let mut cmd = std::process::Command::new(launcher());
+    cmd.arg("run")
+        .arg(format!(
+            "--report={}",
+            dir.join("no/such/dir/r.txt").display()
+        ))
+        .args(["touch"])
+        .arg(&marker);
+    let out = run(cmd, T);
+    assert_eq!(out.code(), 125, "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(
+        out.stderr
+            .starts_with("mptcpize-rs: cannot write the report to ")
+            && out.stderr.contains("No such file or directory"),
+        "{out}"
+    );
+    assert!(!marker.exists(), "the program ran");
+}
