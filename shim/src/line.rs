@@ -180,11 +180,10 @@ impl Line {
         }
         let text = self.written();
         match config::report_to() {
-            Some(ReportTo::Stderr) => {
-                if !stderr_is_a_network_socket() {
-                    sys::write(2, text);
-                }
+            Some(ReportTo::Stderr) if !stderr_is_a_network_socket() => {
+                sys::write(2, text);
             }
+            Some(ReportTo::Stderr) => {}
             Some(ReportTo::File(path)) => {
                 let fd = sys::open_append(path);
                 if fd >= 0 {
