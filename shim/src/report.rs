@@ -108,17 +108,21 @@ fn follow(fd: c_int, kind: Kind) {
 /// `fd` is being shut down: remember its subflows, peer and bytes while it
 /// still has them (a connection closed by both ends has no subflows left at
 /// `close()`, and one that fell back to TCP has lost its counters). `fd`
-/// may be a duplicate of the followed fd (`dup`, `F_DUPFD`): the sample goes
-/// to the followed fd of the same socket.
+/// may be a duplicate of a followed socket's fd (`dup`, `F_DUPFD`, Rust's
+/// `try_clone`): the sample goes to the followed fd of the same socket,
+/// found by its inode (only for MPTCP and TCP sockets: the search costs an
+/// fstat per followed fd).
 #[cold]
 pub fn shutting_down(fd: c_int, how: c_int) {
     // SAFETY: this thread's errno, saved and restored around our syscalls.
     let saved = unsafe { *libc::__errno_location() };
     let followed = if table::get(fd).is_some() {
         Some(fd)
-    } else {
+    } else if sockinfo::is_mptcp_or_tcp(fd) {
         sockinfo::identity(fd)
             .and_then(|id| table::find(|other| sockinfo::identity(other) == Some(id)))
+    } else {
+        None
     };
     if let Some(followed) = followed {
         if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed)) {

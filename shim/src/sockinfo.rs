@@ -227,6 +227,15 @@ fn fin_received(fd: c_int, state: u8) -> bool {
     }
 }
 
+/// True when `fd` is an MPTCP socket (also after a fallback to TCP) or a
+/// TCP socket.
+pub fn is_mptcp_or_tcp(fd: c_int) -> bool {
+    matches!(
+        int_opt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL),
+        Some(mptcpize_rules::IPPROTO_MPTCP | mptcpize_rules::IPPROTO_TCP)
+    )
+}
+
 /// The socket's identity (device and inode), shared by its duplicates.
 pub fn identity(fd: c_int) -> Option<(u64, u64)> {
     let mut st = MaybeUninit::uninit();
