@@ -38,8 +38,8 @@ pub struct Blocked(libc::sigset_t);
 
 /// Blocks the forwarded signals and SIGCHLD in the calling thread. Call it
 /// before starting other threads (they inherit the mask, so none of them
-/// takes these signals) and before spawning the child (std resets the
-/// child's mask).
+/// takes these signals) and before spawning the child (which unblocks them
+/// before exec, see `child::prepare`).
 pub fn block() -> io::Result<Blocked> {
     // SAFETY: sigemptyset/sigaddset initialise the set we own;
     // pthread_sigmask reads it.

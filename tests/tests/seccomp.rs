@@ -1,0 +1,505 @@
+//! Seccomp mode: statically linked programs (busybox, Go 1.19 built with
+//! CGO_ENABLED=0) that LD_PRELOAD cannot reach, as clients and servers in
+//! the testbed. Their connections must be MPTCP as the server's kernel
+//! counts them, fall back to TCP where MPTCP is disabled, cover threads and
+//! whole process trees, and the supervisor must pass signals and exit codes
+//! through like the bare program.
+
+use mptcpize_tests::gobuild::go_program;
+use mptcpize_tests::proc::run;
+use mptcpize_tests::{
+    artifacts::ScratchDir, bin, launcher, require_program, require_root_mptcp, Child, Testbed,
+};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+
+/// `mptcpize-rs run ARGS…` in no namespace.
+fn mptcpize(args: &[&str]) -> Command {
+    let mut cmd = Command::new(launcher());
+    cmd.arg("run").args(args);
+    cmd
+}
+
+/// A file of `len` pattern bytes in `dir`.
+fn blob(dir: &ScratchDir, name: &str, len: u32) -> Vec<u8> {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(dir.join(name), &data).unwrap();
+    data
+}
+
+/// Starts `busybox httpd` serving `dir` under the launcher (auto mode) in
+/// the server namespace, and waits until it listens.
+fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
+    let mut cmd = bed.server.cmd(launcher());
+    cmd.args(["run", "busybox", "httpd", "-f", "-p"])
+        .arg(format!("{}:{port}", bed.server_ip()))
+        .arg("-h")
+        .arg(dir.path());
+    let server = Child::spawn(cmd);
+    let deadline = Instant::now() + T;
+    while !bed.server.ss(&["-tln"]).contains(&format!(":{port}")) {
+        assert!(Instant::now() < deadline, "busybox httpd is not listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// `busybox wget` under the launcher in the client namespace.
+fn wget(bed: &Testbed, port: u16, out: &Path, extra: &[&str]) -> mptcpize_tests::Output {
+    let url = format!("http://{}:{port}/blob", bed.server_ip());
+    let mut cmd = bed.client.cmd(launcher());
+    cmd.arg("run")
+        .args(extra)
+        .args(["busybox", "wget", "-q", "-O"])
+        .arg(out)
+        .arg(url);
+    run(cmd, T)
+}
+
+#[test]
+fn busybox_httpd_and_wget_move_a_file_over_mptcp() {
+    require_root_mptcp!();
+    require_program!("busybox");
+    let bed = Testbed::new(2);
+    let dir = ScratchDir::new();
+    let data = blob(&dir, "blob", 3_000_000);
+    let _server = httpd(&bed, &dir, 8080);
+    let listeners = bed.server.ss(&["-Mln"]);
+    assert!(
+        listeners.contains(":8080"),
+        "busybox httpd's listener is not MPTCP:\n{listeners}"
+    );
+
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let out = wget(&bed, 8080, &dir.join("got"), &["-d"]);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("seccomp mode: /usr/bin/busybox is statically linked")
+            || out
+                .stderr
+                .contains("seccomp mode: /bin/busybox is statically linked"),
+        "auto mode did not choose seccomp for busybox:\n{out}"
+    );
+    assert!(out.stderr.contains(": MPTCP (seccomp)"), "{out}");
+    assert!(
+        std::fs::read(dir.join("got")).unwrap() == data,
+        "the file arrived changed"
+    );
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "busybox wget's connection was not MPTCP"
+    );
+}
+
+#[test]
+fn busybox_falls_back_to_tcp_without_mptcp_and_fails_with_no_fallback() {
+    require_root_mptcp!();
+    require_program!("busybox");
+    let bed = Testbed::new(1);
+    bed.client.set_mptcp(false);
+    bed.server.set_mptcp(false);
+    let dir = ScratchDir::new();
+    let data = blob(&dir, "blob", 200_000);
+    let _server = httpd(&bed, &dir, 8081);
+    assert!(
+        !bed.server.ss(&["-Mln"]).contains(":8081"),
+        "an MPTCP listener with MPTCP disabled?"
+    );
+
+    let out = wget(&bed, 8081, &dir.join("got"), &[]);
+    out.assert_success();
+    assert!(
+        std::fs::read(dir.join("got")).unwrap() == data,
+        "the file arrived changed"
+    );
+
+    let out = wget(&bed, 8081, &dir.join("not"), &["--no-fallback"]);
+    assert_ne!(
+        out.code(),
+        0,
+        "wget succeeded without MPTCP and without fallback:\n{out}"
+    );
+    assert!(
+        out.stderr.contains("Protocol not available"),
+        "wget did not see ENOPROTOOPT:\n{out}"
+    );
+    assert_eq!(bed.server.counter("MPTcpExtMPCapableSYNRX"), 0);
+}
+
+#[test]
+fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
+    require_root_mptcp!();
+    require_program!("busybox");
+    let bed = Testbed::new(1);
+    // nc's stdin stays open (busybox nc quits at EOF on stdin, maybe before
+    // the client's bytes arrive).
+    let mut server = bed.server.cmd(launcher());
+    server.args([
+        "run",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox sleep 60 | busybox nc -l -p 7001",
+    ]);
+    let mut server = Child::spawn(server);
+    let deadline = Instant::now() + T;
+    while !bed.server.ss(&["-Mln"]).contains(":7001") {
+        assert!(
+            Instant::now() < deadline,
+            "busybox nc has no MPTCP listener"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The script's shell is dynamically linked; the static client it starts
+    // is reached only because the filter is inherited.
+    let dir = ScratchDir::new();
+    let script = dir.join("send.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'hello over mptcp\\n' | busybox nc \"$1\" 7001\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let mut client = bed.client.cmd(launcher());
+    client
+        .args(["run", "--mode", "seccomp"])
+        .arg(&script)
+        .arg(bed.server_ip().to_string());
+    run(client, T).assert_success();
+    server.wait_for_line("hello over mptcp", T);
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the script's busybox nc did not connect over MPTCP"
+    );
+}
+
+/// The Go echo server under the launcher in the server namespace.
+fn go_server(bed: &Testbed, addr: &str) -> (Child, String) {
+    let mut cmd = bed.server.cmd(launcher());
+    cmd.args(["run", "-d"])
+        .arg(go_program("gonet"))
+        .args(["server", addr]);
+    let mut server = Child::spawn(cmd);
+    let line = server.wait_for_line("listening on", T);
+    (server, line)
+}
+
+fn go_client(bed: &Testbed, addr: &str, bytes: &str) -> mptcpize_tests::Output {
+    let mut cmd = bed.client.cmd(launcher());
+    cmd.args(["run", "-d"])
+        .arg(go_program("gonet"))
+        .args(["client", addr, bytes]);
+    run(cmd, T)
+}
+
+#[test]
+fn static_go_server_and_client_negotiate_mptcp() {
+    require_root_mptcp!();
+    require_program!("go");
+    let bed = Testbed::new(2);
+    let addr = format!("{}:7100", bed.server_ip());
+    let (mut server, listening) = go_server(&bed, &addr);
+    assert!(listening.contains("socket: MPTCP"), "{listening}");
+
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let out = go_client(&bed, &addr, "4000000");
+    out.assert_success();
+    assert!(
+        out.stderr.contains("seccomp mode:") && out.stderr.contains("go1.19"),
+        "auto mode did not choose seccomp for a Go 1.19 program:\n{out}"
+    );
+    assert!(out.stdout.contains("socket: MPTCP"), "{out}");
+    assert!(
+        out.stdout
+            .contains("echoed 4000000 of 4000000 bytes intact"),
+        "{out}"
+    );
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the server saw no MP_CAPABLE SYN"
+    );
+    let accepted = server.wait_for_line("accepted", T);
+    assert!(accepted.contains("socket: MPTCP"), "{accepted}");
+}
+
+#[test]
+fn static_go_falls_back_to_tcp_without_mptcp() {
+    require_root_mptcp!();
+    require_program!("go");
+    let bed = Testbed::new(1);
+    bed.client.set_mptcp(false);
+    bed.server.set_mptcp(false);
+    let addr = format!("{}:7101", bed.server_ip());
+    let (_server, listening) = go_server(&bed, &addr);
+    assert!(listening.contains("socket: TCP"), "{listening}");
+    let out = go_client(&bed, &addr, "500000");
+    out.assert_success();
+    assert!(out.stdout.contains("socket: TCP"), "{out}");
+    assert!(
+        out.stdout.contains("echoed 500000 of 500000 bytes intact"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("MPTCP unavailable (ENOPROTOOPT)"),
+        "the supervisor did not log the fallback:\n{out}"
+    );
+}
+
+#[test]
+fn sockets_opened_by_many_threads_at_once_all_become_mptcp() {
+    require_root_mptcp!();
+    require_program!("go");
+    // 32 goroutines, each locked to its own OS thread, of a static Go program.
+    let out = run(
+        mptcpize(&[
+            go_program("gonet").to_str().unwrap(),
+            "threads",
+            "32",
+            "100",
+        ]),
+        T,
+    );
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("threads=32 sockets=3200 mptcp=3200 tcp=0 errors=0"),
+        "{out}"
+    );
+    // 16 threads of a Rust program through libc's socket(), forced to seccomp.
+    let out = run(
+        mptcpize(&[
+            "--mode",
+            "seccomp",
+            bin("socket-threads").to_str().unwrap(),
+            "16",
+            "250",
+        ]),
+        T,
+    );
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("threads=16 sockets=4000 mptcp=4000 tcp=0 errors=0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn seccomp_mode_makes_the_same_sockets_as_the_preload_shim() {
+    require_root_mptcp!();
+    // Every family × type × flags × protocol, with SOCK_NONBLOCK and
+    // SOCK_CLOEXEC read back from the fd.
+    let matrix = bin("sockmatrix");
+    let preload = run(
+        mptcpize(&["--mode", "preload", matrix.to_str().unwrap()]),
+        T,
+    );
+    let seccomp = run(
+        mptcpize(&["--mode", "seccomp", matrix.to_str().unwrap()]),
+        T,
+    );
+    preload.assert_success();
+    seccomp.assert_success();
+    assert!(
+        seccomp.stdout.contains(
+            "SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC 0 -> protocol 262 nonblock=1 cloexec=1"
+        ),
+        "{seccomp}"
+    );
+    assert_eq!(preload.stdout, seccomp.stdout);
+}
+
+#[test]
+fn auto_mode_reads_the_elf_and_follows_scripts() {
+    require_program!("busybox");
+    let dir = ScratchDir::new();
+    let script = dir.join("bb.sh");
+    std::fs::write(&script, "#!/bin/busybox sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cases = [
+        (
+            vec!["busybox", "true"],
+            "seccomp mode:",
+            "statically linked",
+        ),
+        (vec!["true"], "preload mode:", "dynamically linked"),
+        (
+            vec![script.to_str().unwrap()],
+            "seccomp mode:",
+            "run by /bin/busybox",
+        ),
+    ];
+    for (argv, mode, why) in cases {
+        let mut args = vec!["-d"];
+        args.extend(&argv);
+        let out = run(mptcpize(&args), T);
+        out.assert_success();
+        assert!(
+            out.stderr.contains(mode) && out.stderr.contains(why),
+            "{argv:?}: expected {mode:?} … {why:?}:\n{out}"
+        );
+    }
+}
+
+/// Runs `busybox sh -c SCRIPT` under the launcher in seccomp mode.
+fn supervised_shell(script: &str) -> Child {
+    Child::spawn(mptcpize(&[
+        "--mode", "seccomp", "busybox", "sh", "-c", script,
+    ]))
+}
+
+#[test]
+fn sigterm_to_the_launcher_reaches_the_child() {
+    require_program!("busybox");
+    let mut child = supervised_shell(
+        "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do busybox sleep 0.1; done",
+    );
+    child.wait_for_line("ready", T);
+    child.signal(libc::SIGTERM);
+    let out = child.finish(T);
+    assert!(out.stdout.contains("got TERM"), "{out}");
+    assert_eq!(out.code(), 42, "{out}");
+}
+
+#[test]
+fn a_child_killed_by_sigkill_makes_the_launcher_exit_137() {
+    require_program!("busybox");
+    let mut child = supervised_shell("echo ready $$; exec busybox sleep 30");
+    let line = child.wait_for_line("ready", T);
+    let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: kill() on the pid the child printed, our grandchild.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let out = child.finish(T);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out}");
+    assert_eq!(out.code(), 137);
+}
+
+#[test]
+fn exit_codes_pass_through_the_supervisor() {
+    require_program!("busybox");
+    let out = supervised_shell("exit 3").finish(T);
+    assert_eq!(out.code(), 3, "{out}");
+    let out = run(mptcpize(&["--mode", "seccomp", "no-such-program-mz"]), T);
+    assert_eq!(out.code(), 127, "{out}");
+    assert_eq!(
+        out.stderr.trim(),
+        "mptcpize-rs: no-such-program-mz: command not found"
+    );
+}
+
+#[test]
+fn killing_the_launcher_kills_the_child() {
+    require_program!("busybox");
+    let mut child = supervised_shell("echo ready $$; exec busybox sleep 30");
+    let line = child.wait_for_line("ready", T);
+    let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SIGKILL to the launcher alone (not its process group).
+    child.signal(libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the child outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True while `pid` exists and is not a zombie.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn a_nested_run_is_covered_by_the_outer_supervisor() {
+    require_root_mptcp!();
+    let threads = bin("socket-threads");
+    let inner = launcher();
+    let out = run(
+        mptcpize(&[
+            "--mode",
+            "seccomp",
+            inner.to_str().unwrap(),
+            "run",
+            "--mode",
+            "seccomp",
+            threads.to_str().unwrap(),
+            "2",
+            "10",
+        ]),
+        T,
+    );
+    out.assert_success();
+    assert!(out.stdout.contains("mptcp=20 tcp=0 errors=0"), "{out}");
+
+    // Without the variable that says so, the kernel refuses a second
+    // listener: one clear line, exit 125.
+    let out = run(
+        mptcpize(&[
+            "--mode",
+            "seccomp",
+            "env",
+            "-u",
+            "MPTCPIZE_SUPERVISOR",
+            inner.to_str().unwrap(),
+            "run",
+            "--mode",
+            "seccomp",
+            threads.to_str().unwrap(),
+            "1",
+            "1",
+        ]),
+        T,
+    );
+    assert_eq!(out.code(), 125, "{out}");
+    assert!(
+        out.stderr
+            .starts_with("mptcpize-rs: this process is already under another seccomp"),
+        "{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn a_setuid_target_is_refused_with_one_line() {
+    require_root_mptcp!();
+    let dir = ScratchDir::new();
+    let prog = dir.join("setuid-true");
+    std::fs::copy("/bin/true", &prog).unwrap();
+    // Owned by nobody, set-user-ID: exec would change our euid.
+    std::os::unix::fs::chown(&prog, Some(65534), None).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    for mode in ["preload", "auto", "seccomp"] {
+        let out = run(mptcpize(&["--mode", mode, prog.to_str().unwrap()]), T);
+        assert_eq!(out.code(), 125, "--mode {mode}:\n{out}");
+        assert_eq!(out.stderr.lines().count(), 1, "--mode {mode}:\n{out}");
+        let want = if mode == "seccomp" {
+            "no_new_privs"
+        } else {
+            "secure-execution mode"
+        };
+        assert!(
+            out.stderr.contains("set-user-ID (to uid 65534)") && out.stderr.contains(want),
+            "--mode {mode}:\n{out}"
+        );
+    }
+}
