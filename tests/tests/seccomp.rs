@@ -503,3 +503,45 @@ fn a_setuid_target_is_refused_with_one_line() {
         );
     }
 }
+
+#[test]
+fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
+    require_root_mptcp!();
+    require_program!("go");
+    require_program!("busybox");
+    let bed = Testbed::new(1);
+    let addr = format!("{}:7102", bed.server_ip());
+    let (_server, _) = go_server(&bed, &addr);
+    let dir = ScratchDir::new();
+    let log = dir.join("client.log");
+    // The shell starts the client in the background and exits at once; the
+    // client makes its socket a second later, when the launcher is gone.
+    let script = format!(
+        "(busybox sleep 1; exec {} client {addr} 100000) > {} 2>&1 &",
+        go_program("gonet").display(),
+        log.display()
+    );
+    let mut cmd = bed.client.cmd(launcher());
+    cmd.args(["run", "--mode", "seccomp", "busybox", "sh", "-c", &script]);
+    let out = run(cmd, T);
+    out.assert_success();
+    assert!(
+        !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("connected"),
+        "the client ran before the launcher exited"
+    );
+    let deadline = Instant::now() + T;
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("echoed") || Instant::now() > deadline {
+            assert!(text.contains("socket: MPTCP"), "{text}");
+            assert!(
+                text.contains("echoed 100000 of 100000 bytes intact"),
+                "{text}"
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

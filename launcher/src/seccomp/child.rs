@@ -12,7 +12,8 @@
 //! makes only system calls.
 //!
 //! The message is one byte of stage, an errno, and the listener as
-//! ancillary data when the stage is [`Stage::Ready`].
+//! ancillary data when the stage is [`Stage::Ready`]. The launcher hands the
+//! listener on to the supervisor process with the same message.
 
 use super::filter::{self, Program};
 use std::io;
@@ -125,6 +126,16 @@ fn fail(sock: RawFd, stage: Stage) -> io::Result<()> {
 /// Room for one fd of ancillary data, aligned for `cmsghdr`.
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 32]);
+
+/// Hands `listener` on (the launcher to the supervisor process).
+pub fn send_listener(sock: &OwnedFd, listener: &OwnedFd) -> io::Result<()> {
+    send(
+        sock.as_raw_fd(),
+        Stage::Ready,
+        0,
+        Some(listener.as_raw_fd()),
+    )
+}
 
 fn send(sock: RawFd, stage: Stage, errno: i32, fd: Option<RawFd>) -> io::Result<()> {
     let mut data = [0u8; 5];

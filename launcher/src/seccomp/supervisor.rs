@@ -1,5 +1,13 @@
-//! The supervisor's answers: a few threads wait on the notification listener
-//! and answer each TCP `socket()` call of the supervised tree.
+//! The supervisor: a process that answers each TCP `socket()` call of the
+//! supervised tree, with a few threads waiting on the notification listener.
+//!
+//! It is forked from the launcher before anything else (so before any
+//! thread), leaves the job's session, receives the listener from the
+//! launcher, and serves until the last process of the tree is gone (the
+//! listener reports POLLHUP). Being its own process lets it outlive the
+//! launcher, which exits as soon as PROG does: descendants that PROG left
+//! running (daemons, `cmd &` in a script) keep getting MPTCP sockets instead
+//! of ENOSYS, which is what a socket() call gets once nobody listens.
 //!
 //! For each notification the rules (`mptcpize_rules::plan`) decide, as in
 //! the shim. To convert, the supervisor creates the MPTCP socket itself and
@@ -18,6 +26,7 @@
 //! unshare or setns) is also let through: a socket made here would live in
 //! the wrong namespace. Its sockets stay TCP, and `--debug` says so.
 
+use super::child::{self, Report};
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -91,8 +100,78 @@ fn thread_count() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
+/// Forks the supervisor process and returns the socket to hand it the
+/// listener with ([`child::send`]); dropping that socket without sending
+/// makes the supervisor exit. Call while the launcher has no other thread.
+pub fn fork(config: Config) -> io::Result<OwnedFd> {
+    let (launcher_end, supervisor_end) = child::socketpair()?;
+    // SAFETY: fork() while the launcher is single-threaded; the child runs
+    // ordinary code and ends with exit(), never returning from here.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            drop(launcher_end);
+            detach(config.debug);
+            match child::receive(&supervisor_end, true) {
+                Ok(Some(Report::Listener(listener))) => {
+                    drop(supervisor_end);
+                    serve_until_orphaned(listener, config)
+                }
+                // The launcher failed before the program ran.
+                _ => std::process::exit(0),
+            }
+        }
+        _ => Ok(launcher_end),
+    }
+}
+
+/// Leaves the job: its own session (no terminal signals, not stopped with
+/// the job), stdin and stdout on /dev/null, stderr too unless debugging,
+/// so that it holds no pipe of the caller open; and a name for ps.
+fn detach(debug: bool) {
+    // SAFETY: setsid, open, dup2, close and prctl on our own process, with
+    // a NUL-terminated path and name.
+    unsafe {
+        libc::setsid();
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            if !debug {
+                libc::dup2(null, 2);
+            }
+            libc::close(null);
+        }
+        libc::prctl(libc::PR_SET_NAME, c"mptcpize-notify".as_ptr());
+    }
+}
+
+/// Answers notifications until no process uses the filter any more.
+fn serve_until_orphaned(listener: OwnedFd, config: Config) -> ! {
+    let supervisor = match start(listener, config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mptcpize-rs: cannot start the supervisor's threads: {e}");
+            std::process::exit(1)
+        }
+    };
+    let mut pfd = libc::pollfd {
+        fd: supervisor.fd(),
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll on one pollfd we own. With no events asked, it wakes
+        // only for POLLHUP (no task uses the filter) or POLLERR.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            std::process::exit(0);
+        }
+    }
+}
+
 /// Starts the answering threads. They run until the process exits.
-pub fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
+fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
     let supervisor = Arc::new(Supervisor {
         listener,
         config,
@@ -114,7 +193,7 @@ fn netns_of(path: &str) -> Option<(u64, u64)> {
 
 impl Supervisor {
     /// Receives and answers notifications until the listener is unusable.
-    pub fn serve(&self) {
+    fn serve(&self) {
         loop {
             // SAFETY: NotifBuf is plain data; RECV requires it zeroed.
             let mut buf: NotifBuf = unsafe { std::mem::zeroed() };
@@ -256,8 +335,9 @@ impl Supervisor {
             type_name(n.data.args[1] as i32),
             n.data.args[2] as i32
         );
-        use std::io::Write;
-        let _ = io::stderr().lock().write_all(line.as_bytes());
+        // One write(2), no lock: lines from the threads do not interleave.
+        // SAFETY: writes the bytes of a live String to fd 2.
+        unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
     }
 }
 
