@@ -32,16 +32,16 @@ for f in "$loop" "$launcher"; do
 done
 
 # "100000 socket() calls: 1234 ns each" -> 1234
-ns() { "$@" | awk '/socket\(\) calls/ {print $(NF-1)}'; }
+ns() { "$@" | awk '/socket\(\) calls/ {print $(NF-2)}'; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A runs
 for kind in tcp udp; do
   for ((r = 0; r < rounds; r++)); do
-    runs[$kind none]+="$(ns "$loop" "$n" "$kind") "
-    runs[$kind preload]+="$(ns "$launcher" run --mode preload "$loop" "$n" "$kind") "
-    runs[$kind seccomp]+="$(ns "$launcher" run --mode seccomp "$loop" "$n" "$kind") "
+    runs[${kind}_none]+="$(ns "$loop" "$n" "$kind") "
+    runs[${kind}_preload]+="$(ns "$launcher" run --mode preload "$loop" "$n" "$kind") "
+    runs[${kind}_seccomp]+="$(ns "$launcher" run --mode seccomp "$loop" "$n" "$kind") "
   done
 done
 
@@ -49,9 +49,9 @@ declare -A fig
 printf '%-4s %-8s %s\n' kind mode ns/call
 for kind in tcp udp; do
   for mode in none preload seccomp; do
-    fig[$kind $mode]=$(tr ' ' '\n' <<<"${runs[$kind $mode]}" | grep . | median)
-    printf '%-4s %-8s %s\n' "$kind" "$mode" "${fig[$kind $mode]}"
+    fig[${kind}_$mode]=$(tr ' ' '\n' <<<"${runs[${kind}_$mode]}" | grep . | median)
+    printf '%-4s %-8s %s\n' "$kind" "$mode" "${fig[${kind}_$mode]}"
   done
 done
-echo "seccomp overhead per converted socket(): $((fig[tcp seccomp] - fig[tcp preload])) ns (seccomp - preload)"
-echo "seccomp overhead per other syscall pair (udp socket+close): $((fig[udp seccomp] - fig[udp none])) ns (seccomp - none)"
+echo "seccomp overhead per converted socket(): $((fig[tcp_seccomp] - fig[tcp_preload])) ns (seccomp - preload)"
+echo "seccomp overhead per other syscall pair (udp socket+close): $((fig[udp_seccomp] - fig[udp_none])) ns (seccomp - none)"
