@@ -545,3 +545,46 @@ fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_descendant_in_another_network_namespace_gets_its_socket_there() {
+    require_root_mptcp!();
+    require_program!("busybox");
+    let bed = Testbed::new(1);
+    let dir = ScratchDir::new();
+    let data = blob(&dir, "blob", 100_000);
+    let _server = httpd(&bed, &dir, 8082);
+    // The launcher runs in this namespace, which has no route to the
+    // server; `ip netns exec` moves its child into the client namespace. A
+    // socket made in the supervisor's namespace could not connect.
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let out = run(
+        mptcpize(&[
+            "-d",
+            "--mode",
+            "seccomp",
+            "ip",
+            "netns",
+            "exec",
+            &bed.client.name,
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            dir.join("got").to_str().unwrap(),
+            &format!("http://{}:8082/blob", bed.server_ip()),
+        ]),
+        T,
+    );
+    out.assert_success();
+    assert!(
+        std::fs::read(dir.join("got")).unwrap() == data,
+        "the file arrived changed"
+    );
+    assert!(out.stderr.contains(": MPTCP (seccomp)"), "{out}");
+    assert_eq!(
+        bed.server.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the connection from the other namespace was not MPTCP"
+    );
+}

@@ -13,6 +13,7 @@
 
 mod child;
 pub mod filter;
+mod netns;
 mod signals;
 mod supervisor;
 

@@ -23,10 +23,12 @@
 //! fallback off the call fails with the MPTCP error.
 //!
 //! A caller in another network namespace than the supervisor (it called
-//! unshare or setns) is also let through: a socket made here would live in
-//! the wrong namespace. Its sockets stay TCP, and `--debug` says so.
+//! unshare or setns) gets its socket made in its own namespace (see
+//! [`netns`]), or, where the supervisor may not enter it (without root), its
+//! call is let through and stays TCP; `--debug` says so.
 
 use super::child::{self, Report};
+use super::netns;
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -51,9 +53,12 @@ pub struct Supervisor {
     config: Config,
     /// Set once an MPTCP socket failed with a fallback error.
     mptcp_unavailable: AtomicBool,
-    /// The supervisor's network namespace, as `/proc/PID/ns/net` reads
-    /// (`net:[4026531840]`); `None` without /proc (then not checked).
-    netns: Option<NsName>,
+    /// The supervisor's network namespace; `None` without /proc (then
+    /// callers are assumed to share it).
+    netns: Option<netns::NsName>,
+    /// An fd of that namespace, to return to after making a socket in
+    /// another one.
+    home: Option<netns::Home>,
 }
 
 /// The kernel's buffer for one notification: `seccomp_notif` and room for
@@ -191,7 +196,8 @@ fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
         listener,
         config,
         mptcp_unavailable: AtomicBool::new(false),
-        netns: netns_of(std::process::id()),
+        netns: netns::of(std::process::id()),
+        home: netns::Home::open().ok(),
     });
     for i in 0..thread_count() {
         let s = Arc::clone(&supervisor);
@@ -200,31 +206,6 @@ fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
             .spawn(move || s.serve())?;
     }
     Ok(supervisor)
-}
-
-/// The text of a `/proc/PID/ns/net` link: `net:[4026531840]`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct NsName {
-    buf: [u8; 32],
-    len: usize,
-}
-
-/// The network namespace of task `pid`, read with readlink(2): unlike
-/// stat(2), it does not open the namespace (a third of the cost of a
-/// converted socket() when measured).
-fn netns_of(pid: u32) -> Option<NsName> {
-    let path = std::ffi::CString::new(format!("/proc/{pid}/ns/net")).ok()?;
-    let mut name = NsName {
-        buf: [0; 32],
-        len: 0,
-    };
-    // SAFETY: readlink writes at most buf.len() bytes into our buffer.
-    let n = unsafe { libc::readlink(path.as_ptr(), name.buf.as_mut_ptr().cast(), name.buf.len()) };
-    if n <= 0 || n as usize >= name.buf.len() {
-        return None;
-    }
-    name.len = n as usize;
-    Some(name)
 }
 
 impl Supervisor {
@@ -283,18 +264,36 @@ impl Supervisor {
             Plan::PassThrough | Plan::TcpKnownUnavailable => return self.let_through(n.id),
             Plan::Mptcp => {}
         }
-        if self.netns.is_some() && netns_of(n.pid) != self.netns {
-            // The caller is in another network namespace, or already gone;
-            // checked below that the id (and so the pid) is still valid.
-            if self.is_valid(n.id) {
-                self.log(n, format_args!("left as TCP: another network namespace"));
-                self.let_through(n.id);
+        let foreign = self.netns.is_some() && netns::of(n.pid) != self.netns;
+        let _visit = if foreign {
+            // Make the socket in the caller's namespace, or let it through.
+            let entered = match &self.home {
+                Some(home) => netns::Visit::enter(home, n.pid, || self.is_valid(n.id)),
+                None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            };
+            match entered {
+                Ok(Some(visit)) => Some(visit),
+                Ok(None) => return, // the caller is gone
+                Err(e) => {
+                    if self.is_valid(n.id) {
+                        self.log(
+                            n,
+                            format_args!(
+                                "left as TCP: in another network namespace ({})",
+                                e.to_string().split(" (os error").next().unwrap_or_default()
+                            ),
+                        );
+                        self.let_through(n.id);
+                    }
+                    return;
+                }
             }
-            return;
-        }
-        if !self.is_valid(n.id) {
-            return;
-        }
+        } else {
+            if !self.is_valid(n.id) {
+                return;
+            }
+            None
+        };
         // Our own copy is always close-on-exec; the caller's flag goes to ADDFD.
         let own_ty = ty | libc::SOCK_CLOEXEC;
         // SAFETY: socket() takes integers.
@@ -307,7 +306,11 @@ impl Supervisor {
                 self.log(n, format_args!("= -1: MPTCP failed ({})", errno_name(err)));
                 return self.fail(n.id, err);
             }
-            self.mptcp_unavailable.store(true, Ordering::Relaxed);
+            // MPTCP is enabled per namespace: only our own one's state is
+            // remembered.
+            if !foreign {
+                self.mptcp_unavailable.store(true, Ordering::Relaxed);
+            }
             self.log(
                 n,
                 format_args!(
