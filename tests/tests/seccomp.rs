@@ -588,3 +588,146 @@ fn a_descendant_in_another_network_namespace_gets_its_socket_there() {
         "the connection from the other namespace was not MPTCP"
     );
 }
+
+/// Counts the SIGINTs it receives while it sleeps about two seconds, then
+/// prints `INT <count>`.
+const COUNT_SIGINT_C: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static volatile sig_atomic_t n;
+static void on_int(int s) { (void)s; n++; }
+int main(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_int;
+    sigaction(SIGINT, &sa, 0);
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; i < 20; i++) usleep(100000);
+    printf("INT %d\n", (int)n);
+    return 0;
+}
+"#;
+
+#[test]
+fn on_a_terminal_ctrl_c_arrives_once_and_ctrl_z_stops_the_whole_job() {
+    require_program!("gcc");
+    require_program!("bash");
+    let dir = ScratchDir::new();
+    std::fs::write(dir.join("count.c"), COUNT_SIGINT_C).unwrap();
+    let prog = dir.join("count-sigint");
+    let mut cc = Command::new("gcc");
+    cc.arg("-o").arg(&prog).arg(dir.join("count.c"));
+    run(cc, T).assert_success();
+
+    // An interactive bash on a pseudo-terminal runs the launcher as a job,
+    // with job control, as a user's shell does.
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two ints; the other arguments may be null.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: openpty returned two fresh fds that we now own.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = Command::new("bash");
+    cmd.args(["--norc", "--noprofile", "-i"])
+        .env("PS1", "$ ")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut shell = cmd.spawn().unwrap();
+    drop(cmd);
+    // If anything below fails: killing the session leader hangs the
+    // terminal up, which ends the job.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: kill() on our own child.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _cleanup = KillOnDrop(shell.id() as i32);
+
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let screen = std::sync::Arc::clone(&screen);
+        let mut master = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + T;
+        while !screen.lock().unwrap().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} on the terminal:\n{}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    use std::io::Write;
+    let mut keys = &master;
+    let line = format!(
+        "{} run --mode seccomp {}\n",
+        launcher().display(),
+        prog.display()
+    );
+    keys.write_all(line.as_bytes()).unwrap();
+    wait_for("ready");
+    keys.write_all(b"\x03").unwrap(); // Ctrl-C
+    std::thread::sleep(Duration::from_millis(200));
+    keys.write_all(b"\x1a").unwrap(); // Ctrl-Z
+    wait_for("Stopped");
+    // The job's exit status, as `fg` returns it.
+    keys.write_all(b"fg; echo \"fg=$?\"\n").unwrap();
+    wait_for("fg=");
+    keys.write_all(b"exit\n").unwrap();
+    let deadline = Instant::now() + T;
+    while shell.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "bash did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(master);
+    let _ = reader.join();
+    let screen = screen.lock().unwrap().clone();
+    assert!(screen.contains("fg=0"), "{screen}");
+    assert!(
+        screen.contains("INT 1\r\n"),
+        "Ctrl-C should reach the program exactly once:\n{screen}"
+    );
+}
