@@ -31,6 +31,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         RunMode::Preload => Mode::Preload,
         RunMode::Seccomp => Mode::Seccomp,
     };
+    if args.debug && args.mode != RunMode::Auto {
+        eprintln!("mptcpize-rs: {mode} mode (--mode {mode})");
+    }
     if let Some(why) = target::privilege_obstacle(&target, mode) {
         return Err(Failure::new(LAUNCHER_FAILED, why));
     }
