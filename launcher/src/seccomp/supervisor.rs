@@ -259,77 +259,91 @@ impl Supervisor {
             n.data.args[2] as i32,
         );
         let unavailable = self.mptcp_unavailable.load(Ordering::Relaxed);
-        match plan(domain, ty, protocol, unavailable) {
-            // The filter only sends TCP sockets; anything else runs as asked.
-            Plan::PassThrough | Plan::TcpKnownUnavailable => return self.let_through(n.id),
-            Plan::Mptcp => {}
+        if plan(domain, ty, protocol, unavailable) != Plan::Mptcp {
+            // Known unavailable (or, never from our filter, not TCP): the
+            // kernel makes the socket the program asked for.
+            return self.let_through(n.id);
         }
         let foreign = self.netns.is_some() && netns::of(n.pid) != self.netns;
-        let _visit = if foreign {
-            // Make the socket in the caller's namespace, or let it through.
-            let entered = match &self.home {
-                Some(home) => netns::Visit::enter(home, n.pid, || self.is_valid(n.id)),
-                None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
-            };
-            match entered {
-                Ok(Some(visit)) => Some(visit),
-                Ok(None) => return, // the caller is gone
-                Err(e) => {
-                    if self.is_valid(n.id) {
-                        self.log(
-                            n,
-                            format_args!(
-                                "left as TCP: in another network namespace ({})",
-                                e.to_string().split(" (os error").next().unwrap_or_default()
-                            ),
-                        );
-                        self.let_through(n.id);
-                    }
-                    return;
-                }
-            }
-        } else {
-            if !self.is_valid(n.id) {
-                return;
-            }
-            None
+        let Some(_visit) = self.enter_callers_namespace(n, foreign) else {
+            return;
         };
         // Our own copy is always close-on-exec; the caller's flag goes to ADDFD.
-        let own_ty = ty | libc::SOCK_CLOEXEC;
         // SAFETY: socket() takes integers.
-        let fd = unsafe { libc::socket(domain, own_ty, IPPROTO_MPTCP) };
+        let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, IPPROTO_MPTCP) };
         if fd < 0 {
             let err = io::Error::last_os_error()
                 .raw_os_error()
                 .unwrap_or(libc::EIO);
-            if self.config.no_fallback || !is_fallback_errno(err) {
-                self.log(n, format_args!("= -1: MPTCP failed ({})", errno_name(err)));
-                return self.fail(n.id, err);
-            }
-            // MPTCP is enabled per namespace: only our own one's state is
-            // remembered.
-            if !foreign {
-                self.mptcp_unavailable.store(true, Ordering::Relaxed);
-            }
-            self.log(
-                n,
-                format_args!(
-                    "TCP, MPTCP unavailable ({}), fallback for the rest of the tree",
-                    errno_name(err)
-                ),
-            );
-            return self.let_through(n.id);
+            return self.mptcp_failed(n, err, foreign);
         }
+        self.inject(n, fd, ty & libc::SOCK_CLOEXEC != 0);
+    }
+
+    /// Checks that the caller still waits and, when it lives in another
+    /// network namespace, moves this thread there. `None`: the call has
+    /// been answered (let through) or needs no answer (the caller is gone).
+    fn enter_callers_namespace(
+        &self,
+        n: &libc::seccomp_notif,
+        foreign: bool,
+    ) -> Option<Option<netns::Visit<'_>>> {
+        if !foreign {
+            return self.is_valid(n.id).then_some(None);
+        }
+        let entered = match &self.home {
+            Some(home) => netns::Visit::enter(home, n.pid, || self.is_valid(n.id)),
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        };
+        match entered {
+            Ok(Some(visit)) => Some(Some(visit)),
+            Ok(None) => None,
+            Err(e) => {
+                if self.is_valid(n.id) {
+                    let why = e.to_string();
+                    let why = why.split(" (os error").next().unwrap_or_default();
+                    self.log(
+                        n,
+                        format_args!("left as TCP: in another network namespace ({why})"),
+                    );
+                    self.let_through(n.id);
+                }
+                None
+            }
+        }
+    }
+
+    /// The MPTCP socket failed with `err`: fall back (let the call make its
+    /// TCP socket) or fail the call, as the rules and `--no-fallback` say.
+    fn mptcp_failed(&self, n: &libc::seccomp_notif, err: i32, foreign: bool) {
+        if self.config.no_fallback || !is_fallback_errno(err) {
+            self.log(n, format_args!("= -1: MPTCP failed ({})", errno_name(err)));
+            return self.fail(n.id, err);
+        }
+        // MPTCP is enabled per namespace: only our own one's state is
+        // remembered.
+        if !foreign {
+            self.mptcp_unavailable.store(true, Ordering::Relaxed);
+        }
+        self.log(
+            n,
+            format_args!(
+                "TCP, MPTCP unavailable ({}), fallback for the rest of the tree",
+                errno_name(err)
+            ),
+        );
+        self.let_through(n.id);
+    }
+
+    /// Puts our socket `fd` into the caller as the result of its call, and
+    /// closes our copy.
+    fn inject(&self, n: &libc::seccomp_notif, fd: RawFd, cloexec: bool) {
         let addfd = libc::seccomp_notif_addfd {
             id: n.id,
             flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
             srcfd: fd as u32,
             newfd: 0,
-            newfd_flags: if ty & libc::SOCK_CLOEXEC != 0 {
-                libc::O_CLOEXEC as u32
-            } else {
-                0
-            },
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
         // SAFETY: ADDFD reads the struct we own; fd is our socket.
         let new =
