@@ -12,7 +12,7 @@
 //! ([`signals`]).
 
 mod child;
-pub mod filter;
+mod filter;
 mod netns;
 mod signals;
 mod supervisor;
@@ -26,7 +26,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-/// Set in the supervised tree to the supervisor's pid, so that a nested
+/// Set in the supervised tree to the launcher's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
 /// (the kernel allows one listener per filter chain).
 pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
