@@ -628,7 +628,10 @@ mod tests {
         assert_eq!(t.privileges.setgid, Some(gid));
         // The kernel ignores set-ID bits on scripts; the interpreter's count.
         if uid == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            // chown clears the set-ID bits: set them again.
             std::os::unix::fs::chown(&script, Some(65534), None).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o6755)).unwrap();
             let t = inspect(script.as_os_str()).unwrap();
             assert_eq!(t.privileges.setuid, Some(65534));
             assert_eq!(privilege_obstacle(&t, Mode::Preload), None);
