@@ -20,6 +20,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
         target::Error::NotExecutable { .. } => Failure::new(CANNOT_EXECUTE, e.to_string()),
     })?;
+    if let target::Kind::Script { interpreter, .. } = &target.kind {
+        if !interpreter.exists() {
+            return Err(Failure::new(
+                CANNOT_EXECUTE,
+                format!(
+                    "{}: bad interpreter {}: no such file",
+                    target.path.display(),
+                    interpreter.display()
+                ),
+            ));
+        }
+    }
     let mode = match args.mode {
         RunMode::Auto => {
             let choice = target::choose_mode(&target);

@@ -398,6 +398,22 @@ fn exit_codes_pass_through_the_supervisor() {
         out.stderr.trim(),
         "mptcpize-rs: no-such-program-mz: command not found"
     );
+    let dir = ScratchDir::new();
+    let script = dir.join("bad");
+    std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(
+        mptcpize(&["--mode", "seccomp", script.to_str().unwrap()]),
+        T,
+    );
+    assert_eq!(out.code(), 126, "{out}");
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "mptcpize-rs: {}: bad interpreter /no/such/interpreter: no such file",
+            script.display()
+        )
+    );
 }
 
 #[test]
