@@ -32,7 +32,7 @@ use super::netns;
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6).
@@ -53,6 +53,9 @@ pub struct Supervisor {
     config: Config,
     /// Set once an MPTCP socket failed with a fallback error.
     mptcp_unavailable: AtomicBool,
+    /// Notifications being answered right now (their debug lines may
+    /// still be coming when the tree is gone).
+    busy: AtomicUsize,
     /// The supervisor's network namespace; `None` without /proc (then
     /// callers are assumed to share it).
     netns: Option<netns::NsName>,
@@ -173,6 +176,12 @@ fn serve_until_orphaned(listener: OwnedFd, config: Config) -> ! {
         // only for POLLHUP (no task uses the filter) or POLLERR.
         let r = unsafe { libc::poll(&mut pfd, 1, -1) };
         if r > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            // Let the answers in flight finish (and write their debug lines).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while supervisor.busy.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
             std::process::exit(0);
         }
     }
@@ -196,6 +205,7 @@ fn start(listener: OwnedFd, config: Config) -> io::Result<Arc<Supervisor>> {
         listener,
         config,
         mptcp_unavailable: AtomicBool::new(false),
+        busy: AtomicUsize::new(0),
         netns: netns::of(std::process::id()),
         home: netns::Home::open().ok(),
     });
@@ -231,7 +241,9 @@ impl Supervisor {
                     _ => return,
                 }
             }
+            self.busy.fetch_add(1, Ordering::SeqCst);
             self.answer(&buf.notif);
+            self.busy.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
