@@ -135,9 +135,9 @@ pub struct EnableArgs {
 }
 
 const RUN_EXAMPLES: &str = "\
-PROG is found through PATH and executed in place of mptcpize-rs: no fork, no
-shell, so it keeps the pid, signals, terminal and exit status of its own.
-In seccomp mode mptcpize-rs stays as PROG's parent (its supervisor): it
+PROG is found through PATH. In preload mode it is executed in place of
+mptcpize-rs: no fork, no shell, so it keeps the pid, signals, terminal and
+exit status of its own. In seccomp mode mptcpize-rs stays PROG's parent: it
 forwards signals to PROG and exits with PROG's status (128+N for signal N).
 
 Exit status: PROG's own; 127 if PROG was not found, 126 if it could not be

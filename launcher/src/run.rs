@@ -21,6 +21,18 @@ pub fn run(args: RunArgs) -> Outcome {
         target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
         target::Error::NotExecutable { .. } => Failure::new(CANNOT_EXECUTE, e.to_string()),
     })?;
+    if let target::Kind::Script { interpreter, .. } = &target.kind {
+        if !interpreter.exists() {
+            return Err(Failure::new(
+                CANNOT_EXECUTE,
+                format!(
+                    "{}: bad interpreter {}: no such file",
+                    target.path.display(),
+                    interpreter.display()
+                ),
+            ));
+        }
+    }
     let mode = match args.mode {
         RunMode::Auto => {
             let choice = target::choose_mode(&target);
@@ -32,6 +44,9 @@ pub fn run(args: RunArgs) -> Outcome {
         RunMode::Preload => Mode::Preload,
         RunMode::Seccomp => Mode::Seccomp,
     };
+    if args.debug && args.mode != RunMode::Auto {
+        eprintln!("mptcpize-rs: {mode} mode (--mode {mode})");
+    }
     if let Some(why) = target::privilege_obstacle(&target, mode) {
         return Err(Failure::new(LAUNCHER_FAILED, why));
     }

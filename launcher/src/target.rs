@@ -572,4 +572,97 @@ mod tests {
         );
         assert_eq!(choose_mode(&t(go("go1.21.1", None))).mode, Mode::Preload);
     }
+
+    /// A scratch directory under target/ (never /tmp), removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/unit-scratch")
+                .join(format!("{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+        fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            use std::os::unix::fs::PermissionsExt;
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn inspects_a_dynamic_program_found_through_path() {
+        let t = inspect(OsStr::new("sh")).unwrap();
+        assert!(t.path.is_absolute(), "{t:?}");
+        let (_, elf) = t.program().expect("sh is ELF or a link to one");
+        assert!(elf.interpreter.is_some(), "{t:?}");
+        assert_eq!(choose_mode(&t).mode, Mode::Preload);
+    }
+
+    #[test]
+    fn follows_a_script_to_its_interpreter_and_reports_set_id_bits() {
+        let dir = Scratch::new("script");
+        let script = dir.file("s", "#!/bin/sh -e\necho hi\n", 0o6755);
+        let t = inspect(script.as_os_str()).unwrap();
+        let Kind::Script {
+            interpreter,
+            argument,
+            runs,
+        } = &t.kind
+        else {
+            panic!("{t:?}")
+        };
+        assert_eq!(interpreter, Path::new("/bin/sh"));
+        assert_eq!(argument.as_deref(), Some(OsStr::new("-e")));
+        assert_eq!(runs.as_ref().unwrap().path, Path::new("/bin/sh"));
+        // SAFETY: getuid/getgid have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        assert_eq!(t.privileges.setuid, Some(uid));
+        assert_eq!(t.privileges.setgid, Some(gid));
+        // The kernel ignores set-ID bits on scripts; the interpreter's count.
+        if uid == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            // chown clears the set-ID bits: set them again.
+            std::os::unix::fs::chown(&script, Some(65534), None).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o6755)).unwrap();
+            let t = inspect(script.as_os_str()).unwrap();
+            assert_eq!(t.privileges.setuid, Some(65534));
+            assert_eq!(privilege_obstacle(&t, Mode::Preload), None);
+        }
+    }
+
+    #[test]
+    fn says_what_is_missing_or_not_executable() {
+        let dir = Scratch::new("errors");
+        let plain = dir.file("plain", "data", 0o644);
+        assert!(matches!(
+            inspect(OsStr::new("no-such-program-mz")),
+            Err(Error::NotFound {
+                searched_path: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            inspect(dir.0.join("missing").as_os_str()),
+            Err(Error::NotFound {
+                searched_path: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            inspect(dir.0.as_os_str()),
+            Err(Error::NotExecutable { .. })
+        ));
+        // A file that is not ELF nor #!: preload (execvp hands it to sh).
+        let t = inspect(plain.as_os_str()).unwrap();
+        assert!(matches!(t.kind, Kind::Other));
+        assert_eq!(choose_mode(&t).mode, Mode::Preload);
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! In the child (a `pre_exec` hook, so std's `Command` still does the PATH
 //! search, the environment and the exec error reporting): die with the
-//! supervisor (`PR_SET_PDEATHSIG`), set `no_new_privs`, install the filter
+//! supervisor (`PR_SET_PDEATHSIG`), unblock the signals the supervisor
+//! blocks, set `no_new_privs`, install the filter
 //! with a new listener, send the listener to the parent over a
 //! `SOCK_SEQPACKET` socketpair with `SCM_RIGHTS` (this works under any Yama
 //! ptrace policy, unlike `pidfd_getfd`), close it, and let std exec PROG.
@@ -11,7 +12,8 @@
 //! makes only system calls.
 //!
 //! The message is one byte of stage, an errno, and the listener as
-//! ancillary data when the stage is [`Stage::Ready`].
+//! ancillary data when the stage is [`Stage::Ready`]. The launcher hands the
+//! listener on to the supervisor process with the same message.
 
 use super::filter::{self, Program};
 use std::io;
@@ -80,6 +82,15 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 pub fn prepare(cmd: &mut Command, program: Program, child_end: &OwnedFd, supervisor: libc::pid_t) {
     let sock = child_end.as_raw_fd();
     let hook = move || {
+        // The supervisor blocks the signals it forwards; PROG starts with
+        // none blocked, as it would without mptcpize-rs.
+        // SAFETY: sigemptyset initialises the set on our stack, which
+        // sigprocmask reads.
+        unsafe {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        }
         // SAFETY: prctl and getppid take integers.
         if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0
             || unsafe { libc::getppid() } != supervisor
@@ -100,8 +111,8 @@ pub fn prepare(cmd: &mut Command, program: Program, child_end: &OwnedFd, supervi
         unsafe { libc::close(listener) };
         sent
     };
-    // SAFETY: the hook makes only async-signal-safe system calls (prctl,
-    // getppid, seccomp, sendmsg, close) on data prepared before fork.
+    // SAFETY: the hook makes only async-signal-safe system calls (sigprocmask,
+    // prctl, getppid, seccomp, sendmsg, close) on data prepared before fork.
     unsafe { cmd.pre_exec(hook) };
 }
 
@@ -115,6 +126,16 @@ fn fail(sock: RawFd, stage: Stage) -> io::Result<()> {
 /// Room for one fd of ancillary data, aligned for `cmsghdr`.
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 32]);
+
+/// Hands `listener` on (the launcher to the supervisor process).
+pub fn send_listener(sock: &OwnedFd, listener: &OwnedFd) -> io::Result<()> {
+    send(
+        sock.as_raw_fd(),
+        Stage::Ready,
+        0,
+        Some(listener.as_raw_fd()),
+    )
+}
 
 fn send(sock: RawFd, stage: Stage, errno: i32, fd: Option<RawFd>) -> io::Result<()> {
     let mut data = [0u8; 5];

@@ -1,15 +1,19 @@
 //! `mptcpize-rs run --mode seccomp`: reaches the programs LD_PRELOAD cannot
 //! (statically linked, Go before 1.21), and every descendant, without root.
 //!
-//! The launcher forks. The child ([`child`]) installs a seccomp filter
-//! ([`filter`]) that sends only TCP `socket()` calls to a user notification,
-//! passes the listener to the parent and executes PROG; the filter is
-//! inherited by every descendant. The parent becomes the supervisor: threads
-//! answer the notifications with MPTCP sockets ([`supervisor`]) while the
-//! main thread forwards signals and waits for the child ([`signals`]).
+//! The launcher forks twice. The first child is the supervisor
+//! ([`supervisor`]): its threads answer the notifications with MPTCP sockets,
+//! for as long as any process of the tree lives. The second child
+//! ([`child`]) installs a seccomp filter ([`filter`]) that sends only TCP
+//! `socket()` calls to a user notification, passes the listener to the
+//! launcher (which hands it to the supervisor) and executes PROG; the filter
+//! is inherited by every descendant. The launcher stays PROG's parent, like
+//! tini: it forwards signals, waits for PROG and ends the way PROG ended
+//! ([`signals`]).
 
 mod child;
-pub mod filter;
+mod filter;
+mod netns;
 mod signals;
 mod supervisor;
 
@@ -22,7 +26,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-/// Set in the supervised tree to the supervisor's pid, so that a nested
+/// Set in the supervised tree to the launcher's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
 /// (the kernel allows one listener per filter chain).
 pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
@@ -55,6 +59,9 @@ pub fn run(
     supervisor::check_sizes().map_err(fail)?;
     let program = filter::Program::native().expect("checked by check_support");
 
+    // The supervisor first, while the launcher has no other thread.
+    let to_supervisor =
+        supervisor::fork(config).map_err(|e| fail(format!("cannot start the supervisor: {e}")))?;
     let blocked = signals::block().map_err(|e| fail(format!("cannot block signals: {e}")))?;
     let (parent_end, child_end) =
         child::socketpair().map_err(|e| fail(format!("socketpair: {e}")))?;
@@ -78,8 +85,9 @@ pub fn run(
         }
     };
     drop(parent_end);
-    supervisor::start(listener, config)
-        .map_err(|e| fail(format!("cannot start the supervisor's threads: {e}")))?;
+    child::send_listener(&to_supervisor, &listener)
+        .map_err(|e| fail(format!("cannot pass the listener to the supervisor: {e}")))?;
+    drop((listener, to_supervisor));
     let ended = signals::supervise(child.id() as libc::pid_t, &blocked)
         .map_err(|e| fail(format!("waiting for the child: {e}")))?;
     guard.reaped();

@@ -1,23 +1,24 @@
-//! The supervisor as a good init (like tini): it passes signals on to the
+//! The launcher as a good init (like tini): it passes signals on to the
 //! child, waits for it, and ends the way it ended.
 //!
 //! - SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
-//!   the supervisor by a process (`kill`, systemd, a container runtime) are
+//!   the launcher by a process (`kill`, systemd, a container runtime) are
 //!   forwarded to the child.
-//! - The child stays in the supervisor's process group, the terminal's
+//! - The child stays in the launcher's process group, the terminal's
 //!   foreground group when run from a shell, so it keeps the terminal: the
 //!   terminal's own signals (Ctrl-C, Ctrl-\, window size, hangup) reach it
 //!   directly, and are therefore not forwarded a second time (the kernel
-//!   sends them with `si_code` `SI_KERNEL`). The supervisor leaves SIGTSTP,
+//!   sends them with `si_code` `SI_KERNEL`). The launcher leaves SIGTSTP,
 //!   SIGTTIN and SIGTTOU alone, so Ctrl-Z stops the whole job and `fg`/`bg`
 //!   resume it: the shell's job control works as with the bare program, and
 //!   no `tcsetpgrp` hand-over (which could steal the terminal from a
 //!   background job) is needed.
-//! - When the child exits, the supervisor exits with its code; when a signal
-//!   killed it, the supervisor re-raises that signal on itself (without a
+//! - When the child exits, the launcher exits with its code; when a signal
+//!   killed it, the launcher re-raises that signal on itself (without a
 //!   core dump), so that a shell reports 128+N (137 for SIGKILL).
-//! - The child gets SIGKILL if the supervisor dies (`PR_SET_PDEATHSIG`, set
+//! - The child gets SIGKILL if the launcher dies (`PR_SET_PDEATHSIG`, set
 //!   in the child), and [`ChildGuard`] kills it on every other way out.
+//! - As PID 1 of a container, it also reaps the orphans it inherits.
 
 use std::io;
 
@@ -38,8 +39,8 @@ pub struct Blocked(libc::sigset_t);
 
 /// Blocks the forwarded signals and SIGCHLD in the calling thread. Call it
 /// before starting other threads (they inherit the mask, so none of them
-/// takes these signals) and before spawning the child (std resets the
-/// child's mask).
+/// takes these signals) and before spawning the child (which unblocks them
+/// before exec, see `child::prepare`).
 pub fn block() -> io::Result<Blocked> {
     // SAFETY: sigemptyset/sigaddset initialise the set we own;
     // pthread_sigmask reads it.
@@ -98,27 +99,32 @@ pub fn supervise(child: libc::pid_t, blocked: &Blocked) -> io::Result<Ended> {
     }
 }
 
-/// The child's status if it has ended (not when it merely stopped).
+/// The child's status if it has ended (not when it merely stopped). Every
+/// other ended child is reaped too: the supervisor process, and, when the
+/// launcher is PID 1 of a container, the orphans the kernel gives it.
 fn reap(child: libc::pid_t) -> io::Result<Option<Ended>> {
-    let mut status = 0;
+    let mut ended = None;
     loop {
-        // SAFETY: waitpid on our own child, status is ours.
-        let r = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        return match r {
-            0 => Ok(None),
-            r if r == child => Ok(Some(Ended(status))),
+        let mut status = 0;
+        // SAFETY: waitpid on our own children, status is ours.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        match r {
+            0 => return Ok(ended),
+            r if r == child => ended = Some(Ended(status)),
+            r if r > 0 => {}
             _ => {
                 let err = io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::EINTR) {
-                    continue;
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::ECHILD) => return Ok(ended),
+                    _ => return Err(err),
                 }
-                Err(err)
             }
-        };
+        }
     }
 }
 
-/// Ends the supervisor the way the child ended: its exit code, or the same
+/// Ends the launcher the way the child ended: its exit code, or the same
 /// signal (with core dumps off, so that only the child's core is written).
 pub fn end_like(ended: Ended) -> ! {
     if libc::WIFSIGNALED(ended.0) {
@@ -143,7 +149,7 @@ pub fn end_like(ended: Ended) -> ! {
 }
 
 /// Kills and reaps the child when dropped, unless it has been reaped: the
-/// supervisor never leaves it running on an error path.
+/// launcher never leaves it running on an error path.
 pub struct ChildGuard(pub Option<libc::pid_t>);
 
 impl ChildGuard {
