@@ -10,14 +10,14 @@
 # place it looks for the shim when it is not beside it or in ../lib/mptcpize-rs/.
 # BUILD=no installs what BUILD_DIR already holds without building (the tests
 # use it with their own debug build). The binary and the shim are installed
-# stripped (STRIP= keeps their symbols).
+# stripped (INSTALL_STRIP= keeps their symbols).
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CARGO    ?= cargo
 BUILD    ?= yes
 BUILD_DIR ?= target/release
-STRIP    ?= -s
+INSTALL_STRIP ?= -s
 
 BINDIR   := $(PREFIX)/bin
 LIBDIR   := $(PREFIX)/lib/mptcpize-rs
@@ -42,8 +42,8 @@ assets: build
 	$(BUILD_DIR)/mptcpize-rs generate-assets $(ASSETS)
 
 install: assets
-	install -D -m 0755 $(STRIP) $(BUILD_DIR)/mptcpize-rs $(DESTDIR)$(BINDIR)/mptcpize-rs
-	install -D -m 0644 $(STRIP) $(BUILD_DIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	install -D -m 0755 $(INSTALL_STRIP) $(BUILD_DIR)/mptcpize-rs $(DESTDIR)$(BINDIR)/mptcpize-rs
+	install -D -m 0644 $(INSTALL_STRIP) $(BUILD_DIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize.so
 	install -d $(DESTDIR)$(MANDIR)
 	install -m 0644 $(ASSETS)/man/*.1 $(DESTDIR)$(MANDIR)/
 	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.bash $(DESTDIR)$(BASHDIR)/mptcpize-rs
