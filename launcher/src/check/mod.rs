@@ -449,3 +449,102 @@ fn paths_item(interfaces: &[host::Interface]) -> Item {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(id: u8, addr: &str, flags: &[&str]) -> pm::Endpoint {
+        pm::Endpoint {
+            id,
+            address: Some(addr.parse().unwrap()),
+            port: None,
+            dev: Some("eth1".into()),
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    fn limits(subflows: u32, add_addr_accepted: u32) -> pm::Limits {
+        pm::Limits {
+            subflows,
+            add_addr_accepted,
+        }
+    }
+
+    #[test]
+    fn limits_warn_with_a_fix_that_keeps_what_is_already_higher() {
+        let eps = [endpoint(1, "10.0.1.1", &["subflow"])];
+        let ok = limits_item(limits(2, 2), &eps);
+        assert_eq!((ok.status, ok.fix), (Status::Ok, None));
+
+        let none = limits_item(limits(0, 0), &eps);
+        assert_eq!(none.status, Status::Warn);
+        assert_eq!(
+            none.fix.as_deref(),
+            Some("ip mptcp limits set subflow 2 add_addr_accepted 2")
+        );
+
+        let three = [
+            endpoint(1, "10.0.1.1", &["subflow"]),
+            endpoint(2, "10.0.2.1", &["subflow", "backup"]),
+            endpoint(3, "10.0.3.1", &["subflow"]),
+        ];
+        let few = limits_item(limits(1, 8), &three);
+        assert_eq!(few.status, Status::Warn);
+        assert!(
+            few.detail.contains("fewer than the 3 subflow endpoints"),
+            "{}",
+            few.detail
+        );
+        assert_eq!(
+            few.fix.as_deref(),
+            Some("ip mptcp limits set subflow 3 add_addr_accepted 8")
+        );
+
+        let deaf = limits_item(limits(4, 0), &eps);
+        assert_eq!(deaf.status, Status::Warn);
+        assert!(deaf.detail.contains("ADD_ADDR"), "{}", deaf.detail);
+    }
+
+    #[test]
+    fn endpoints_without_useful_flags_warn() {
+        let ifs = [host::Interface {
+            name: "mzx1".into(),
+            addresses: vec!["10.9.1.1".parse().unwrap()],
+        }];
+        let items = endpoint_items(&[endpoint(1, "10.0.1.1", &["backup"])], &ifs);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].detail, "id 1 10.0.1.1 dev eth1: backup");
+        assert_eq!(items[1].status, Status::Warn);
+        assert_eq!(
+            items[1].fix.as_deref(),
+            Some("ip mptcp endpoint add 10.9.1.1 dev mzx1 subflow")
+        );
+        let fine = endpoint_items(&[endpoint(1, "10.0.1.1", &["signal"])], &ifs);
+        assert_eq!(fine.len(), 1);
+        assert_eq!(fine[0].status, Status::Ok);
+    }
+
+    #[test]
+    fn one_path_is_a_warning_two_are_fine() {
+        let one = [host::Interface {
+            name: "a".into(),
+            addresses: vec!["10.0.0.1".parse().unwrap()],
+        }];
+        assert_eq!(paths_item(&one).status, Status::Warn);
+        assert_eq!(paths_item(&[]).status, Status::Warn);
+        let two = [
+            one[0].clone(),
+            host::Interface {
+                name: "b".into(),
+                addresses: vec!["10.0.1.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            },
+        ];
+        let item = paths_item(&two);
+        assert_eq!(item.status, Status::Ok);
+        assert_eq!(
+            item.detail,
+            "2 interfaces up with addresses: a (10.0.0.1), b (10.0.1.1, 2001:db8::1)"
+        );
+    }
+}
