@@ -8,12 +8,11 @@
 //! `MPTCPIZE_REPORT` (set by `mptcpize-rs run --report[=FILE]`) turns the
 //! per-connection report on: `stderr` (or `-`, or empty) writes it to fd 2,
 //! anything else is a file the report is appended to. Its path is copied
-//! into a static buffer once, so a program that rewrites its environment
-//! (for its process title) cannot change it.
+//! once (into a page mapped for it), so a program that rewrites its
+//! environment (for its process title) cannot change it.
 
-use core::cell::UnsafeCell;
 use core::ffi::{c_char, CStr};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 const UNREAD: u32 = 1;
 const DEBUG: u32 = 2;
@@ -83,58 +82,74 @@ pub enum ReportTo {
 /// The longest report file path kept; a longer one turns the report off.
 const PATH_MAX: usize = 4096;
 
-/// The report file's path, written once by the first [`init`] and read only
-/// after [`PATH_READY`] says it is complete.
-struct PathBuf(UnsafeCell<[u8; PATH_MAX]>);
-// SAFETY: the buffer is written by exactly one thread (the one that wins
-// PATH_CLAIMED) before PATH_READY is published with Release ordering, and
-// only read after an Acquire load of PATH_READY; it is never written again.
-unsafe impl Sync for PathBuf {}
+/// The report file's NUL-terminated path, in a page of its own mapped by
+/// [`keep_path`] (a static buffer would add a page of `.bss`, and a mapping,
+/// to every program that loads the shim); null until then. Written once,
+/// before it is published, and never again.
+static PATH: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
-static PATH: PathBuf = PathBuf(UnsafeCell::new([0; PATH_MAX]));
-static PATH_CLAIMED: AtomicBool = AtomicBool::new(false);
-static PATH_READY: AtomicBool = AtomicBool::new(false);
-
-/// Where the report goes, or `None` when it is off (or the path was still
-/// being copied by another thread, which only happens before `main`).
+/// Where the report goes, or `None` when it is off.
 pub fn report_to() -> Option<ReportTo> {
     let s = STATE.load(Ordering::Acquire);
     if s & REPORT == 0 {
         None
     } else if s & REPORT_TO_FILE == 0 {
         Some(ReportTo::Stderr)
-    } else if PATH_READY.load(Ordering::Acquire) {
-        // SAFETY: PATH_READY (Acquire) says the buffer was completely written,
-        // NUL included, and it is never written again.
-        let bytes: &'static [u8; PATH_MAX] = unsafe { &*PATH.0.get() };
-        CStr::from_bytes_until_nul(bytes).ok().map(ReportTo::File)
     } else {
-        None
+        let p = PATH.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: PATH (Acquire) points to a NUL-terminated string written
+        // completely before it was published, and never written again.
+        Some(ReportTo::File(unsafe { CStr::from_ptr(p.cast()) }))
     }
 }
 
-/// Copies `path` into [`PATH`], once per process; false when it is too long.
+/// Copies `path` into a page of its own, once per process; false when it is
+/// too long or no page can be mapped.
 fn keep_path(path: &[u8]) -> bool {
     if path.len() >= PATH_MAX {
         return false;
     }
-    if PATH_CLAIMED.swap(true, Ordering::Relaxed) {
-        // Another thread copies it (the same bytes: the environment is read
-        // before main); report_to() waits for PATH_READY.
+    if !PATH.load(Ordering::Acquire).is_null() {
         return true;
     }
-    // SAFETY: winning PATH_CLAIMED makes this the only writer, and no reader
-    // looks before PATH_READY is set below.
-    let buf = unsafe { &mut *PATH.0.get() };
-    // Byte by byte, without a bounds check that could panic: `path` is
-    // shorter than the buffer, which is all zeros (the NUL) beyond it.
-    // Volatile stores keep the compiler from calling memcpy (the shim
-    // imports none).
-    for (to, &from) in buf.iter_mut().zip(path) {
-        // SAFETY: `to` is a valid, exclusive byte of the buffer.
-        unsafe { core::ptr::write_volatile(to, from) };
+    // SAFETY: an anonymous private mapping; no memory of ours is touched.
+    let page = unsafe {
+        libc::syscall(
+            libc::SYS_mmap,
+            core::ptr::null_mut::<u8>(),
+            PATH_MAX,
+            libc::c_long::from(libc::PROT_READ | libc::PROT_WRITE),
+            libc::c_long::from(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS),
+            -1 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    if page < 0 {
+        return false;
     }
-    PATH_READY.store(true, Ordering::Release);
+    let buf = page as *mut u8;
+    // Byte by byte with volatile stores (the compiler makes no memcpy call:
+    // the shim imports none); the page is zeros beyond, so the NUL is there.
+    for (i, &b) in path.iter().enumerate() {
+        // SAFETY: `i < path.len() < PATH_MAX`, within our own fresh page.
+        unsafe { core::ptr::write_volatile(buf.add(i), b) };
+    }
+    if PATH
+        .compare_exchange(
+            core::ptr::null_mut(),
+            buf,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        // Another thread published the same path first.
+        // SAFETY: our own mapping, never published.
+        unsafe { libc::syscall(libc::SYS_munmap, buf, PATH_MAX) };
+    }
     true
 }
 

@@ -39,10 +39,11 @@ static CONN_TCP: AtomicU32 = AtomicU32::new(0);
 /// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 
-/// Called by the constructor when the report is on: a forked child starts
-/// its own counts (the sockets it inherits are still reported when it
-/// closes them).
+/// Called by the constructor when the report is on: maps the table, and
+/// has a forked child start its own counts (the sockets it inherits are
+/// still reported when it closes them).
 pub fn start() {
+    table::allocate();
     sys::at_fork_child(forked_child);
 }
 
@@ -100,6 +101,9 @@ pub fn accepted(listener: c_int, fd: c_int) {
 }
 
 fn follow(fd: c_int, kind: Kind) {
+    // Mapped by the constructor; a socket() made before it (from another
+    // library's constructor) maps it here.
+    table::allocate();
     if !table::track(fd, kind) {
         UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
     }

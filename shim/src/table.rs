@@ -1,7 +1,12 @@
 //! The sockets the report follows, in a fixed-size lock-free table indexed
-//! by file descriptor: one atomic byte per fd, so that `socket()`, `accept()`
-//! and `close()` can record and take an entry from any thread, or from a
-//! signal handler, without allocating or locking.
+//! by file descriptor: an entry of atomics per fd, so that `socket()`,
+//! `accept()` and `close()` can record and take an entry from any thread, or
+//! from a signal handler, without allocating or locking.
+//!
+//! The table is one anonymous mapping made by [`allocate`] when the report
+//! starts (in the constructor), not a static: a process that does not report
+//! carries no 3 MiB `.bss` (an extra mapping the loader sets up and programs
+//! that read /proc/self/maps walk). Untouched pages cost no memory either way.
 //!
 //! An entry is set after the socket exists and taken (swapped to empty)
 //! before the fd is closed, so a number reused by another thread's new
@@ -14,10 +19,9 @@
 //! `close()`.
 
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
-/// How many fds are followed: 0 .. FDS-1 (64 KiB of zero pages in .bss
-/// that are only touched where sockets are).
+/// How many fds are followed: 0 .. FDS-1.
 pub const FDS: usize = 1 << 16;
 
 /// What a followed socket is.
@@ -72,20 +76,58 @@ pub struct Sample {
     pub received: u64,
 }
 
-static TABLE: [Entry; FDS] = [const {
-    Entry {
-        kind: AtomicU8::new(0),
-        shut_write: AtomicBool::new(false),
-        max_subflows: AtomicU8::new(0),
-        peer: AtomicU64::new(0),
-        peer6: [AtomicU64::new(0), AtomicU64::new(0)],
-        sent: AtomicU64::new(0),
-        received: AtomicU64::new(0),
+/// The table, FDS entries; null until [`allocate`] (nothing is followed).
+static TABLE: AtomicPtr<Entry> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Maps the table (zero pages: every entry empty); false if mmap fails,
+/// and then nothing is followed. Idempotent.
+pub fn allocate() -> bool {
+    if !TABLE.load(Ordering::Acquire).is_null() {
+        return true;
     }
-}; FDS];
+    let size = FDS * core::mem::size_of::<Entry>();
+    // SAFETY: an anonymous private mapping; no memory of ours is touched.
+    let p = unsafe {
+        libc::syscall(
+            libc::SYS_mmap,
+            core::ptr::null_mut::<core::ffi::c_void>(),
+            size,
+            libc::c_long::from(libc::PROT_READ | libc::PROT_WRITE),
+            libc::c_long::from(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS),
+            -1 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    if p < 0 {
+        return false;
+    }
+    let table = p as *mut Entry;
+    if TABLE
+        .compare_exchange(
+            core::ptr::null_mut(),
+            table,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        // Another thread mapped it first.
+        // SAFETY: our own mapping, never published.
+        unsafe { libc::syscall(libc::SYS_munmap, p, size) };
+    }
+    true
+}
 
 fn entry(fd: i32) -> Option<&'static Entry> {
-    usize::try_from(fd).ok().and_then(|i| TABLE.get(i))
+    let table = TABLE.load(Ordering::Acquire);
+    let i = usize::try_from(fd).ok().filter(|&i| i < FDS)?;
+    if table.is_null() {
+        return None;
+    }
+    // SAFETY: the mapping holds FDS entries, is zero-initialised (all
+    // atomics zero: valid), lives for the rest of the process and is only
+    // accessed through atomics; `i < FDS`.
+    Some(unsafe { &*table.add(i) })
 }
 
 fn slot(fd: i32) -> Option<&'static AtomicU8> {
@@ -210,6 +252,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_taken_once() {
+        assert!(allocate());
         assert!(track(7, Kind::Mptcp));
         assert_eq!(get(7), Some(Kind::Mptcp));
         assert_eq!(take(7), Some(Kind::Mptcp));
@@ -221,6 +264,7 @@ mod tests {
 
     #[test]
     fn samples_keep_the_most_subflows_and_the_peer() {
+        assert!(allocate());
         track(9, Kind::Mptcp);
         let v4: SocketAddr = "10.1.2.3:4567".parse().unwrap();
         let at = |max_subflows, peer, sent| Sample {
@@ -241,6 +285,7 @@ mod tests {
 
     #[test]
     fn ranges_take_only_followed_fds() {
+        assert!(allocate());
         track(100, Kind::AcceptedTcp);
         track(102, Kind::TcpFallback);
         let got: Vec<_> = take_range(99, 103).collect();
