@@ -18,7 +18,11 @@ static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy_socket as SocketFn as *mut 
 /// Looks the next `socket` up, and with the report on the next definitions
 /// of the functions it interposes; called from the constructor. Without
 /// the report those are looked up at their first call, so that programs
-/// that do not report pay for no dlsym beyond socket's when they load.
+/// that do not report pay for no dlsym beyond socket's when they load. The
+/// price: dlsym is not async-signal-safe, so a program whose very first
+/// `close()` (or `dup2()`, …) runs in a signal handler interrupting the
+/// dynamic loader could misbehave there; with the report on, everything is
+/// resolved here, before `main`.
 #[cold]
 pub fn resolve(report: bool) {
     resolve_socket();
