@@ -1,7 +1,8 @@
-//! `mptcpize-rs generate-assets DIR` (hidden): renders the man pages and the
-//! bash, zsh and fish completions from the clap definition in [`crate::cli`],
-//! so they can never disagree with the program. `make install` and the
-//! Debian package install what it writes:
+//! `mptcpize-rs generate-assets DIR`: renders the man pages and the bash,
+//! zsh and fish completions from the clap definition in [`crate::cli`], so
+//! they can never disagree with the program. `make install` and the Debian
+//! package install what it writes. The command itself is not part of that
+//! definition (`main` checks for it first), so it appears in neither.
 //!
 //! - `DIR/man/mptcpize-rs.1`, `DIR/man/mptcpize-rs-run.1`, … (one per subcommand)
 //! - `DIR/completions/mptcpize-rs.bash`, `_mptcpize-rs`, `mptcpize-rs.fish`
@@ -10,7 +11,16 @@ use crate::cli::Cli;
 use crate::failure::{Failure, Outcome, FAILED, SUCCESS};
 use clap::CommandFactory;
 use clap_complete::Shell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// DIR when the command line is exactly `generate-assets DIR`.
+pub fn requested() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next(), args.next()) {
+        (Some(cmd), Some(dir), None) if cmd == "generate-assets" => Some(dir.into()),
+        _ => None,
+    }
+}
 
 pub fn generate(dir: &Path) -> Outcome {
     let fail = |what: &str, e: std::io::Error| {

@@ -40,12 +40,6 @@ pub enum Command {
     /// Check that this host is ready for MPTCP, and how `run` would reach PROG's sockets
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
-    /// Write the man pages and shell completions, rendered from this definition, under DIR
-    #[command(hide = true)]
-    GenerateAssets {
-        #[arg(value_name = "DIR")]
-        dir: std::path::PathBuf,
-    },
     /// Make a systemd service use MPTCP from its next start (a drop-in, never an edit)
     #[command(after_help = ENABLE_EXAMPLES)]
     Enable(EnableArgs),

@@ -33,12 +33,17 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 
 /// Runs the subcommand and gives the exit status.
 fn run_command() -> u8 {
+    // `mptcpize-rs generate-assets DIR` (for `make`): outside the clap
+    // definition, so that the man pages and completions it renders from that
+    // definition do not list it.
+    if let Some(dir) = assets::requested() {
+        return assets::generate(&dir).unwrap_or_else(|failure| failure.report());
+    }
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Run(args) => run::run(args),
         cli::Command::PreloadPath => locate::print_preload_path(),
         cli::Command::Check(args) => check::check(args),
-        cli::Command::GenerateAssets { dir } => assets::generate(&dir),
         cli::Command::Enable(args) => systemd::enable(args),
         cli::Command::Disable(args) => systemd::disable(args),
         cli::Command::Status(args) => systemd::status(args),
