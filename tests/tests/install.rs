@@ -2,7 +2,8 @@
 //! would: it must find the installed shim from its own location and make the
 //! program's sockets MPTCP; the man pages and completions must be there and
 //! rendered from the current command line (they name `check` and
-//! `--report`). `make uninstall` must take every file away again.
+//! `--report`); `enable` must put the installed shim into a service. `make
+//! uninstall` must take every file away again.
 
 use mptcpize_tests::artifacts::{built, workspace, ScratchDir};
 use mptcpize_tests::proc::run;
@@ -114,6 +115,33 @@ fn installed_launcher_finds_its_shim_and_makes_mptcp_sockets() {
         "the installed shim reports too:\n{out}"
     );
     server.finish(T).assert_success();
+
+    // `enable` puts the installed shim into a service (offline, on the
+    // DESTDIR as an image), and `disable` takes it out again.
+    let units = root.join("etc/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::write(
+        units.join("mzdemo.service"),
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    let mut enable = Command::new(&exe);
+    enable.args(["enable", "--root"]).arg(root).args([
+        "--shim",
+        "/usr/lib/mptcpize-rs/libmptcpize.so",
+        "mzdemo",
+    ]);
+    run(enable, T).assert_success();
+    let dropin = read(&units.join("mzdemo.service.d/90-mptcpize.conf"));
+    assert!(
+        dropin.contains("Environment=\"LD_PRELOAD=/usr/lib/mptcpize-rs/libmptcpize.so\""),
+        "{dropin}"
+    );
+    let mut disable = Command::new(&exe);
+    disable.args(["disable", "--root"]).arg(root).arg("mzdemo");
+    run(disable, T).assert_success();
+    std::fs::remove_file(units.join("mzdemo.service")).unwrap();
+    std::fs::remove_dir_all(root.join("etc")).unwrap();
 
     make(root, "uninstall");
     let left: Vec<_> = walk(root);
