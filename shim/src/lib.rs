@@ -35,7 +35,8 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 /// the one atomic word of [`config`], tail-calls the next `socket()` for
 /// sockets it leaves alone, and keeps the call's arguments packed in one
 /// register across the MPTCP attempt. Everything rarer (a failure, the debug
-/// log, the first call before the constructor ran) is in [`after_mptcp`].
+/// log, the report, the first call before the constructor ran) is in
+/// [`after_mptcp`].
 ///
 /// # Safety
 /// Callable as the C library's `socket()`; it takes and returns plain integers.
@@ -100,8 +101,8 @@ pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    if config::report_on() && old != new {
-        report::closing(new);
+    if config::report_on() {
+        report::replacing(old, new);
     }
     next::dup2(old, new)
 }
@@ -113,8 +114,8 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 #[cfg(not(test))]
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if config::report_on() && old != new {
-        report::closing(new);
+    if config::report_on() {
+        report::replacing(old, new);
     }
     next::dup3(old, new, flags)
 }

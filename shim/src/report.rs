@@ -159,6 +159,16 @@ pub fn closing(fd: c_int) {
     }
 }
 
+/// `dup2(old, new)` or `dup3` is about to close `new` (when it is open, and
+/// `old` is an open fd other than `new`: otherwise the call fails, or does
+/// nothing, and `new` stays as it is).
+#[inline(always)]
+pub fn replacing(old: c_int, new: c_int) {
+    if old != new && table::get(new).is_some() && sys::is_open(old) {
+        closing(new);
+    }
+}
+
 /// `first..=last` are about to be closed.
 #[cold]
 pub fn closing_range(first: u32, last: u32) {

@@ -89,6 +89,18 @@ pub fn close(fd: c_int) {
     unsafe { libc::syscall(libc::SYS_close, c_long::from(fd)) };
 }
 
+/// True when `fd` is an open file descriptor (fcntl(2) `F_GETFD`).
+pub fn is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD reads the descriptor's flags, nothing of ours.
+    unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            c_long::from(fd),
+            c_long::from(libc::F_GETFD),
+        ) >= 0
+    }
+}
+
 /// getpid(2).
 pub fn getpid() -> c_long {
     // SAFETY: no arguments, cannot fail.

@@ -319,3 +319,50 @@ fn an_unwritable_report_file_is_refused_before_the_program_runs() {
     );
     assert!(!marker.exists(), "the program ran");
 }
+
+#[test]
+fn connections_closed_by_dup2_and_close_range_are_reported() {
+    require_root_mptcp!();
+    mptcpize_tests::require_program!("python3");
+    let bed = Testbed::new(1);
+    let addr = format!("{}:7106", bed.server_ip());
+    let mut server = bed.server.cmd(launcher());
+    server
+        .args(["run", "--"])
+        .arg(bin("echo-server"))
+        .arg(&addr);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+
+    // Python's os.closerange() calls close_range(); os.dup2() dup2().
+    let script = format!(
+        "import os, socket\n\
+         a = socket.create_connection(('{0}', 7106))\n\
+         b = socket.create_connection(('{0}', 7106))\n\
+         for s, n in ((a, 1111), (b, 2222)):\n\
+         \x20   s.sendall(b'x' * n)\n\
+         \x20   got = 0\n\
+         \x20   while got < n: got += len(s.recv(65536))\n\
+         null = os.open('/dev/null', os.O_RDONLY)\n\
+         os.dup2(null, a.fileno())\n\
+         os.closerange(b.fileno(), b.fileno() + 1)\n\
+         print('done', flush=True)\n\
+         os._exit(0)\n",
+        bed.server_ip()
+    );
+    let mut client = bed.client.cmd(launcher());
+    client.args(["run", "--report", "python3", "-c", &script]);
+    let out = run(client, T);
+    out.assert_success();
+    let lines = report_lines(&out.stderr);
+    for n in ["1111", "2222"] {
+        let line = find(&lines, &format!("{n} bytes sent"));
+        assert!(
+            line.contains(&format!(
+                "MPTCP negotiated, 1 subflow, {n} bytes sent, {n} bytes received"
+            )),
+            "{line}"
+        );
+        assert!(!line.contains("open at exit"), "{line}");
+    }
+}
