@@ -86,7 +86,10 @@ struct Kernel {
 #[derive(Serialize)]
 struct Sysctls {
     enabled: Option<String>,
+    /// `kernel` or `userspace` (Linux 6.15+).
     path_manager: Option<String>,
+    /// 0 (in-kernel) or 1 (userspace): the older name.
+    pm_type: Option<String>,
     scheduler: Option<String>,
     available_schedulers: Option<String>,
 }
@@ -151,10 +154,10 @@ fn gather(program: Option<prog::Program>) -> Findings {
     let sysctl = Sysctls {
         enabled: host::sysctl("enabled"),
         path_manager: host::sysctl("path_manager"),
+        pm_type: host::sysctl("pm_type"),
         scheduler: host::sysctl("scheduler"),
         available_schedulers: host::sysctl("available_schedulers"),
     };
-    let pm_type = host::sysctl("pm_type");
 
     // The kernel.
     items.push(match mptcp {
@@ -214,7 +217,7 @@ fn gather(program: Option<prog::Program>) -> Findings {
 
     // Path manager and scheduler.
     let userspace_pm = sysctl.path_manager.as_deref() == Some("userspace")
-        || (sysctl.path_manager.is_none() && pm_type.as_deref() == Some("1"));
+        || (sysctl.path_manager.is_none() && sysctl.pm_type.as_deref() == Some("1"));
     if userspace_pm {
         let fix = if sysctl.path_manager.is_some() {
             "sysctl -w net.mptcp.path_manager=kernel"
