@@ -352,6 +352,16 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
             "{argv:?}: expected {mode:?} … {why:?}:\n{out}"
         );
     }
+    // Forcing the preload onto a static program runs it, with a warning.
+    let out = run(mptcpize(&["--mode", "preload", "busybox", "true"]), T);
+    out.assert_success();
+    assert!(
+        out.stderr.starts_with("mptcpize-rs: warning: ")
+            && out
+                .stderr
+                .contains("is statically linked: LD_PRELOAD cannot reach it"),
+        "{out}"
+    );
 }
 
 /// Runs `busybox sh -c SCRIPT` under the launcher in seccomp mode.
