@@ -20,6 +20,11 @@
 #   ...
 #   seccomp overhead per converted socket(): 12000 ns (seccomp - preload)
 #   seccomp overhead per other syscall pair (udp socket+close): 40 ns (seccomp - none)
+#
+# Where perf(1) is installed, it also prints the CPU time per TCP call of all
+# the processes involved (the program, and the supervisor in seccomp mode),
+# which the machine's other load does not inflate:
+#   cpu tcp none     5300 ns/call
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -55,3 +60,15 @@ for kind in tcp udp; do
 done
 echo "seccomp overhead per converted socket(): $((fig[tcp_seccomp] - fig[tcp_preload])) ns (seccomp - preload)"
 echo "seccomp overhead per other syscall pair (udp socket+close): $((fig[udp_seccomp] - fig[udp_none])) ns (seccomp - none)"
+
+if command -v perf >/dev/null; then
+  # task-clock in msec, counted over the program and its descendants.
+  cpu() { perf stat -x, -e task-clock "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ {print $1}'; }
+  for mode in none preload seccomp; do
+    case $mode in
+      none) ms=$(cpu "$loop" "$n" tcp) ;;
+      *) ms=$(cpu "$launcher" run --mode "$mode" "$loop" "$n" tcp) ;;
+    esac
+    printf 'cpu tcp %-8s %s ns/call\n' "$mode" "$(awk -v ms="$ms" -v n="$n" 'BEGIN {printf "%d", ms * 1e6 / n}')"
+  done
+fi

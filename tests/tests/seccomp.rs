@@ -352,6 +352,16 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
             "{argv:?}: expected {mode:?} … {why:?}:\n{out}"
         );
     }
+    // Forcing the preload onto a static program runs it, with a warning.
+    let out = run(mptcpize(&["--mode", "preload", "busybox", "true"]), T);
+    out.assert_success();
+    assert!(
+        out.stderr.starts_with("mptcpize-rs: warning: ")
+            && out
+                .stderr
+                .contains("is statically linked: LD_PRELOAD cannot reach it"),
+        "{out}"
+    );
 }
 
 /// Runs `busybox sh -c SCRIPT` under the launcher in seccomp mode.
@@ -746,4 +756,66 @@ fn on_a_terminal_ctrl_c_arrives_once_and_ctrl_z_stops_the_whole_job() {
         screen.contains("INT 1\r\n"),
         "Ctrl-C should reach the program exactly once:\n{screen}"
     );
+}
+
+/// `threads PER`: 16 threads open PER TCP sockets each (AF_INET and
+/// AF_INET6), keep them open, and the program prints how many were MPTCP.
+const THREADS_C: &str = r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#define THREADS 16
+static int per;
+static int counts[THREADS][2];
+static void *opener(void *arg) {
+    long t = (long)arg;
+    int *fds = calloc(per, sizeof(int));
+    for (int i = 0; i < per; i++) {
+        fds[i] = socket(t % 2 ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        int p = -1;
+        socklen_t len = sizeof p;
+        getsockopt(fds[i], SOL_SOCKET, SO_PROTOCOL, &p, &len);
+        counts[t][p == 262 ? 0 : 1]++;
+    }
+    for (int i = 0; i < per; i++) close(fds[i]);
+    free(fds);
+    return 0;
+}
+int main(int argc, char **argv) {
+    per = argc > 1 ? atoi(argv[1]) : 100;
+    pthread_t th[THREADS];
+    for (long t = 0; t < THREADS; t++) pthread_create(&th[t], 0, opener, (void *)t);
+    int mptcp = 0, other = 0;
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], 0);
+        mptcp += counts[t][0];
+        other += counts[t][1];
+    }
+    printf("mptcp=%d other=%d\n", mptcp, other);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_static_c_program_with_many_threads_gets_mptcp_in_auto_mode() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let dir = ScratchDir::new();
+    std::fs::write(dir.join("threads.c"), THREADS_C).unwrap();
+    let prog = dir.join("threads-static");
+    let mut cc = Command::new("gcc");
+    cc.args(["-static", "-pthread", "-O2", "-o"])
+        .arg(&prog)
+        .arg(dir.join("threads.c"));
+    run(cc, T).assert_success();
+    let out = run(mptcpize(&["-d", prog.to_str().unwrap(), "200"]), T);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("seccomp mode:") && out.stderr.contains("statically linked"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("mptcp=3200 other=0"), "{out}");
 }

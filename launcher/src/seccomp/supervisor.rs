@@ -157,8 +157,23 @@ fn detach(debug: bool) {
     }
 }
 
+/// Closes every fd above stderr but `keep`: the supervisor may outlive the
+/// launcher, and must not hold pipes or sockets its caller passed on.
+fn close_inherited_fds(keep: RawFd) {
+    let keep = keep as libc::c_uint;
+    // SAFETY: close_range closes fds of this process only; none is in use
+    // by another thread (there is none yet) or borrowed elsewhere.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0u32);
+    }
+}
+
 /// Answers notifications until no process uses the filter any more.
 fn serve_until_orphaned(listener: OwnedFd, config: Config) -> ! {
+    close_inherited_fds(listener.as_raw_fd());
     let supervisor = match start(listener, config) {
         Ok(s) => s,
         Err(e) => {
