@@ -1,7 +1,7 @@
 //! The command line, declared once with clap's derive API. The man page and
 //! shell completions are generated from these same definitions.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 
 const EXAMPLES: &str = "\
@@ -126,8 +126,10 @@ pub struct EnableArgs {
 }
 
 const RUN_EXAMPLES: &str = "\
-PROG is found through PATH and executed in place of mptcpize-rs: no fork, no
-shell, so it keeps the pid, signals, terminal and exit status of its own.
+PROG is found through PATH. In preload mode it is executed in place of
+mptcpize-rs: no fork, no shell, so it keeps the pid, signals, terminal and
+exit status of its own. In seccomp mode mptcpize-rs stays PROG's parent: it
+forwards signals to PROG and exits with PROG's status (128+N for signal N).
 
 Exit status: PROG's own; 127 if PROG was not found, 126 if it could not be
 executed, 125 if mptcpize-rs itself failed, 2 for a usage error.
@@ -141,7 +143,8 @@ Environment:
 Examples:
   mptcpize-rs run iperf3 -c server.example
   mptcpize-rs run -d -- nc -l 5201
-  mptcpize-rs run --no-fallback curl http://host/";
+  mptcpize-rs run --no-fallback curl http://host/
+  mptcpize-rs run --mode seccomp busybox wget http://host/file";
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -151,7 +154,25 @@ pub struct RunArgs {
     /// Fail with ENOPROTOOPT instead of falling back to TCP when MPTCP is unavailable
     #[arg(long)]
     pub no_fallback: bool,
+    /// How to reach PROG's sockets: preload (LD_PRELOAD, dynamic programs),
+    /// seccomp (a supervisor answers the socket() system calls of the whole
+    /// process tree: static programs, Go before 1.21), or auto (chosen from
+    /// PROG's ELF headers; --debug says which and why)
+    #[arg(long, value_enum, default_value_t = RunMode::Auto)]
+    pub mode: RunMode,
     /// The program to run, and its arguments
     #[arg(value_name = "PROG", required = true, trailing_var_arg = true, num_args = 1..)]
     pub command: Vec<OsString>,
+}
+
+/// `run --mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    /// Preload for dynamically linked programs and Go 1.21+, seccomp for
+    /// static programs and Go before 1.21
+    Auto,
+    /// LD_PRELOAD the shim (and GODEBUG=multipathtcp=1 for Go)
+    Preload,
+    /// A seccomp filter and a supervisor process, for the whole process tree
+    Seccomp,
 }

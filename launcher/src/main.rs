@@ -14,7 +14,9 @@ mod envvars;
 mod failure;
 mod locate;
 mod run;
+mod seccomp;
 mod systemd;
+pub mod target;
 
 use clap::Parser;
 use std::ffi::{c_char, c_int};
