@@ -23,8 +23,9 @@ pub fn run(args: RunArgs) -> Outcome {
     })?;
     if let target::Kind::Script { interpreter, .. } = &target.kind {
         if !interpreter.exists() {
+            // execve fails with ENOENT here: 127, as env(1) exits.
             return Err(Failure::new(
-                CANNOT_EXECUTE,
+                NOT_FOUND,
                 format!(
                     "{}: bad interpreter {}: no such file",
                     target.path.display(),

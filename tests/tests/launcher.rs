@@ -60,7 +60,7 @@ fn exit_codes_follow_env() {
     assert_fails(
         &mptcpize(&["run", orphan.to_str().unwrap()]),
         127,
-        "orphan: its interpreter (#!) or ELF loader was not found",
+        "orphan: bad interpreter /no/such/interpreter: no such file",
     );
 }
 

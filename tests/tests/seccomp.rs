@@ -416,7 +416,7 @@ fn exit_codes_pass_through_the_supervisor() {
         mptcpize(&["--mode", "seccomp", script.to_str().unwrap()]),
         T,
     );
-    assert_eq!(out.code(), 126, "{out}");
+    assert_eq!(out.code(), 127, "{out}");
     assert_eq!(
         out.stderr.trim(),
         format!(
