@@ -1,0 +1,196 @@
+//! The compatibility table, in Markdown, made from a run of the matrix: one
+//! row per program (version, role, MPTCP yes/no, notes), then one row per
+//! pair with what each mode negotiated. [`splice`] puts it into the README
+//! between `<!-- compat:begin -->` and `<!-- compat:end -->`.
+
+use super::{Mode, PairResult};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+pub const BEGIN: &str = "<!-- compat:begin -->";
+pub const END: &str = "<!-- compat:end -->";
+
+/// One program's row, gathered over the pairs it is in.
+struct Row {
+    label: &'static str,
+    version: String,
+    role: &'static str,
+    mptcp: bool,
+    notes: Vec<String>,
+}
+
+/// The Markdown of a whole run (`kernel`: the release it ran on).
+pub fn render(results: &[PairResult], kernel: &str) -> String {
+    let mut rows: Vec<Row> = Vec::new();
+    for r in results {
+        let sides = [
+            (
+                "client",
+                r.pair.client,
+                &r.client_version,
+                r.pair.server.label,
+            ),
+            (
+                "server",
+                r.pair.server,
+                &r.server_version,
+                r.pair.client.label,
+            ),
+        ];
+        for (role, side, version, peer) in sides {
+            let row = match rows
+                .iter_mut()
+                .position(|row| row.label == side.label && row.role == role)
+            {
+                Some(i) => &mut rows[i],
+                None => {
+                    rows.push(Row {
+                        label: side.label,
+                        version: version.clone(),
+                        role,
+                        mptcp: true,
+                        notes: Vec::new(),
+                    });
+                    rows.last_mut().unwrap()
+                }
+            };
+            row.mptcp &= r
+                .case(Mode::Mptcp)
+                .is_some_and(|c| c.problems(Mode::Mptcp).is_empty());
+            row.notes.push(note(r, role, peer));
+        }
+    }
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Produced by the compatibility matrix on Linux {kernel}: each program under \
+         `mptcpize-rs run`, its peer in the other network namespace, data checked byte for \
+         byte, MPTCP read from the kernel's counters (MPTcpExt) and `ss -M`.\n"
+    );
+    md.push_str("| Program | Version | Role | MPTCP | Notes |\n|---|---|---|---|---|\n");
+    for row in &rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            cell(row.label),
+            cell(&row.version),
+            row.role,
+            if row.mptcp { "yes" } else { "**no**" },
+            cell(&row.notes.join("<br>"))
+        );
+    }
+
+    md.push_str("\nWhat each pair negotiated, in each mode:\n\n");
+    md.push_str("| Client → server | Moves |");
+    for mode in Mode::ALL {
+        let _ = write!(md, " {} |", mode.label());
+    }
+    md.push_str("\n|---|---|");
+    md.push_str(&"---|".repeat(Mode::ALL.len()));
+    md.push('\n');
+    for r in results {
+        let _ = write!(
+            md,
+            "| {} → {} | {} |",
+            cell(r.pair.client.label),
+            cell(r.pair.server.label),
+            cell(r.pair.moves)
+        );
+        for (mode, outcome) in &r.cases {
+            let text = match outcome {
+                Ok(case) if case.problems(*mode).is_empty() => case.summary(),
+                Ok(case) => format!("**FAILED**: {}", case.problems(*mode).join("; ")),
+                Err(e) => format!("**FAILED**: {}", e.lines().next().unwrap_or("")),
+            };
+            let _ = write!(md, " {} |", cell(&text));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// The notes of one side of one pair: the peer and data, how the MPTCP
+/// case went, the fallback modes, and socket options only MPTCP rejected.
+fn note(r: &PairResult, role: &str, peer: &str) -> String {
+    let mut note = format!("with {peer}: {}", r.pair.moves);
+    match r.case(Mode::Mptcp) {
+        Some(case) if case.problems(Mode::Mptcp).is_empty() => {
+            let _ = write!(note, "; {}", case.summary());
+        }
+        _ => note.push_str("; **MPTCP case failed**"),
+    }
+    let failed: Vec<&str> = Mode::ALL[1..]
+        .iter()
+        .filter(|m| {
+            !r.cases
+                .iter()
+                .any(|(mode, c)| mode == *m && c.as_ref().is_ok_and(|c| c.problems(**m).is_empty()))
+        })
+        .map(|m| m.label())
+        .collect();
+    if failed.is_empty() {
+        note.push_str("; falls back to TCP");
+    } else {
+        let _ = write!(note, "; **failed: {}**", failed.join(", "));
+    }
+    let rejected = mptcp_only_failures(r, role);
+    if !rejected.is_empty() {
+        let list: Vec<&str> = rejected.iter().map(String::as_str).collect();
+        let _ = write!(note, "; MPTCP rejects `{}`", list.join("`, `"));
+    }
+    note
+}
+
+/// Socket-option calls of `role` that failed with MPTCP and not without
+/// the shim on that side (client: "server only" mode; server: "client only").
+pub fn mptcp_only_failures(r: &PairResult, role: &str) -> BTreeSet<String> {
+    let (plain_mode, pick): (Mode, fn(&super::Case) -> &BTreeSet<String>) = if role == "client" {
+        (Mode::ServerOnly, |c| &c.client_failed)
+    } else {
+        (Mode::ClientOnly, |c| &c.server_failed)
+    };
+    let (Some(with), Some(without)) = (r.case(Mode::Mptcp), r.case(plain_mode)) else {
+        return BTreeSet::new();
+    };
+    pick(with).difference(pick(without)).cloned().collect()
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// `readme` with the text between the markers replaced by `table`.
+pub fn splice(readme: &str, table: &str) -> Result<String, String> {
+    let begin = readme
+        .find(BEGIN)
+        .ok_or_else(|| format!("no {BEGIN} line in the README"))?;
+    let end = readme
+        .find(END)
+        .filter(|&e| e > begin)
+        .ok_or_else(|| format!("no {END} line after {BEGIN} in the README"))?;
+    Ok(format!(
+        "{}{BEGIN}\n{}\n{}",
+        &readme[..begin],
+        table.trim_end(),
+        &readme[end..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splice_replaces_only_between_the_markers() {
+        let readme = format!("# R\n\nbefore\n{BEGIN}\nold\nrows\n{END}\nafter\n");
+        let out = splice(&readme, "| new |\n").unwrap();
+        assert_eq!(
+            out,
+            format!("# R\n\nbefore\n{BEGIN}\n| new |\n{END}\nafter\n")
+        );
+        assert_eq!(splice(&out, "| new |").unwrap(), out, "idempotent");
+        assert!(splice("no markers", "x").unwrap_err().contains(BEGIN));
+        assert!(splice(&format!("{END}\n{BEGIN}\n"), "x").is_err());
+    }
+}
