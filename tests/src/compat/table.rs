@@ -137,7 +137,11 @@ fn note(r: &PairResult, role: &str, peer: &str) -> String {
     let rejected = mptcp_only_failures(r, role);
     if !rejected.is_empty() {
         let list: Vec<&str> = rejected.iter().map(String::as_str).collect();
-        let _ = write!(note, "; MPTCP rejects `{}`", list.join("`, `"));
+        let _ = write!(
+            note,
+            "; fails only on MPTCP sockets: `{}`",
+            list.join("`, `")
+        );
     }
     note
 }
