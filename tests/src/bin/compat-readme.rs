@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    let root = workspace()
+        .canonicalize()
+        .unwrap_or_else(|_| workspace().to_path_buf());
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
-    let table = args
-        .next()
-        .unwrap_or_else(|| workspace().join("target/compat.md"));
-    let readme = args.next().unwrap_or_else(|| workspace().join("README.md"));
+    let table = args.next().unwrap_or_else(|| root.join("target/compat.md"));
+    let readme = args.next().unwrap_or_else(|| root.join("README.md"));
     let result = (|| {
         let text = std::fs::read_to_string(&table).map_err(|e| {
             format!(

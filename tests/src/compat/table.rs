@@ -65,8 +65,9 @@ pub fn render(results: &[PairResult], kernel: &str) -> String {
     let _ = writeln!(
         md,
         "Produced by the compatibility matrix on Linux {kernel}: each program under \
-         `mptcpize-rs run`, its peer in the other network namespace, data checked byte for \
-         byte, MPTCP read from the kernel's counters (MPTcpExt) and `ss -M`.\n"
+         `mptcpize-rs run`, its peer in the other network namespace, the data compared byte \
+         for byte (iperf3: its own counts), MPTCP read from the kernel's counters (MPTcpExt) \
+         and `ss -M`.\n"
     );
     md.push_str("| Program | Version | Role | MPTCP | Notes |\n|---|---|---|---|---|\n");
     for row in &rows {
@@ -184,6 +185,73 @@ pub fn splice(readme: &str, table: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compat::observe::{ClientSide, ServerSide};
+    use crate::compat::{pairs, Case};
+
+    fn case(mptcp: bool, client_failed: &[&str]) -> Case {
+        Case {
+            listener_mptcp: true,
+            client: ClientSide {
+                connections: 1,
+                offered: u64::from(mptcp),
+                accepted: u64::from(mptcp),
+                refused: 0,
+                joins: u64::from(mptcp),
+            },
+            server: ServerSide {
+                connections: 1,
+                mp_capable: u64::from(mptcp),
+                joins: u64::from(mptcp),
+            },
+            client_converted: usize::from(mptcp),
+            client_fell_back: 0,
+            client_failed: client_failed.iter().map(|s| s.to_string()).collect(),
+            server_failed: BTreeSet::new(),
+        }
+    }
+
+    fn result(cases: Vec<(Mode, Result<Case, String>)>) -> PairResult {
+        PairResult {
+            pair: pairs::all().remove(0),
+            client_version: "1.0".into(),
+            server_version: "2.0".into(),
+            cases,
+        }
+    }
+
+    #[test]
+    fn a_connection_that_stayed_tcp_is_a_no_and_a_failed_case_says_so() {
+        let r = result(vec![
+            (Mode::Mptcp, Ok(case(false, &[]))),
+            (Mode::ServerOnly, Err("curl exited with 7".into())),
+        ]);
+        let md = render(&[r], "6.18");
+        assert!(md.contains("| curl | 1.0 | client | **no** |"), "{md}");
+        assert!(md.contains("**MPTCP case failed**"), "{md}");
+        assert!(md.contains("**FAILED**: curl exited with 7"), "{md}");
+        assert!(
+            md.contains("**FAILED**: not every client connection negotiated MPTCP"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn only_calls_that_fail_just_with_mptcp_are_noted() {
+        let always = "setsockopt(SOL_IPV6, IPV6_V6ONLY) = ENOPROTOOPT";
+        let mptcp_only = "setsockopt(SOL_TCP, TCP_ULP) = EOPNOTSUPP";
+        let r = result(vec![
+            (Mode::Mptcp, Ok(case(true, &[always, mptcp_only]))),
+            (Mode::ServerOnly, Ok(case(false, &[always]))),
+        ]);
+        let only: Vec<String> = mptcp_only_failures(&r, "client").into_iter().collect();
+        assert_eq!(only, [mptcp_only]);
+        let md = render(&[r], "6.18");
+        assert!(md.contains("| curl | 1.0 | client | yes |"), "{md}");
+        assert!(
+            md.contains(&format!("fails only on MPTCP sockets: `{mptcp_only}`")),
+            "{md}"
+        );
+    }
 
     #[test]
     fn splice_replaces_only_between_the_markers() {
