@@ -33,7 +33,7 @@ pub struct ClientSide {
     pub accepted: u64,
     /// SYN/ACKs received without MP_CAPABLE: the client fell back to TCP.
     pub refused: u64,
-    /// Extra subflows the client opened (MP_JOIN SYNs).
+    /// Extra subflows the server answered (MP_JOIN SYN/ACKs received).
     pub joins: u64,
 }
 
@@ -44,7 +44,7 @@ pub struct ServerSide {
     pub connections: u64,
     /// SYNs with MP_CAPABLE received by an MPTCP listener.
     pub mp_capable: u64,
-    /// MP_JOIN SYNs received: extra subflows.
+    /// Extra subflows established (MP_JOIN third ACKs received).
     pub joins: u64,
 }
 
@@ -56,14 +56,15 @@ impl ClientSide {
             offered: after.rise(before, "MPTcpExtMPCapableSYNTX"),
             accepted: after.rise(before, "MPTcpExtMPCapableSYNACKRX"),
             refused: after.rise(before, "MPTcpExtMPCapableFallbackSYNACK"),
-            joins,
+            joins: after.rise(before, "MPTcpExtMPJoinSynAckRx"),
         }
     }
 }
 
 impl ServerSide {
     pub fn between(before: &Snapshot, after: &Snapshot) -> ServerSide {
-        let joins = after.rise(before, "MPTcpExtMPJoinSynRx");
+        // Passive opens count at the third ACK, joins included.
+        let joins = after.rise(before, "MPTcpExtMPJoinAckRx");
         ServerSide {
             connections: after.rise(before, "TcpPassiveOpens").saturating_sub(joins),
             mp_capable: after.rise(before, "MPTcpExtMPCapableSYNRX"),

@@ -86,6 +86,19 @@ impl Launch {
         self.env.push((key, value.into()));
         self
     }
+
+    fn arg_str(mut self, arg: impl Into<String>) -> Launch {
+        self.args.push(arg.into().into());
+        self
+    }
+    fn arg_path(mut self, arg: PathBuf) -> Launch {
+        self.args.push(arg.into_os_string());
+        self
+    }
+    fn args(mut self, more: &[&str]) -> Launch {
+        self.args.extend(more.iter().map(OsString::from));
+        self
+    }
 }
 
 /// One side of a pair as the table names it.
@@ -389,21 +402,6 @@ const fn side(
         label,
         binary,
         version_args,
-    }
-}
-
-impl Launch {
-    fn arg_str(mut self, arg: impl Into<String>) -> Launch {
-        self.args.push(arg.into().into());
-        self
-    }
-    fn arg_path(mut self, arg: PathBuf) -> Launch {
-        self.args.push(arg.into_os_string());
-        self
-    }
-    fn args(mut self, more: &[&str]) -> Launch {
-        self.args.extend(more.iter().map(OsString::from));
-        self
     }
 }
 
