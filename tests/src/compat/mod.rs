@@ -19,7 +19,7 @@ pub mod programs;
 pub mod table;
 
 use crate::artifacts::{launcher, ScratchDir};
-use crate::netns::{Netns, Testbed};
+use crate::netns::{Netns, Testbed, TestbedConfig};
 use crate::proc::{Child, Output};
 use observe::{failed_sockopts, ClientSide, ServerSide, Snapshot, STRACE_ARGS};
 use pairs::{Ctx, Launch, Pair};
@@ -78,6 +78,10 @@ impl Mode {
 pub struct Case {
     /// `ss -M` in the server namespace listed the server's listener.
     pub listener_mptcp: bool,
+    /// The listener was still there when the client had finished. One-shot
+    /// servers (socat without `fork`, `ncat -l` without `-k`) close it after
+    /// accepting, and then no subflow can join: MP_JOIN SYNs go to it.
+    pub listener_kept: bool,
     pub client: ClientSide,
     pub server: ServerSide,
     /// What the client's shim logged (`run -d`): sockets made MPTCP, and
@@ -149,8 +153,10 @@ impl Case {
         if c.accepted > 0 && c.accepted == c.connections {
             let joins = if c.joins > 0 {
                 format!(", +{}", plural(c.joins, "subflow"))
+            } else if !self.listener_kept {
+                ", no extra subflow: the server had closed its listener".to_string()
             } else {
-                String::new()
+                ", no extra subflow".to_string()
             };
             format!("MPTCP ({conns}{joins})")
         } else if c.offered > 0 {
@@ -221,7 +227,13 @@ pub fn missing(pair: &Pair) -> Vec<&'static str> {
 /// Runs `pair` in every mode on a fresh testbed. `base_port + mode index`
 /// is each case's port, so no case meets its predecessor's TIME_WAIT.
 pub fn run_pair(pair: Pair, base_port: u16) -> PairResult {
-    let bed = Testbed::new(2);
+    // Paths of 100 Mbit/s: a 4 MiB transfer lasts long enough (about a
+    // third of a second) for the second subflow to join before it ends.
+    let bed = Testbed::with(TestbedConfig {
+        paths: 2,
+        rate_mbit: Some(100),
+        server_signal: false,
+    });
     let scratch = ScratchDir::new();
     pairs::write_data(scratch.path());
     (pair.prepare)(scratch.path());
@@ -277,6 +289,7 @@ fn run_case(bed: &Testbed, pair: &Pair, ctx: &Ctx, mode: Mode) -> Result<Case, S
         }
         outputs.push(out);
     }
+    let listener_kept = listening(&bed.server, ctx.port).is_some();
     (pair.check)(ctx, &outputs)?;
     let logged = |what: fn(&str) -> bool| {
         outputs
@@ -291,6 +304,7 @@ fn run_case(bed: &Testbed, pair: &Pair, ctx: &Ctx, mode: Mode) -> Result<Case, S
     stop(server);
     Ok(Case {
         listener_mptcp,
+        listener_kept,
         client,
         server: server_side,
         client_converted: logged(|l| l.ends_with(": MPTCP")),
@@ -326,15 +340,9 @@ fn start(ns: &Netns, shim: bool, launch: &Launch, trace: &Path, ctx: &Ctx) -> Ch
 /// output if the server exits first or never listens.
 fn wait_listening(ns: &Netns, port: u16, server: &mut Child) -> Result<String, String> {
     let deadline = Instant::now() + LIMIT;
-    let suffix = format!(":{port}");
     loop {
-        let listening = ns.ss(&["-Hltn"]);
-        if let Some(addr) = listening
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(3))
-            .find(|a| a.ends_with(&suffix))
-        {
-            return Ok(addr.to_string());
+        if let Some(addr) = listening(ns, port) {
+            return Ok(addr);
         }
         let exited = server.try_status();
         if exited.is_some() || Instant::now() >= deadline {
@@ -346,6 +354,16 @@ fn wait_listening(ns: &Netns, port: u16, server: &mut Child) -> Result<String, S
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The local address of the TCP listener on `port` in `ns`, as `ss` prints it.
+fn listening(ns: &Netns, port: u16) -> Option<String> {
+    let suffix = format!(":{port}");
+    ns.ss(&["-Hltn"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .find(|a| a.ends_with(&suffix))
+        .map(String::from)
 }
 
 /// Waits for a client command, at most [`LIMIT`], without panicking.

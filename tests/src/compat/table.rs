@@ -191,6 +191,7 @@ mod tests {
     fn case(mptcp: bool, client_failed: &[&str]) -> Case {
         Case {
             listener_mptcp: true,
+            listener_kept: true,
             client: ClientSide {
                 connections: 1,
                 offered: u64::from(mptcp),
