@@ -6,7 +6,7 @@
 //! `MPTCPIZE_COMPAT_ONLY=curl,sshd` runs only the pairs whose "client ->
 //! server" name contains one of those words (the table is then not written).
 
-use mptcpize_tests::compat::{run_all, table, table_path};
+use mptcpize_tests::compat::{run_all, sockopts, table, table_path};
 use mptcpize_tests::require_root_mptcp;
 
 #[test]
@@ -23,7 +23,7 @@ fn real_clients_and_servers_work_over_mptcp_and_fall_back_to_tcp() {
         eprintln!("SKIPPED: {why}");
     }
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let md = table::render(&results, kernel.trim());
+    let md = table::render(&results, &sockopts::survey(), kernel.trim());
     eprintln!("{md}");
     if only.is_empty() && skipped.is_empty() {
         std::fs::write(table_path(), &md).expect("write target/compat.md");

@@ -6,6 +6,7 @@
 //! - [`pairs`]: which client talks to which server, and how to check the data;
 //! - [`programs`]: finding the programs and their versions;
 //! - [`observe`]: the MPTCP counters and the failed socket-option calls;
+//! - [`sockopts`]: which socket options this kernel's MPTCP takes;
 //! - [`table`]: the Markdown table written to `target/compat.md` and
 //!   spliced into the README.
 //!
@@ -16,6 +17,7 @@
 pub mod observe;
 pub mod pairs;
 pub mod programs;
+pub mod sockopts;
 pub mod table;
 
 use crate::artifacts::{launcher, ScratchDir};

@@ -3,6 +3,7 @@
 //! pair with what each mode negotiated. [`splice`] puts it into the README
 //! between `<!-- compat:begin -->` and `<!-- compat:end -->`.
 
+use super::sockopts::Outcome;
 use super::{Mode, PairResult};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -20,7 +21,7 @@ struct Row {
 }
 
 /// The Markdown of a whole run (`kernel`: the release it ran on).
-pub fn render(results: &[PairResult], kernel: &str) -> String {
+pub fn render(results: &[PairResult], sockopts: &[Outcome], kernel: &str) -> String {
     let mut rows: Vec<Row> = Vec::new();
     for r in results {
         let sides = [
@@ -107,6 +108,21 @@ pub fn render(results: &[PairResult], kernel: &str) -> String {
             let _ = write!(md, " {} |", cell(&text));
         }
         md.push('\n');
+    }
+
+    if !sockopts.is_empty() {
+        md.push_str(
+            "\nSocket options on this kernel, on a connected socket (\"ok\" or the errno):\n\n\
+             | Call | TCP | MPTCP |\n|---|---|---|\n",
+        );
+        for o in sockopts {
+            let mptcp = if o.mptcp != o.tcp {
+                format!("**{}**", o.mptcp)
+            } else {
+                o.mptcp.clone()
+            };
+            let _ = writeln!(md, "| `{}` | {} | {} |", cell(o.call), o.tcp, mptcp);
+        }
     }
     md
 }
@@ -226,7 +242,7 @@ mod tests {
             (Mode::Mptcp, Ok(case(false, &[]))),
             (Mode::ServerOnly, Err("curl exited with 7".into())),
         ]);
-        let md = render(&[r], "6.18");
+        let md = render(&[r], &[], "6.18");
         assert!(md.contains("| curl | 1.0 | client | **no** |"), "{md}");
         assert!(md.contains("**MPTCP case failed**"), "{md}");
         assert!(md.contains("**FAILED**: curl exited with 7"), "{md}");
@@ -246,7 +262,7 @@ mod tests {
         ]);
         let only: Vec<String> = mptcp_only_failures(&r, "client").into_iter().collect();
         assert_eq!(only, [mptcp_only]);
-        let md = render(&[r], "6.18");
+        let md = render(&[r], &[], "6.18");
         assert!(md.contains("| curl | 1.0 | client | yes |"), "{md}");
         assert!(
             md.contains(&format!("fails only on MPTCP sockets: `{mptcp_only}`")),
