@@ -278,21 +278,22 @@ fn run_case(bed: &Testbed, pair: &Pair, ctx: &Ctx, mode: Mode) -> Result<Case, S
     let (client_before, server_before) = (Snapshot::take(&bed.client), Snapshot::take(&bed.server));
     let client_trace = ctx.out("client-strace");
     let mut outputs: Vec<Output> = Vec::new();
+    // A failure says what the server printed too.
+    let with_server = |e: String| {
+        let (out, err) = server.output_so_far();
+        format!("{e}\n--- server stdout ---\n{out}--- server stderr ---\n{err}")
+    };
     for launch in (pair.fetch)(ctx) {
         let child = start(&bed.client, mode.client_shim(), &launch, &client_trace, ctx);
-        let out = finish(child)?;
+        let out = finish(child).map_err(with_server)?;
         if !out.status.success() {
-            return Err(format!(
-                "{} exited with {}:\n{}",
-                launch.program,
-                out.code(),
-                out
-            ));
+            let e = format!("{} exited with {}:\n{}", launch.program, out.code(), out);
+            return Err(with_server(e));
         }
         outputs.push(out);
     }
     let listener_kept = listening(&bed.server, ctx.port).is_some();
-    (pair.check)(ctx, &outputs)?;
+    (pair.check)(ctx, &outputs).map_err(with_server)?;
     let logged = |what: fn(&str) -> bool| {
         outputs
             .iter()
