@@ -6,6 +6,7 @@
 //! leaves no namespace, link or process behind.
 
 pub mod artifacts;
+pub mod compat;
 pub mod gobuild;
 pub mod netns;
 pub mod proc;

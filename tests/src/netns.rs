@@ -232,16 +232,24 @@ impl Testbed {
                     &server.name,
                 ],
             );
-            for (ns, dev, ip) in [
-                (&client, &link.client_if, link.client_ip),
-                (&server, &link.server_if, link.server_ip),
+            for (ns, dev, ip, source_routed) in [
+                (&client, &link.client_if, link.client_ip, true),
+                (&server, &link.server_if, link.server_ip, false),
             ] {
                 ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", dev]);
                 ns.ip(&["link", "set", dev, "up"]);
-                // Replies and subflows from this address leave through this link.
-                let table = (100 + k).to_string();
-                ns.ip(&["rule", "add", "from", &ip.to_string(), "table", &table]);
-                ns.ip(&["route", "add", "10.231.0.0/16", "dev", dev, "table", &table]);
+                // The client's subflows from this address leave through this
+                // link, whichever server address they go to. The server
+                // answers by destination (its connected routes), so a subflow
+                // from the client's path-K address comes back over path K,
+                // where its socket (bound to that link) waits: a per-source
+                // rule on the server would send it back over path 0 and the
+                // client would reset the join.
+                if source_routed {
+                    let table = (100 + k).to_string();
+                    ns.ip(&["rule", "add", "from", &ip.to_string(), "table", &table]);
+                    ns.ip(&["route", "add", "10.231.0.0/16", "dev", dev, "table", &table]);
+                }
                 if let Some(rate) = config.rate_mbit {
                     let rate = format!("{rate}mbit");
                     ns.exec(

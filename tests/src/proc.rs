@@ -85,9 +85,14 @@ fn pump(
 
 impl Child {
     /// Starts `cmd` with stdin closed and stdout/stderr captured.
-    pub fn spawn(mut cmd: Command) -> Child {
+    pub fn spawn(cmd: Command) -> Child {
+        Child::spawn_with_stdin(cmd, Stdio::null())
+    }
+
+    /// Starts `cmd` reading `stdin` (a file, say), stdout/stderr captured.
+    pub fn spawn_with_stdin(mut cmd: Command, stdin: Stdio) -> Child {
         let what = format!("{cmd:?}");
-        cmd.stdin(Stdio::null())
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -128,6 +133,11 @@ impl Child {
             }
             c = cv.wait_timeout(c, deadline - now).unwrap().0;
         }
+    }
+
+    /// The exit status if the child has exited, without waiting.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.inner.try_wait().ok().flatten()
     }
 
     /// Sends `signal` to the child itself.
