@@ -177,7 +177,10 @@ fn shim_lookup_order() {
     let lib = dir.join("lib/mptcpize-rs");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&lib).unwrap();
-    std::fs::copy(launcher(), bin.join("mptcpize-rs")).unwrap();
+    // A hard link, not a copy: a file just written may still be open in a
+    // process another test thread is forking, and exec of it then fails
+    // with "Text file busy".
+    std::fs::hard_link(launcher(), bin.join("mptcpize-rs")).unwrap();
     let installed = bin.join("mptcpize-rs");
     let preload_path = |env_lib: Option<&str>| {
         let mut cmd = Command::new(&installed);
