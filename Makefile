@@ -8,6 +8,10 @@
 #
 # The launcher is compiled with MPTCPIZE_LIBDIR=$(PREFIX)/lib/mptcpize-rs, the
 # place it looks for the shim when it is not beside it or in ../lib/mptcpize-rs/.
+# It is linked statically (crt-static, for this one binary only: the examples
+# must stay dynamic to be preloaded): it sits in front of every program it
+# starts, and a static launcher skips the dynamic loader's symbol binding,
+# two thirds of its start-up (see the README's Benchmarks).
 # BUILD=no installs what BUILD_DIR already holds without building (the tests
 # use it with their own debug build). The binary and the shim are installed
 # stripped (INSTALL_STRIP= keeps their symbols).
@@ -33,7 +37,8 @@ all: build assets
 
 build:
 ifneq ($(BUILD),no)
-	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-rs -p mptcpize-shim
+	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-shim
+	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) rustc --release -p mptcpize-rs --bin mptcpize-rs -- -C target-feature=+crt-static
 endif
 
 # Man pages and completions, rendered by the launcher from its clap definition.
