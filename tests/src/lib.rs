@@ -6,10 +6,13 @@
 //! leaves no namespace, link or process behind.
 
 pub mod artifacts;
+pub mod delay;
+pub mod enter;
 pub mod netns;
 pub mod proc;
 pub mod require;
+pub mod sampler;
 
 pub use artifacts::{bin, launcher, shim};
-pub use netns::{Netns, Testbed};
+pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};
