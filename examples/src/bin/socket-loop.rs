@@ -7,7 +7,9 @@ use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().map_or(100_000, |a| a.parse().expect("N must be a number"));
+    let n: u64 = args
+        .next()
+        .map_or(100_000, |a| a.parse().expect("N must be a number"));
     let ty = match args.next().as_deref() {
         None | Some("tcp") => libc::SOCK_STREAM,
         Some("udp") => libc::SOCK_DGRAM,
@@ -28,5 +30,8 @@ fn main() {
         unsafe { libc::close(fd) };
     }
     let elapsed = start.elapsed();
-    println!("{n} socket() calls: {} ns each", elapsed.as_nanos() / u128::from(n.max(1)));
+    println!(
+        "{n} socket() calls: {} ns each",
+        elapsed.as_nanos() / u128::from(n.max(1))
+    );
 }

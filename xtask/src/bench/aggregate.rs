@@ -1,0 +1,228 @@
+//! Aggregation: bulk transfers over two equal rate-limited paths, each way
+//! of [`Way`], with iperf3 and with the `bulk` example, one after another
+//! on the same testbed. The share each path carried comes from the server's
+//! interface counters.
+
+use super::way::{number_after, wait_listening, word_after, Way};
+use crate::BenchArgs;
+use mptcpize_tests::netns::TestbedConfig;
+use mptcpize_tests::proc::run;
+use mptcpize_tests::{bin, Child, Testbed};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Serialize, Debug)]
+pub struct Row {
+    pub tool: &'static str,
+    pub way: Way,
+    /// Throughput seen by the receiver.
+    pub mbit: f64,
+    /// Megabytes the server received on each path (all packets, headers included).
+    pub path_mb: Vec<f64>,
+    /// Subflows at the end (bulk only: from MPTCP_INFO at the receiver).
+    pub subflows: Option<u32>,
+    /// Every byte arrived and matched (bulk only).
+    pub intact: Option<bool>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Aggregation {
+    pub rows: Vec<Row>,
+    /// Ways a tool cannot be measured, and why.
+    pub skipped: Vec<String>,
+}
+
+impl Aggregation {
+    pub fn mbit(&self, tool: &str, way: Way) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.tool == tool && r.way == way)
+            .map(|r| r.mbit)
+    }
+}
+
+pub fn measure(args: &BenchArgs) -> Result<Aggregation, String> {
+    let bed = Testbed::with(TestbedConfig {
+        paths: 2,
+        rate_mbit: Some(args.rate),
+        delay_ms: args.delay,
+        server_signal: false,
+    });
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    let mut port = 5300;
+    for tool in ["iperf3", "bulk"] {
+        for way in Way::ALL {
+            port += 1;
+            let before = bed.server_rx_bytes();
+            let row = match tool {
+                "iperf3" => iperf3(&bed, way, port, args.seconds)?,
+                _ => bulk(&bed, way, port, args.seconds)?,
+            };
+            let Some(mut row) = row else {
+                skipped.push(format!(
+                    "{tool}, {}: iperf3 3.12 (Debian 12) cannot open MPTCP sockets itself; its -m/--mptcp came in 3.16",
+                    way.name()
+                ));
+                continue;
+            };
+            let after = bed.server_rx_bytes();
+            row.path_mb = after
+                .iter()
+                .zip(&before)
+                .map(|(a, b)| (a - b) as f64 / 1e6)
+                .collect();
+            eprintln!(
+                "  {tool:6} {:16} {:7.2} Mbit/s  paths {:?} MB",
+                way.name(),
+                row.mbit,
+                row.path_mb
+            );
+            rows.push(row);
+        }
+    }
+    Ok(Aggregation { rows, skipped })
+}
+
+fn iperf3(bed: &Testbed, way: Way, port: u16, seconds: u32) -> Result<Option<Row>, String> {
+    let ip = bed.server_ip().to_string();
+    let port_s = port.to_string();
+    let iperf = std::path::Path::new("iperf3");
+    let Some(server) = way.command(
+        &bed.server,
+        iperf,
+        &["-s", "-1", "-B", &ip, "-p", &port_s],
+        None,
+    ) else {
+        return Ok(None);
+    };
+    let server = Child::spawn(server);
+    wait_listening(&bed.server, port, Duration::from_secs(10))?;
+    let t = seconds.to_string();
+    let client = way
+        .command(
+            &bed.client,
+            iperf,
+            &["-c", &ip, "-p", &port_s, "-t", &t, "-J"],
+            None,
+        )
+        .expect("same way as the server");
+    let out = run(client, Duration::from_secs(u64::from(seconds) + 60));
+    if !out.status.success() {
+        return Err(format!("iperf3 client ({}) failed:\n{out}", way.name()));
+    }
+    let _ = server.finish(Duration::from_secs(10));
+    let json: serde_json::Value =
+        serde_json::from_str(&out.stdout).map_err(|e| format!("iperf3 -J output: {e}"))?;
+    let bps = json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .ok_or("iperf3 -J output has no end.sum_received.bits_per_second")?;
+    Ok(Some(Row {
+        tool: "iperf3",
+        way,
+        mbit: bps / 1e6,
+        path_mb: Vec::new(),
+        subflows: None,
+        intact: None,
+    }))
+}
+
+/// What the bulk receiver reported about one connection.
+pub struct Received {
+    pub bytes: u64,
+    pub mbit: f64,
+    pub fnv: String,
+    pub intact: bool,
+    pub subflows: Option<u32>,
+    pub line: String,
+}
+
+/// Parses the receiver's `received N bytes in S s (R Mbit/s), fnv H, pattern intact; socket P, …` line.
+pub fn parse_received(stdout: &str) -> Option<Received> {
+    let line = stdout.lines().find(|l| l.starts_with("received "))?;
+    // "MPTCP negotiated with the peer (N extra subflows)": N + 1 subflows.
+    let subflows = match number_after(line, "with the peer (") {
+        Some(extra) => Some(extra as u32 + 1),
+        None if line.contains("MPTCP negotiated") => None,
+        None => Some(1),
+    };
+    Some(Received {
+        bytes: number_after(line, "received ")? as u64,
+        mbit: number_after(line, "s (")?,
+        fnv: word_after(line, "fnv ")?.to_string(),
+        intact: line.contains("pattern intact"),
+        subflows,
+        line: line.to_string(),
+    })
+}
+
+/// The sender's `sent N bytes … fnv H`: (bytes, fnv).
+pub fn parse_sent(stdout: &str) -> Option<(u64, String)> {
+    let line = stdout.lines().find(|l| l.starts_with("sent "))?;
+    Some((
+        number_after(line, "sent ")? as u64,
+        word_after(line, "fnv ")?.to_string(),
+    ))
+}
+
+/// Runs a `bulk` transfer of `seconds` from client to server, this way;
+/// returns what the receiver saw (checked against the sender).
+pub fn bulk_transfer(
+    bed: &Testbed,
+    way: Way,
+    port: u16,
+    seconds: f64,
+    during: impl FnOnce(),
+) -> Result<Received, String> {
+    let addr = format!("{}:{port}", bed.server_ip());
+    let prog = bin("bulk");
+    let native = Some("--native-mptcp");
+    let server = way
+        .command(&bed.server, &prog, &["serve", &addr, "--once"], native)
+        .expect("bulk has --native-mptcp");
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", Duration::from_secs(10));
+    let secs = seconds.to_string();
+    let client = way
+        .command(
+            &bed.client,
+            &prog,
+            &["send", &addr, "--seconds", &secs],
+            native,
+        )
+        .expect("bulk has --native-mptcp");
+    let client = Child::spawn(client);
+    during();
+    let sent = client.finish(Duration::from_secs_f64(seconds + 90.0));
+    let got = server.finish(Duration::from_secs(30));
+    if !sent.status.success() || !got.status.success() {
+        return Err(format!(
+            "bulk transfer ({}) failed:\nsender:\n{sent}\nreceiver:\n{got}",
+            way.name()
+        ));
+    }
+    let (sent_bytes, sent_fnv) =
+        parse_sent(&sent.stdout).ok_or_else(|| format!("bulk send printed no total:\n{sent}"))?;
+    let r = parse_received(&got.stdout)
+        .ok_or_else(|| format!("bulk serve printed no total:\n{got}"))?;
+    if r.bytes != sent_bytes || r.fnv != sent_fnv || !r.intact {
+        return Err(format!(
+            "bulk transfer ({}) lost or changed bytes: sent {sent_bytes} fnv {sent_fnv}; {}",
+            way.name(),
+            r.line
+        ));
+    }
+    Ok(r)
+}
+
+fn bulk(bed: &Testbed, way: Way, port: u16, seconds: u32) -> Result<Option<Row>, String> {
+    let r = bulk_transfer(bed, way, port, seconds.into(), || {})?;
+    Ok(Some(Row {
+        tool: "bulk",
+        way,
+        mbit: r.mbit,
+        path_mb: Vec::new(),
+        subflows: r.subflows,
+        intact: Some(r.intact),
+    }))
+}
