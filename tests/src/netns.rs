@@ -525,4 +525,25 @@ mod tests {
         assert_eq!(c["MPTcpExtMPCapableSYNRX"], 7);
         assert_eq!(c["MPTcpExtMPJoinSynRx"], 3);
     }
+
+    #[test]
+    fn parses_net_dev() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       2    0    0    0     0          0         0      200       2    0    0    0     0       0          0\nmz1x0s0: 5000 10 0 0 0 0 0 0 7000 12 0 0 0 0 0 0\n";
+        let d = parse_net_dev(text);
+        assert_eq!(
+            d["lo"],
+            LinkBytes {
+                rx_bytes: 100,
+                tx_bytes: 200
+            }
+        );
+        assert_eq!(
+            d["mz1x0s0"],
+            LinkBytes {
+                rx_bytes: 5000,
+                tx_bytes: 7000
+            }
+        );
+        assert_eq!(d.len(), 2);
+    }
 }

@@ -226,3 +226,25 @@ fn bulk(bed: &Testbed, way: Way, port: u16, seconds: u32) -> Result<Option<Row>,
         intact: Some(r.intact),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_bulk_prints() {
+        let out = "listening on 10.231.0.2:5000 (socket: MPTCP)\nreceived 1000 bytes in 2.000 s (0.00 Mbit/s), fnv 00000000deadbeef, pattern intact; socket MPTCP, MPTCP negotiated with the peer (1 extra subflows)\n";
+        let r = parse_received(out).unwrap();
+        assert_eq!(
+            (r.bytes, r.fnv.as_str(), r.intact, r.subflows),
+            (1000, "00000000deadbeef", true, Some(2))
+        );
+        let tcp = "received 5 bytes in 1.000 s (0.00 Mbit/s), fnv 1, corrupt at byte 3; socket TCP, plain TCP";
+        let r = parse_received(tcp).unwrap();
+        assert_eq!((r.intact, r.subflows), (false, Some(1)));
+        assert_eq!(
+            parse_sent("connected\nsent 42 bytes in 1.0 s (0.00 Mbit/s), fnv ab\n"),
+            Some((42, "ab".into()))
+        );
+    }
+}
