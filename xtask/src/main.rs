@@ -69,6 +69,9 @@ pub struct BenchArgs {
     /// Length of each throughput run, in seconds
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
+    /// Throughput runs per tool and way (the median is reported)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// Where to write the report as JSON
     #[arg(long, default_value = "target/bench/report.json")]
     pub json: PathBuf,

@@ -19,7 +19,7 @@ pub const DOWN_PATH: usize = 0;
 /// coming back, and to the end of the transfer.
 const T_DOWN: f64 = 5.0;
 const T_UP: f64 = 12.0;
-const T_END: f64 = 20.0;
+const T_END: f64 = 24.0;
 
 #[derive(Serialize, Debug)]
 pub struct Failover {
@@ -36,6 +36,9 @@ pub struct Failover {
     /// paths together stayed below half the surviving path's rate (sum of
     /// the 100 ms intervals below it), in ms.
     pub below_half_ms: f64,
+    /// The lowest throughput of both paths together in a 100 ms interval
+    /// between the failure and the repair, in Mbit/s.
+    pub lowest_mbit: f64,
     /// From the link coming back until it carries at least a quarter of its
     /// rate again (None: it did not within the run), in s.
     pub resumed_after_s: Option<f64>,
@@ -104,6 +107,11 @@ pub fn measure(args: &BenchArgs) -> Result<Failover, String> {
         .collect();
     let below_half_ms = (low.len() as f64 * 100.0).round();
     let recovered_at = low.last().copied().unwrap_or(t_down);
+    let lowest_mbit = series
+        .iter()
+        .filter(|(t, _)| *t > t_down && *t <= t_up)
+        .map(|(_, r)| total(r))
+        .fold(f64::INFINITY, f64::min);
     let resumed_after_s = series
         .iter()
         .find(|(t, r)| *t > t_up && r[DOWN_PATH] >= rate / 4.0)
@@ -119,6 +127,7 @@ pub fn measure(args: &BenchArgs) -> Result<Failover, String> {
         fnv: received.fnv,
         intact: received.intact,
         below_half_ms,
+        lowest_mbit: (lowest_mbit * 10.0).round() / 10.0,
         resumed_after_s,
         before_mbit: mean_between(&series, 1.0, t_down, paths),
         during_mbit: mean_between(&series, recovered_at, t_up, paths),

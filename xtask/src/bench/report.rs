@@ -96,7 +96,7 @@ pub fn targets(r: &Report) -> Vec<Target> {
         }
         if let Some(x) = s.wall_ratio {
             t.push(target(
-                "wall: mptcpize-rs run true over mptcpize run true",
+                "wall: mptcpize-rs run true over mptcpize run true (medians, interleaved)",
                 x,
                 "<= 1.2x",
                 x <= 1.2,
@@ -118,24 +118,30 @@ pub fn table(r: &Report) -> String {
     if let Some(a) = &r.aggregation {
         let _ = writeln!(
             o,
-            "\nAggregation: 2 paths x {} Mbit/s{}, {} s per run, client -> server\n",
+            "\nAggregation: 2 paths x {} Mbit/s{}, client -> server, median of {} runs of {} s\n",
             r.rate_mbit,
             r.delay_ms
                 .map_or(String::new(), |d| format!(", {d} ms one way")),
+            r.repeat,
             r.seconds
         );
-        let _ = writeln!(o, "| tool   | way              | Mbit/s | x plain TCP | path 0 MB | path 1 MB | subflows | bytes intact |");
-        let _ = writeln!(o, "|--------|------------------|-------:|------------:|----------:|----------:|---------:|--------------|");
+        let _ = writeln!(o, "| tool   | way              | Mbit/s | x plain TCP | every run Mbit/s   | path 0 MB | path 1 MB | subflows | bytes intact |");
+        let _ = writeln!(o, "|--------|------------------|-------:|------------:|--------------------|----------:|----------:|---------:|--------------|");
         for row in &a.rows {
             let plain = a.mbit(row.tool, Way::Plain).unwrap_or(f64::NAN);
             let mb = |k: usize| row.path_mb.get(k).map_or("-".into(), |v| format!("{v:.1}"));
             let _ = writeln!(
                 o,
-                "| {:6} | {:16} | {:6.1} | {:11.2} | {:>9} | {:>9} | {:>8} | {:12} |",
+                "| {:6} | {:16} | {:6.1} | {:11.2} | {:18} | {:>9} | {:>9} | {:>8} | {:12} |",
                 row.tool,
                 row.way.name(),
                 row.mbit,
                 row.mbit / plain,
+                row.runs_mbit
+                    .iter()
+                    .map(|v| format!("{v:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 mb(0),
                 mb(1),
                 row.subflows.map_or("-".into(), |s| s.to_string()),
@@ -169,6 +175,11 @@ pub fn table(r: &Report) -> String {
             o,
             "| throughput below half the surviving path's rate for | {} ms |",
             f.below_half_ms
+        );
+        let _ = writeln!(
+            o,
+            "| lowest throughput in a 100 ms interval after the failure | {:.1} Mbit/s |",
+            f.lowest_mbit
         );
         let _ = writeln!(
             o,
@@ -236,7 +247,32 @@ pub fn table(r: &Report) -> String {
                 row.variant, row.instructions, row.added
             );
         }
-        let _ = writeln!(o, "\nWall time (hyperfine -N, one run)\n");
+        let _ = writeln!(
+            o,
+            "\nLauncher cost (callgrind, instructions from start to exec of `true`)\n"
+        );
+        let _ = writeln!(o, "| launcher                 | instructions |\n|--------------------------|-------------:|");
+        for row in &s.launch {
+            let _ = writeln!(o, "| {:24} | {:12} |", row.launcher, row.instructions);
+        }
+        let _ = writeln!(
+            o,
+            "\nWall time, interleaved ({} runs of each, alternating): median",
+            super::shim_cost::INTERLEAVED
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "| command                  | median ms |\n|--------------------------|----------:|"
+        );
+        for (name, ms) in &s.wall_median_ms {
+            let _ = writeln!(o, "| {name:24} | {ms:9.3} |");
+        }
+        let _ = writeln!(
+            o,
+            "\nWall time (hyperfine -N, cross-check; ratio of means {})\n",
+            s.hyperfine_ratio.map_or("-".into(), |x| format!("{x:.3}"))
+        );
         let _ = writeln!(o, "| command                  | mean ms | stddev ms | runs |\n|--------------------------|--------:|----------:|-----:|");
         for w in &s.wall {
             let _ = writeln!(

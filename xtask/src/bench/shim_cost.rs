@@ -88,6 +88,14 @@ pub struct Load {
     pub added: i64,
 }
 
+/// What a launcher costs before the program starts.
+#[derive(Serialize, Debug)]
+pub struct Launch {
+    pub launcher: String,
+    /// Instructions from the launcher's start to its first execve().
+    pub instructions: u64,
+}
+
 #[derive(Serialize, Debug)]
 pub struct Wall {
     pub command: String,
@@ -100,9 +108,16 @@ pub struct Wall {
 pub struct ShimCost {
     pub per_call: Vec<PerCall>,
     pub load: Vec<Load>,
+    pub launch: Vec<Launch>,
     pub wall: Vec<Wall>,
-    /// `mptcpize-rs run true` over `mptcpize run true`, mean wall times.
+    /// `mptcpize-rs run true` over `mptcpize run true`, medians of
+    /// [`INTERLEAVED`] runs of each, alternating (hyperfine runs all of one
+    /// command, then all of the other, so drift on a shared machine skews
+    /// its ratio of means).
     pub wall_ratio: Option<f64>,
+    pub wall_median_ms: Vec<(String, f64)>,
+    /// hyperfine's ratio of means, as a cross-check.
+    pub hyperfine_ratio: Option<f64>,
     /// The functions that cost most in the shim's socket loop (callgrind_annotate).
     pub hot_functions: String,
 }
@@ -159,6 +174,73 @@ fn callgrind(
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| format!("{} has no totals", out_file.display()))?;
     Ok((total, out_file))
+}
+
+/// Runs of each command in the interleaved wall-time loop.
+pub const INTERLEAVED: usize = 1000;
+
+/// Median wall time of `mptcpize-rs run true` and of `mptcpize run true`,
+/// run alternately [`INTERLEAVED`] times each.
+fn interleaved() -> Result<Vec<(String, f64)>, String> {
+    let commands: [(&str, Vec<OsString>); 2] = [
+        (
+            "mptcpize-rs run true",
+            vec![launcher().into(), "run".into(), "true".into()],
+        ),
+        (
+            "mptcpize run true",
+            vec!["mptcpize".into(), "run".into(), "true".into()],
+        ),
+    ];
+    let mut times = vec![Vec::with_capacity(INTERLEAVED); commands.len()];
+    for _ in 0..INTERLEAVED {
+        for (k, (name, argv)) in commands.iter().enumerate() {
+            let start = std::time::Instant::now();
+            let status = Command::new(&argv[0])
+                .args(&argv[1..])
+                .status()
+                .map_err(|e| format!("{name}: {e}"))?;
+            times[k].push(start.elapsed().as_secs_f64() * 1e3);
+            if !status.success() {
+                return Err(format!("{name} failed: {status}"));
+            }
+        }
+    }
+    Ok(commands
+        .iter()
+        .zip(times)
+        .map(|((name, _), mut t)| {
+            t.sort_by(f64::total_cmp);
+            (name.to_string(), t[t.len() / 2])
+        })
+        .collect())
+}
+
+/// Instructions of `argv` until its first execve() (callgrind dumps its
+/// counts there: `--dump-before=execve`, first dump file `.1`).
+fn until_exec(dir: &Path, tag: &str, argv: &[OsString]) -> Result<u64, String> {
+    let base = dir.join(format!("launch.{tag}"));
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--dump-before=execve",
+    ])
+    .arg(format!("--callgrind-out-file={}", base.display()))
+    .args(argv);
+    let out = run(cmd, Duration::from_secs(120));
+    if !out.status.success() {
+        return Err(format!("callgrind of {argv:?} failed:\n{out}"));
+    }
+    let first = dir.join(format!("launch.{tag}.1"));
+    let text = std::fs::read_to_string(&first).map_err(|e| format!("{}: {e}", first.display()))?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("totals: ")
+                .or_else(|| l.strip_prefix("summary: "))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("{} has no totals", first.display()))
 }
 
 fn hyperfine(dir: &Path) -> Result<(Vec<Wall>, Option<f64>), String> {
@@ -267,12 +349,35 @@ pub fn measure() -> Result<ShimCost, String> {
             });
         }
     }
-    let (wall, wall_ratio) = hyperfine(dir.path())?;
+    let launch = vec![
+        Launch {
+            launcher: "mptcpize-rs run true".into(),
+            instructions: until_exec(
+                dir.path(),
+                "rs",
+                &[launcher().into(), "run".into(), "true".into()],
+            )?,
+        },
+        Launch {
+            launcher: "mptcpize run true".into(),
+            instructions: until_exec(
+                dir.path(),
+                "mptcpize",
+                &["mptcpize".into(), "run".into(), "true".into()],
+            )?,
+        },
+    ];
+    let (wall, hyperfine_ratio) = hyperfine(dir.path())?;
+    let wall_median_ms = interleaved()?;
+    let wall_ratio = Some(wall_median_ms[0].1 / wall_median_ms[1].1);
     Ok(ShimCost {
         per_call,
         load,
+        launch,
         wall,
         wall_ratio,
+        wall_median_ms,
+        hyperfine_ratio,
         hot_functions,
     })
 }
