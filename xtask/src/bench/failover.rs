@@ -32,6 +32,8 @@ pub struct Failover {
     pub bytes: u64,
     pub fnv: String,
     pub intact: bool,
+    /// What differed, when the bytes did not arrive intact.
+    pub problem: Option<String>,
     /// How long, between the failure and the repair, the throughput of both
     /// paths together stayed below half the surviving path's rate (sum of
     /// the 100 ms intervals below it), in ms.
@@ -126,6 +128,7 @@ pub fn measure(args: &BenchArgs) -> Result<Failover, String> {
         bytes: received.bytes,
         fnv: received.fnv,
         intact: received.intact,
+        problem: received.problem,
         below_half_ms,
         lowest_mbit: (lowest_mbit * 10.0).round() / 10.0,
         resumed_after_s,

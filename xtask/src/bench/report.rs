@@ -43,6 +43,15 @@ pub fn targets(r: &Report) -> Vec<Target> {
             }
         }
     }
+    if let Some(a) = &r.aggregation {
+        let bad = a.problems.len() as f64;
+        t.push(target(
+            "bulk: runs whose bytes arrived changed or short",
+            bad,
+            "= 0",
+            bad == 0.0,
+        ));
+    }
     if let Some(f) = &r.failover {
         t.push(target(
             "failover: bytes intact (1 = yes)",
@@ -150,6 +159,9 @@ pub fn table(r: &Report) -> String {
         }
         for s in &a.skipped {
             let _ = writeln!(o, "(not measured: {s})");
+        }
+        for p in &a.problems {
+            let _ = writeln!(o, "(BYTES CHANGED: {p})");
         }
     }
     if let Some(f) = &r.failover {
