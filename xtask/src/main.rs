@@ -72,6 +72,9 @@ pub struct BenchArgs {
     /// Throughput runs per tool and way (the median is reported)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Short transfers per path count and way in the integrity part
+    #[arg(long, default_value_t = 30)]
+    pub integrity_runs: u32,
     /// Where to write the report as JSON
     #[arg(long, default_value = "target/bench/report.json")]
     pub json: PathBuf,

@@ -200,10 +200,30 @@ fn mbit(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / secs.max(1e-9) / 1e6
 }
 
+/// Where a run of received bytes really comes from: the first stream offset
+/// within 4 MiB of `at` whose pattern bytes equal `sample`.
+fn locate(sample: &[u8], at: u64) -> Option<u64> {
+    let from = at.saturating_sub(4 << 20);
+    (from..at + (4 << 20)).find(|&x| {
+        sample
+            .iter()
+            .enumerate()
+            .all(|(k, &b)| pattern_byte(x + k as u64) == b)
+    })
+}
+
+/// The first changed byte: its offset, and up to 32 bytes received there.
+struct Damage {
+    at: u64,
+    sample: Vec<u8>,
+    differing: u64,
+}
+
 fn receive(mut conn: TcpStream) -> std::io::Result<String> {
     let view = SocketView::of(&conn);
     let mut buf = vec![0u8; 256 * 1024];
-    let (mut got, mut fnv, mut bad) = (0u64, Fnv::default(), None);
+    let (mut got, mut fnv) = (0u64, Fnv::default());
+    let mut damage: Option<Damage> = None;
     let mut start = None;
     loop {
         let n = conn.read(&mut buf)?;
@@ -214,19 +234,33 @@ fn receive(mut conn: TcpStream) -> std::io::Result<String> {
             start = Some(Instant::now());
         }
         let data = &buf[..n];
-        if bad.is_none() {
-            bad = (0..n)
-                .find(|&k| data[k] != pattern_byte(got + k as u64))
-                .map(|k| got + k as u64);
+        for (k, &b) in data.iter().enumerate() {
+            if b != pattern_byte(got + k as u64) {
+                let d = damage.get_or_insert_with(|| Damage {
+                    at: got + k as u64,
+                    sample: data[k..n.min(k + 32)].to_vec(),
+                    differing: 0,
+                });
+                d.differing += 1;
+            }
         }
         fnv.update(data);
         got += n as u64;
     }
     let secs = start.map_or(0.0, |s: Instant| s.elapsed().as_secs_f64());
     let end = SocketView::of(&conn);
-    let pattern = match bad {
+    let pattern = match damage {
         None => "pattern intact".to_string(),
-        Some(at) => format!("corrupt at byte {at}"),
+        Some(d) => format!(
+            "corrupt at byte {} ({} bytes differ; the first {} bytes there are {})",
+            d.at,
+            d.differing,
+            d.sample.len(),
+            match locate(&d.sample, d.at) {
+                Some(x) => format!("the stream's bytes at offset {x}"),
+                None => "not from the stream near there".into(),
+            }
+        ),
     };
     Ok(format!(
         "received {got} bytes in {secs:.3} s ({:.2} Mbit/s), fnv {:016x}, {pattern}; socket {}, {}",

@@ -7,12 +7,15 @@
 //!   iperf3 and with the `bulk` example;
 //! - [`failover`]: a path goes down mid-transfer and comes back;
 //! - [`fallback`]: a client under mptcpize-rs against a server without MPTCP;
+//! - [`integrity`]: many short transfers over one and two paths, counting
+//!   those whose bytes arrive changed;
 //! - [`shim_cost`]: the shim's instructions per socket() call and at load,
 //!   and the launcher's wall time.
 
 mod aggregate;
 pub mod failover;
 mod fallback;
+mod integrity;
 mod report;
 mod shim_cost;
 mod way;
@@ -26,6 +29,7 @@ pub enum Part {
     Aggregate,
     Failover,
     Fallback,
+    Integrity,
     Shim,
 }
 
@@ -77,6 +81,7 @@ pub struct Report {
     pub aggregation: Option<aggregate::Aggregation>,
     pub failover: Option<failover::Failover>,
     pub fallback: Option<fallback::Fallback>,
+    pub integrity: Option<integrity::Integrity>,
     pub shim: Option<shim_cost::ShimCost>,
     pub targets: Vec<Target>,
 }
@@ -84,7 +89,11 @@ pub struct Report {
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     crate::testbed::preflight()?;
     let wants = |p: Part| args.only.is_empty() || args.only.contains(&p);
-    if wants(Part::Aggregate) || wants(Part::Failover) || wants(Part::Fallback) {
+    if wants(Part::Aggregate)
+        || wants(Part::Failover)
+        || wants(Part::Fallback)
+        || wants(Part::Integrity)
+    {
         way::require_tools()?;
     }
     // Build (release, when this runs as release) the shim, launcher and examples.
@@ -98,6 +107,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         aggregation: None,
         failover: None,
         fallback: None,
+        integrity: None,
         shim: None,
         targets: Vec::new(),
     };
@@ -117,6 +127,13 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     if wants(Part::Fallback) {
         eprintln!("xtask: connect latency against a server without MPTCP ...");
         report.fallback = Some(fallback::measure(args)?);
+    }
+    if wants(Part::Integrity) {
+        eprintln!(
+            "xtask: integrity, {} short transfers per path count and way ...",
+            args.integrity_runs
+        );
+        report.integrity = Some(integrity::measure(args)?);
     }
     if wants(Part::Shim) {
         eprintln!("xtask: shim costs (callgrind, hyperfine) ...");

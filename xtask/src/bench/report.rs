@@ -83,6 +83,15 @@ pub fn targets(r: &Report) -> Vec<Target> {
             ));
         }
     }
+    if let Some(i) = &r.integrity {
+        let d = f64::from(i.damaged());
+        t.push(target(
+            "integrity: transfers whose bytes arrived changed",
+            d,
+            "= 0",
+            d == 0.0,
+        ));
+    }
     if let Some(s) = &r.shim {
         if let Some(added) = s.added("mptcpize-rs shim (LD_PRELOAD)") {
             t.push(target(
@@ -235,6 +244,29 @@ pub fn table(r: &Report) -> String {
                 row.p90_us,
                 row.connection
             );
+        }
+    }
+    if let Some(i) = &r.integrity {
+        let _ = writeln!(
+            o,
+            "\nIntegrity: {} s bulk transfers, every byte checked\n",
+            i.seconds_each
+        );
+        let _ = writeln!(o, "| paths | way              | transfers | bytes changed in |\n|------:|------------------|----------:|-----------------:|");
+        for row in &i.rows {
+            let _ = writeln!(
+                o,
+                "| {:5} | {:16} | {:9} | {:16} |",
+                row.paths,
+                row.way.name(),
+                row.transfers,
+                row.damaged
+            );
+        }
+        for row in &i.rows {
+            for d in &row.damage {
+                let _ = writeln!(o, "_{d}_");
+            }
         }
     }
     if let Some(s) = &r.shim {
