@@ -470,7 +470,7 @@ impl Testbed {
             );
         }
         s += &format!(
-            "MPTCP: client subflow endpoints on paths 1..{n}{}; limits subflow {n} add_addr_accepted {n}\n",
+            "MPTCP: client subflow endpoints on every path but 0{}; limits subflow {n} add_addr_accepted {n}\n",
             if c.server_signal {
                 ", server signal endpoints"
             } else {
