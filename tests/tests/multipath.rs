@@ -147,29 +147,34 @@ fn failover_loses_and_corrupts_no_byte_and_the_path_comes_back() {
     let bed = rate_limited_bed();
     let mut at_up = Vec::new();
     let mut at_down = Vec::new();
-    let r = transfer(&bed, 6003, 9, true, || {
+    // Path 0 is down from 2 s to 4.5 s of a 10 s transfer. The outage is
+    // short so that its subflow's retransmission timer, which backs off
+    // exponentially while the link is down, fires again soon after the link
+    // is back (within about 1.3 s): the path then has 4 s left to show.
+    let r = transfer(&bed, 6003, 10, true, || {
         std::thread::sleep(Duration::from_secs(2));
         bed.set_path_up(0, false);
         at_down = bed.server_rx_bytes();
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(2500));
         at_up = bed.server_rx_bytes();
         bed.set_path_up(0, true);
     });
     let end = bed.server_rx_bytes();
-    // Path 1 alone carried the transfer while path 0 was down: 3 s at
-    // 20 Mbit/s is 7.5 MB; ask for a third of it.
+    // Path 1 alone carried the transfer while path 0 was down: 2.5 s at
+    // 20 Mbit/s is 6.25 MB, less up to about a second of stall while MPTCP
+    // gives up on path 0's subflow and reinjects its data; ask for 1 MB.
     assert!(
-        at_up[1] - at_down[1] > 2_500_000,
+        at_up[1] - at_down[1] > 1_000_000,
         "path 1 carried {} bytes while path 0 was down",
         at_up[1] - at_down[1]
     );
-    // Path 0 carried traffic again in the last 4 s (10 MB at full rate).
+    // Path 0 carried traffic again in the last 5.5 s (13.75 MB at full rate).
     assert!(
         end[0] - at_up[0] > 2_500_000,
         "path 0 carried only {} bytes after it came back",
         end[0] - at_up[0]
     );
-    assert!(r.bytes > 10_000_000, "only {} bytes in 9 s", r.bytes);
+    assert!(r.bytes > 10_000_000, "only {} bytes in 10 s", r.bytes);
 }
 
 #[test]
