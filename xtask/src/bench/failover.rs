@@ -3,7 +3,7 @@
 //! back later. The receiver's interface counters, sampled every 100 ms
 //! inside the server namespace, give each path's throughput over time.
 
-use super::aggregate::bulk_transfer;
+use super::transfer::bulk_transfer;
 use super::way::Way;
 use crate::BenchArgs;
 use mptcpize_tests::netns::TestbedConfig;

@@ -5,7 +5,7 @@
 //! kernel, with native MPTCP as well as under the shim: this part counts
 //! them and keeps the receiver's description of each.
 
-use super::aggregate::bulk_transfer;
+use super::transfer::bulk_transfer;
 use super::way::Way;
 use crate::BenchArgs;
 use mptcpize_tests::netns::TestbedConfig;

@@ -18,6 +18,7 @@ mod fallback;
 mod integrity;
 mod report;
 mod shim_cost;
+mod transfer;
 mod way;
 
 use crate::BenchArgs;
