@@ -1,7 +1,7 @@
 //! `xtask testbed up|down`: the tests' [`Testbed`] from the command line.
 
 use crate::TestbedArgs;
-use mptcpize_tests::netns::{remove_stale, TestbedConfig};
+use mptcpize_tests::netns::{remove_stale, stale_names, TestbedConfig};
 use mptcpize_tests::Testbed;
 
 /// Checks that this process can make namespaces and MPTCP sockets.
@@ -13,10 +13,11 @@ pub fn preflight() -> Result<(), String> {
 /// tears it down).
 pub fn up(args: &TestbedArgs) -> Result<(), String> {
     preflight()?;
-    let stale = remove_stale();
+    // Only named: removing them is `testbed down`'s job, asked for.
+    let stale = stale_names();
     if !stale.is_empty() {
         eprintln!(
-            "xtask: removed namespaces of killed runs: {}",
+            "xtask: namespaces of killed runs are left: {} (`cargo run -p xtask -- testbed down` removes them)",
             stale.join(" ")
         );
     }
