@@ -10,14 +10,16 @@ pub fn workspace() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// `target/<profile>`: two levels above the running test executable
-/// (`target/<profile>/deps/test-hash`).
+/// `target/<profile>`: the directory of the running executable, or its
+/// parent for a test (`target/<profile>/deps/test-hash`).
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps")
-        .to_path_buf()
+    let dir = exe.parent().expect("target/<profile>");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>/deps").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// Builds the workspace's binaries and the shim once, and returns
@@ -28,8 +30,15 @@ pub fn built() -> &'static Path {
         let dir = profile_dir();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(workspace())
-            .args(["build", "--workspace", "--bins", "--lib", "--quiet"]);
+        cmd.current_dir(workspace()).args([
+            "build",
+            "--workspace",
+            "--exclude",
+            "xtask",
+            "--bins",
+            "--lib",
+            "--quiet",
+        ]);
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

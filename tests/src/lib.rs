@@ -1,18 +1,24 @@
-//! Helpers for the integration tests (and the benchmark): the built
-//! artifacts, the root/MPTCP precondition, network namespaces joined by veth
-//! paths, and child processes that never outlive a test.
+//! Helpers for the integration tests (and the benchmark, `xtask`): the built
+//! artifacts, the root/MPTCP precondition, network namespaces joined by
+//! rate-limited and optionally delayed paths (the multipath testbed),
+//! threads inside a namespace, interface counters sampled over time, and
+//! child processes that never outlive a test.
 //!
 //! Every resource here cleans up in `Drop`, so a failing (panicking) test
-//! leaves no namespace, link or process behind.
+//! leaves no namespace, link or process behind; a process ended by a signal
+//! calls [`proc::kill_all`] and [`netns::teardown_all`] from its handler.
 
 pub mod artifacts;
 pub mod compat;
+pub mod delay;
+pub mod enter;
 pub mod gobuild;
 pub mod netns;
 pub mod proc;
 pub mod require;
+pub mod sampler;
 pub mod systemd;
 
 pub use artifacts::{bin, launcher, shim};
-pub use netns::{Netns, Testbed};
+pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};

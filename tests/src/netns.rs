@@ -1,16 +1,29 @@
 //! Network namespaces for the tests and the benchmark: [`Netns`], one
 //! namespace, and [`Testbed`], a client and a server namespace joined by N
 //! veth paths with MPTCP set up as the RHEL and Oracle guides describe
-//! (limits, the client's extra addresses as `subflow` endpoints, source
-//! routing per path). Names are unique per process and per testbed, so
-//! parallel tests and runs never collide; everything is removed on drop.
+//! (limits, the client's extra addresses as `subflow` endpoints, optionally
+//! the server's as `signal` endpoints, routing that keeps each path's
+//! packets on its own link, a tbf rate limit and an optional delay per path).
+//!
+//! Names are unique per process and per testbed, so parallel tests and runs
+//! never collide. Everything is removed on drop; a program that can be
+//! interrupted (the xtask CLI) calls [`teardown_all`] from its SIGINT/SIGTERM
+//! handler, and [`remove_stale`] removes what a killed run left behind.
 
+use crate::delay::DelayLine;
 use crate::proc::{run, Output};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The prefix of every namespace name made here.
+pub const NAME_PREFIX: &str = "mz";
+
+/// The namespaces alive in this process, for [`teardown_all`].
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -18,7 +31,7 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 /// in 15 bytes).
 pub fn unique_name() -> String {
     format!(
-        "mz{}x{}",
+        "{NAME_PREFIX}{}x{}",
         std::process::id(),
         NEXT_ID.fetch_add(1, Ordering::Relaxed)
     )
@@ -50,6 +63,9 @@ impl Netns {
             name: unique_name(),
         };
         sh("ip", &["netns", "add", &ns.name]);
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ns.name.clone());
         ns.ip(&["link", "set", "lo", "up"]);
         ns.set_mptcp(true);
         ns
@@ -114,23 +130,77 @@ impl Default for Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        // Kill what still runs inside, then delete the namespace (its veth
-        // ends go with it).
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                if let Ok(pid) = pid.parse::<i32>() {
-                    // SAFETY: kill() with a pid listed as inside our namespace.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
+        delete_netns(&self.name);
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|n| n != &self.name);
+    }
+}
+
+/// Kills what still runs inside namespace `name`, then deletes it (its veth
+/// ends go with it).
+fn delete_netns(name: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                // SAFETY: kill() with a pid listed as inside our namespace.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
     }
+    let _ = Command::new("ip")
+        .args(["netns", "del", name])
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// Deletes every namespace this process made and still has: for a signal
+/// handler, where no destructor will run. Returns the names removed.
+pub fn teardown_all() -> Vec<String> {
+    let names = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for name in &names {
+        delete_netns(name);
+    }
+    names
+}
+
+/// The namespaces made here (`mz<pid>x<n>`) by processes that no longer
+/// run: what a run killed with SIGKILL left behind.
+pub fn stale_names() -> Vec<String> {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| {
+            let pid = name
+                .strip_prefix(NAME_PREFIX)
+                .and_then(|rest| rest.split_once('x'))
+                .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<u32>().ok()));
+            pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Deletes the namespaces of [`stale_names`]; returns their names.
+pub fn remove_stale() -> Vec<String> {
+    let names = stale_names();
+    for name in &names {
+        delete_netns(name);
+    }
+    names
+}
+
+/// The names of all network namespaces (`ip netns list`).
+pub fn netns_names() -> Vec<String> {
+    let out = sh("ip", &["netns", "list"]);
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Parses the header/value line pairs of /proc/net/netstat and /proc/net/snmp.
@@ -154,7 +224,8 @@ pub fn parse_counters(text: &str) -> HashMap<String, u64> {
     out
 }
 
-/// One path of a [`Testbed`]: a veth pair and its two addresses.
+/// One path of a [`Testbed`]: a link (a veth pair, or two TUN devices
+/// joined by a [`DelayLine`]) and its two addresses.
 #[derive(Clone, Debug)]
 pub struct PathLink {
     pub client_if: String,
@@ -166,10 +237,15 @@ pub struct PathLink {
 /// How to build a [`Testbed`].
 #[derive(Clone, Debug)]
 pub struct TestbedConfig {
-    /// How many veth paths join the namespaces.
+    /// How many paths join the namespaces.
     pub paths: usize,
     /// Rate limit of each path in both directions (tbf), in Mbit/s.
     pub rate_mbit: Option<u32>,
+    /// One-way delay of each path in both directions, in milliseconds.
+    /// This kernel has no netem, and tbf's `latency` only bounds its queue,
+    /// so a delayed path is two TUN devices joined by a userspace
+    /// [`DelayLine`] instead of a veth pair.
+    pub delay_ms: Option<u32>,
     /// Also announce the server's extra addresses (`signal` endpoints).
     pub server_signal: bool,
 }
@@ -179,19 +255,27 @@ impl Default for TestbedConfig {
         TestbedConfig {
             paths: 2,
             rate_mbit: None,
+            delay_ms: None,
             server_signal: false,
         }
     }
 }
 
-/// A client and a server namespace joined by N veth paths; path K uses
-/// 10.231.K.1 (client) and 10.231.K.2 (server). Path 0 is the one a client
-/// connects over; the client's other addresses are MPTCP `subflow`
-/// endpoints, each routed out of its own link by source.
+/// A client and a server namespace joined by N paths; path K uses
+/// 10.231.K.1 (client) and 10.231.K.2 (server). Clients connect over path 0;
+/// the client's other addresses are MPTCP `subflow` endpoints.
+///
+/// A path is "whatever uses client address K": the client routes by source
+/// address and the server by destination address, so every subflow from
+/// 10.231.K.1, whichever server address it goes to, sends and is answered
+/// over link K alone. Taking link K down cuts exactly those subflows.
 pub struct Testbed {
     pub client: Netns,
     pub server: Netns,
     pub paths: Vec<PathLink>,
+    pub config: TestbedConfig,
+    // Dropped after the namespaces: its threads stop when the devices go.
+    _delays: Vec<DelayLine>,
 }
 
 impl Testbed {
@@ -208,6 +292,7 @@ impl Testbed {
         let client = Netns::new();
         let server = Netns::new();
         let mut paths = Vec::new();
+        let mut delays = Vec::new();
         for k in 0..config.paths {
             let link = PathLink {
                 client_if: format!("{}c{k}", client.name),
@@ -215,42 +300,41 @@ impl Testbed {
                 client_ip: Ipv4Addr::new(10, 231, k as u8, 1),
                 server_ip: Ipv4Addr::new(10, 231, k as u8, 2),
             };
-            sh(
-                "ip",
-                &[
-                    "link",
-                    "add",
-                    &link.client_if,
-                    "netns",
-                    &client.name,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    &link.server_if,
-                    "netns",
-                    &server.name,
-                ],
-            );
-            for (ns, dev, ip, source_routed) in [
-                (&client, &link.client_if, link.client_ip, true),
-                (&server, &link.server_if, link.server_ip, false),
+            match config.delay_ms {
+                Some(ms) => delays.push(DelayLine::new(
+                    (&client, &link.client_if),
+                    (&server, &link.server_if),
+                    Duration::from_millis(ms.into()),
+                )),
+                None => {
+                    sh(
+                        "ip",
+                        &[
+                            "link",
+                            "add",
+                            &link.client_if,
+                            "netns",
+                            &client.name,
+                            "type",
+                            "veth",
+                            "peer",
+                            "name",
+                            &link.server_if,
+                            "netns",
+                            &server.name,
+                        ],
+                    );
+                }
+            }
+            for (ns, dev, ip) in [
+                (&client, &link.client_if, link.client_ip),
+                (&server, &link.server_if, link.server_ip),
             ] {
                 ns.ip(&["addr", "add", &format!("{ip}/24"), "dev", dev]);
                 ns.ip(&["link", "set", dev, "up"]);
-                // The client's subflows from this address leave through this
-                // link, whichever server address they go to. The server
-                // answers by destination (its connected routes), so a subflow
-                // from the client's path-K address comes back over path K,
-                // where its socket (bound to that link) waits: a per-source
-                // rule on the server would send it back over path 0 and the
-                // client would reset the join.
-                if source_routed {
-                    let table = (100 + k).to_string();
-                    ns.ip(&["rule", "add", "from", &ip.to_string(), "table", &table]);
-                    ns.ip(&["route", "add", "10.231.0.0/16", "dev", dev, "table", &table]);
-                }
                 if let Some(rate) = config.rate_mbit {
+                    // tbf: a token bucket of 32 KB (above rate/HZ at these
+                    // rates) and at most 50 ms of queue.
                     let rate = format!("{rate}mbit");
                     ns.exec(
                         "tc",
@@ -261,8 +345,13 @@ impl Testbed {
                     );
                 }
             }
+            // The client picks the link by source address, the server by
+            // destination address (see the type's documentation).
+            let (cip, sip) = (link.client_ip.to_string(), link.server_ip.to_string());
+            let (table, prio) = ((100 + k).to_string(), (1000 + k).to_string());
+            client.ip(&["rule", "add", "from", &cip, "table", &table, "prio", &prio]);
+            server.ip(&["rule", "add", "to", &cip, "table", &table, "prio", &prio]);
             if k > 0 {
-                let (cip, sip) = (link.client_ip.to_string(), link.server_ip.to_string());
                 client.ip(&[
                     "mptcp",
                     "endpoint",
@@ -298,10 +387,37 @@ impl Testbed {
                 &n,
             ]);
         }
-        Testbed {
+        let bed = Testbed {
             client,
             server,
             paths,
+            config,
+            _delays: delays,
+        };
+        for k in 0..bed.paths.len() {
+            bed.add_path_routes(k);
+        }
+        bed
+    }
+
+    /// The routes of path `k`'s tables (the kernel drops them when the link
+    /// goes down, so [`Testbed::set_path_up`] puts them back).
+    fn add_path_routes(&self, k: usize) {
+        let link = &self.paths[k];
+        let table = (100 + k).to_string();
+        for (ns, dev) in [
+            (&self.client, &link.client_if),
+            (&self.server, &link.server_if),
+        ] {
+            ns.ip(&[
+                "route",
+                "replace",
+                "10.231.0.0/16",
+                "dev",
+                dev,
+                "table",
+                &table,
+            ]);
         }
     }
 
@@ -309,6 +425,91 @@ impl Testbed {
     pub fn server_ip(&self) -> Ipv4Addr {
         self.paths[0].server_ip
     }
+
+    /// Takes path `k` down (`ip link set … down` on both of its ends, as a
+    /// pulled cable or a dead uplink looks) or brings it back up with its
+    /// routes.
+    pub fn set_path_up(&self, k: usize, up: bool) {
+        let link = &self.paths[k];
+        let state = if up { "up" } else { "down" };
+        self.client.ip(&["link", "set", &link.client_if, state]);
+        self.server.ip(&["link", "set", &link.server_if, state]);
+        if up {
+            self.add_path_routes(k);
+        }
+    }
+
+    /// Bytes received so far on the server's end of each path, in path
+    /// order (from the server namespace's /proc/net/dev).
+    pub fn server_rx_bytes(&self) -> Vec<u64> {
+        let dev = parse_net_dev(&self.server.exec("cat", &["/proc/net/dev"]));
+        self.paths
+            .iter()
+            .map(|p| dev.get(&p.server_if).map_or(0, |c| c.rx_bytes))
+            .collect()
+    }
+
+    /// A few lines for a person: the namespaces, the paths and how to use them.
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        let mut s = format!(
+            "client namespace: {}\nserver namespace: {}\n",
+            self.client.name, self.server.name
+        );
+        for (k, p) in self.paths.iter().enumerate() {
+            s += &format!(
+                "path {k}: {} {} <-> {} {}{}{}\n",
+                p.client_if,
+                p.client_ip,
+                p.server_ip,
+                p.server_if,
+                c.rate_mbit
+                    .map_or(String::new(), |r| format!(", {r} Mbit/s")),
+                c.delay_ms
+                    .map_or(String::new(), |d| format!(", {d} ms one way")),
+            );
+        }
+        s += &format!(
+            "MPTCP: client subflow endpoints on every path but 0{}; limits subflow {n} add_addr_accepted {n}\n",
+            if c.server_signal {
+                ", server signal endpoints"
+            } else {
+                ""
+            },
+            n = self.paths.len()
+        );
+        s
+    }
+}
+
+/// One interface's counters from /proc/net/dev.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkBytes {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+}
+
+/// Parses /proc/net/dev: interface name → byte counters.
+pub fn parse_net_dev(text: &str) -> HashMap<String, LinkBytes> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once(':')?;
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().ok())
+                .collect::<Option<_>>()?;
+            // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes …
+            (f.len() >= 9).then(|| {
+                (
+                    name.trim().to_string(),
+                    LinkBytes {
+                        rx_bytes: f[0],
+                        tx_bytes: f[8],
+                    },
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -323,5 +524,26 @@ mod tests {
         assert_eq!(c["TcpExtB"], 2);
         assert_eq!(c["MPTcpExtMPCapableSYNRX"], 7);
         assert_eq!(c["MPTcpExtMPJoinSynRx"], 3);
+    }
+
+    #[test]
+    fn parses_net_dev() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       2    0    0    0     0          0         0      200       2    0    0    0     0       0          0\nmz1x0s0: 5000 10 0 0 0 0 0 0 7000 12 0 0 0 0 0 0\n";
+        let d = parse_net_dev(text);
+        assert_eq!(
+            d["lo"],
+            LinkBytes {
+                rx_bytes: 100,
+                tx_bytes: 200
+            }
+        );
+        assert_eq!(
+            d["mz1x0s0"],
+            LinkBytes {
+                rx_bytes: 5000,
+                tx_bytes: 7000
+            }
+        );
+        assert_eq!(d.len(), 2);
     }
 }

@@ -8,6 +8,26 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// The process groups of the children alive in this process, for [`kill_all`].
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn forget_group(pid: u32) {
+    LIVE_GROUPS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|&g| g != pid as i32);
+}
+
+/// Kills the process group of every child still running: for a signal
+/// handler, where no destructor will run.
+pub fn kill_all() {
+    let groups = std::mem::take(&mut *LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()));
+    for g in groups {
+        // SAFETY: kill() of a process group that one of our children leads.
+        unsafe { libc::kill(-g, libc::SIGKILL) };
+    }
+}
+
 /// What a finished command printed, and how it ended.
 #[derive(Debug)]
 pub struct Output {
@@ -99,6 +119,10 @@ impl Child {
         let mut inner = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(inner.id() as i32);
         let captured = Arc::new((Mutex::new(Captured::default()), Condvar::new()));
         let readers = vec![
             pump(inner.stdout.take().unwrap(), Arc::clone(&captured), false),
@@ -166,6 +190,7 @@ impl Child {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
+        forget_group(self.inner.id());
         let (stdout, stderr) = self.collect_output();
         Output {
             status,
@@ -213,6 +238,7 @@ impl Drop for Child {
             self.kill_group();
             let _ = self.inner.wait();
         }
+        forget_group(self.inner.id());
     }
 }
 

@@ -234,7 +234,7 @@ pub fn run_pair(pair: Pair, base_port: u16) -> PairResult {
     let bed = Testbed::with(TestbedConfig {
         paths: 2,
         rate_mbit: Some(100),
-        server_signal: false,
+        ..TestbedConfig::default()
     });
     let scratch = ScratchDir::new();
     pairs::write_data(scratch.path());

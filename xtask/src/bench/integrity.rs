@@ -1,0 +1,81 @@
+//! Integrity: many short bulk transfers, each checked byte by byte and by
+//! FNV-1a at both ends, over one path and over two (one MP_JOIN subflow),
+//! under `mptcpize-rs run` and with native MPTCP sockets. It exists because
+//! the other parts found transfers whose bytes arrived changed on this
+//! kernel, with native MPTCP as well as under the shim: this part counts
+//! them and keeps the receiver's description of each.
+
+use super::transfer::bulk_transfer;
+use super::way::Way;
+use crate::BenchArgs;
+use mptcpize_tests::netns::TestbedConfig;
+use mptcpize_tests::Testbed;
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct Row {
+    pub paths: usize,
+    pub way: Way,
+    pub transfers: u32,
+    pub damaged: u32,
+    /// The receiver's line for each damaged transfer.
+    pub damage: Vec<String>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Integrity {
+    pub seconds_each: f64,
+    pub rows: Vec<Row>,
+}
+
+impl Integrity {
+    pub fn damaged(&self) -> u32 {
+        self.rows.iter().map(|r| r.damaged).sum()
+    }
+}
+
+pub fn measure(args: &BenchArgs) -> Result<Integrity, String> {
+    let seconds_each = 1.0;
+    let mut rows = Vec::new();
+    let mut port = 5600;
+    for paths in [1, 2] {
+        let bed = Testbed::with(TestbedConfig {
+            paths,
+            rate_mbit: Some(args.rate),
+            delay_ms: args.delay,
+            server_signal: false,
+        });
+        let mut by_way: Vec<Row> = [Way::Native, Way::MptcpizeRs]
+            .into_iter()
+            .map(|way| Row {
+                paths,
+                way,
+                transfers: 0,
+                damaged: 0,
+                damage: Vec::new(),
+            })
+            .collect();
+        for _ in 0..args.integrity_runs {
+            for row in &mut by_way {
+                port += 1;
+                let r = bulk_transfer(&bed, row.way, port, seconds_each, || {})?;
+                row.transfers += 1;
+                if let Some(p) = r.problem {
+                    row.damaged += 1;
+                    row.damage.push(p);
+                }
+            }
+        }
+        for row in &by_way {
+            eprintln!(
+                "  {} path(s), {:16} {} of {} transfers damaged",
+                row.paths,
+                row.way.name(),
+                row.damaged,
+                row.transfers
+            );
+        }
+        rows.extend(by_way);
+    }
+    Ok(Integrity { seconds_each, rows })
+}
