@@ -26,6 +26,7 @@ pub fn up(args: &TestbedArgs) -> Result<(), String> {
         rate_mbit: args.rate,
         delay_ms: args.delay,
         server_signal: args.signal,
+        tso: false,
     });
     print!("{}", bed.describe());
     println!(

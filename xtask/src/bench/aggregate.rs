@@ -52,6 +52,7 @@ pub fn measure(args: &BenchArgs) -> Result<Aggregation, String> {
         rate_mbit: Some(args.rate),
         delay_ms: args.delay,
         server_signal: false,
+        tso: false,
     });
     let mut runs: Vec<Vec<Row>> = Vec::new();
     let mut skipped = Vec::new();

@@ -70,6 +70,7 @@ pub fn measure(args: &BenchArgs) -> Result<Failover, String> {
         rate_mbit: Some(args.rate),
         delay_ms: args.delay,
         server_signal: false,
+        tso: false,
     });
     let ifaces = bed.paths.iter().map(|p| p.server_if.clone()).collect();
     let sampler = LinkSampler::start(&bed.server.name, ifaces, Duration::from_millis(100))

@@ -45,6 +45,7 @@ pub fn measure(args: &BenchArgs) -> Result<Fallback, String> {
         rate_mbit: Some(args.rate),
         delay_ms: args.delay,
         server_signal: false,
+        tso: false,
     });
     let prog = bin("bulk");
     let mut rows = Vec::new();

@@ -2,8 +2,10 @@
 //! FNV-1a at both ends, over one path and over two (one MP_JOIN subflow),
 //! under `mptcpize-rs run` and with native MPTCP sockets. It exists because
 //! the other parts found transfers whose bytes arrived changed on this
-//! kernel, with native MPTCP as well as under the shim: this part counts
-//! them and keeps the receiver's description of each.
+//! kernel, with native MPTCP as well as under the shim, and only when the
+//! veth links had TCP segmentation offload on: it counts them with the
+//! testbed as the tests use it (TSO off) and with TSO on, and keeps the
+//! receiver's description of each.
 
 use super::transfer::bulk_transfer;
 use super::way::Way;
@@ -15,6 +17,8 @@ use serde::Serialize;
 #[derive(Serialize, Debug)]
 pub struct Row {
     pub paths: usize,
+    /// TCP segmentation offload on the veth links.
+    pub tso: bool,
     pub way: Way,
     pub transfers: u32,
     pub damaged: u32,
@@ -29,8 +33,13 @@ pub struct Integrity {
 }
 
 impl Integrity {
-    pub fn damaged(&self) -> u32 {
-        self.rows.iter().map(|r| r.damaged).sum()
+    /// Damaged transfers with TSO on (`true`) or off (`false`).
+    pub fn damaged(&self, tso: bool) -> u32 {
+        self.rows
+            .iter()
+            .filter(|r| r.tso == tso)
+            .map(|r| r.damaged)
+            .sum()
     }
 }
 
@@ -38,17 +47,19 @@ pub fn measure(args: &BenchArgs) -> Result<Integrity, String> {
     let seconds_each = 1.0;
     let mut rows = Vec::new();
     let mut port = 5600;
-    for paths in [1, 2] {
+    for (paths, tso) in [(1, false), (2, false), (2, true)] {
         let bed = Testbed::with(TestbedConfig {
             paths,
             rate_mbit: Some(args.rate),
             delay_ms: args.delay,
             server_signal: false,
+            tso,
         });
         let mut by_way: Vec<Row> = [Way::Native, Way::MptcpizeRs]
             .into_iter()
             .map(|way| Row {
                 paths,
+                tso,
                 way,
                 transfers: 0,
                 damaged: 0,
@@ -68,8 +79,9 @@ pub fn measure(args: &BenchArgs) -> Result<Integrity, String> {
         }
         for row in &by_way {
             eprintln!(
-                "  {} path(s), {:16} {} of {} transfers damaged",
+                "  {} path(s), TSO {}, {:16} {} of {} transfers damaged",
                 row.paths,
+                if row.tso { "on " } else { "off" },
                 row.way.name(),
                 row.damaged,
                 row.transfers

@@ -10,13 +10,16 @@
 //! - [`integrity`]: many short transfers over one and two paths, counting
 //!   those whose bytes arrive changed;
 //! - [`shim_cost`]: the shim's instructions per socket() call and at load,
-//!   and the launcher's wall time.
+//!   and the launcher's wall time;
+//! - [`seccomp_cost`]: the time per socket() call in seccomp mode, against
+//!   preload mode and no mptcpize.
 
 mod aggregate;
 pub mod failover;
 mod fallback;
 mod integrity;
 mod report;
+mod seccomp_cost;
 mod shim_cost;
 mod transfer;
 mod way;
@@ -32,6 +35,7 @@ pub enum Part {
     Fallback,
     Integrity,
     Shim,
+    Seccomp,
 }
 
 /// The machine the figures were measured on.
@@ -84,6 +88,7 @@ pub struct Report {
     pub fallback: Option<fallback::Fallback>,
     pub integrity: Option<integrity::Integrity>,
     pub shim: Option<shim_cost::ShimCost>,
+    pub seccomp: Option<seccomp_cost::SeccompCost>,
     pub targets: Vec<Target>,
 }
 
@@ -110,6 +115,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         fallback: None,
         integrity: None,
         shim: None,
+        seccomp: None,
         targets: Vec::new(),
     };
     if wants(Part::Aggregate) {
@@ -139,6 +145,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     if wants(Part::Shim) {
         eprintln!("xtask: shim costs (callgrind, hyperfine) ...");
         report.shim = Some(shim_cost::measure()?);
+    }
+    if wants(Part::Seccomp) {
+        eprintln!("xtask: seccomp mode's cost per socket() ...");
+        report.seccomp = Some(seccomp_cost::measure()?);
     }
     report.targets = report::targets(&report);
     print!("{}", report::table(&report));

@@ -7,13 +7,33 @@
 //! preload variants are `env LD_PRELOAD=…`; another mode of the launcher is
 //! one more row in [`variants`] (see the note there for `--mode seccomp`).
 
+use mptcpize_tests::artifacts::{built, workspace};
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, shim, Netns};
+use mptcpize_tests::{bin, shim, Netns};
 use serde::Serialize;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The launcher as `make install` installs it (linked statically, the shim
+/// in `../lib/mptcpize-rs/`): what users run, so what is measured.
+fn launcher() -> PathBuf {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let dest = built().join("bench-install");
+            let mut make = Command::new("make");
+            make.current_dir(workspace())
+                .arg("install")
+                .arg(format!("DESTDIR={}", dest.display()));
+            let out = run(make, Duration::from_secs(900));
+            assert!(out.status.success(), "make install failed:\n{out}");
+            dest.join("usr/local/bin/mptcpize-rs")
+        })
+        .clone()
+}
 
 /// mptcpd's preload library (Debian package libmptcpwrap0).
 pub const LIBMPTCPWRAP: &str = "/usr/lib/x86_64-linux-gnu/mptcpize/libmptcpwrap.so.0";
