@@ -56,7 +56,7 @@ fn ns_per_call(mode: Option<&str>, kind: &str) -> Result<f64, String> {
     out.stdout
         .split_whitespace()
         .rev()
-        .nth(1)
+        .nth(2)
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| format!("socket-loop printed no figure:\n{out}"))
 }

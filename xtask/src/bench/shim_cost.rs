@@ -18,7 +18,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The launcher as `make install` installs it (linked statically, the shim
-/// in `../lib/mptcpize-rs/`): what users run, so what is measured.
+/// in `../lib/mptcpize-rs/`): what users run, so what is measured. Its
+/// symbols are kept (`INSTALL_STRIP=`) so that callgrind can stop at its
+/// `execve`.
 fn launcher() -> PathBuf {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
     INSTALLED
@@ -26,7 +28,7 @@ fn launcher() -> PathBuf {
             let dest = built().join("bench-install");
             let mut make = Command::new("make");
             make.current_dir(workspace())
-                .arg("install")
+                .args(["install", "INSTALL_STRIP="])
                 .arg(format!("DESTDIR={}", dest.display()));
             let out = run(make, Duration::from_secs(900));
             assert!(out.status.success(), "make install failed:\n{out}");
