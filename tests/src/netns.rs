@@ -11,7 +11,7 @@
 //! handler, and [`remove_stale`] removes what a killed run left behind.
 
 use crate::delay::DelayLine;
-use crate::proc::{run, Output};
+use crate::proc::{run, Child, Output};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -119,6 +119,23 @@ impl Netns {
     /// `ss args…` in this namespace.
     pub fn ss(&self, args: &[&str]) -> String {
         self.exec("ss", args)
+    }
+
+    /// Starts the `echo-server` example on `addr` in this namespace, under
+    /// `mptcpize-rs run` when `shimmed`, with `extra` arguments (`--once`),
+    /// and waits until it listens.
+    pub fn echo_server(&self, addr: &str, shimmed: bool, extra: &[&str]) -> Child {
+        let mut cmd = if shimmed {
+            let mut c = self.cmd(crate::launcher());
+            c.args(["run", "--"]).arg(crate::bin("echo-server"));
+            c
+        } else {
+            self.cmd(crate::bin("echo-server"))
+        };
+        cmd.arg(addr).args(extra);
+        let mut server = Child::spawn(cmd);
+        server.wait_for_line("listening on", Duration::from_secs(30));
+        server
     }
 }
 

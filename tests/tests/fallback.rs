@@ -12,12 +12,7 @@ const T: Duration = Duration::from_secs(30);
 fn disabled_namespace_with_echo_server() -> (Netns, Child, String) {
     let ns = Netns::new();
     ns.set_mptcp(false);
-    let mut server = Child::spawn({
-        let mut c = ns.cmd(bin("echo-server"));
-        c.arg("127.0.0.1:7100");
-        c
-    });
-    server.wait_for_line("listening on", T);
+    let server = ns.echo_server("127.0.0.1:7100", false, &[]);
     (ns, server, "127.0.0.1:7100".into())
 }
 

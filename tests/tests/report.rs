@@ -111,13 +111,7 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     // by destination. Either way the report must say what the kernel has.
     let bed = Testbed::new(2);
     let addr = format!("{}:7104", bed.server_ip());
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args(["run", "--"])
-        .arg(bin("echo-server"))
-        .args([&addr, "--once"]);
-    let mut server = Child::spawn(server);
-    server.wait_for_line("listening on", T);
+    let _server = bed.server.echo_server(&addr, true, &["--once"]);
     let mut client = bed.client.cmd(launcher());
     client
         .args(["run", "--report"])
@@ -183,13 +177,7 @@ fn mptcp_disabled_reports_tcp_and_why() {
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
     let addr = format!("{}:7102", bed.server_ip());
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args(["run", "--"])
-        .arg(bin("echo-server"))
-        .args([&addr, "--once"]);
-    let mut server = Child::spawn(server);
-    server.wait_for_line("listening on", T);
+    let _server = bed.server.echo_server(&addr, true, &["--once"]);
 
     let mut client = bed.client.cmd(launcher());
     client
@@ -220,13 +208,7 @@ fn children_append_whole_lines_to_one_report_file() {
     let dir = ScratchDir::new();
     let report = dir.join("tree.report");
     let addr = format!("{}:7103", bed.server_ip());
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args(["run", "--"])
-        .arg(bin("echo-server"))
-        .arg(&addr);
-    let mut server = Child::spawn(server);
-    server.wait_for_line("listening on", T);
+    let _server = bed.server.echo_server(&addr, true, &[]);
 
     // A shell (no sockets: no report) starts three clients at once.
     let client = bin("echo-client").display().to_string();
@@ -260,10 +242,7 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
     mptcpize_tests::require_program!("python3");
     let bed = Testbed::new(1);
     let addr = format!("{}:7105", bed.server_ip());
-    let mut server = bed.server.cmd(bin("echo-server"));
-    server.args([&addr, "--once"]);
-    let mut server = Child::spawn(server);
-    server.wait_for_line("listening on", T);
+    let mut server = bed.server.echo_server(&addr, false, &["--once"]);
 
     // A daemon-like client: stderr closed, so its connection gets fd 2;
     // closing a second connection makes a report line while it is open.
@@ -326,13 +305,7 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
     mptcpize_tests::require_program!("python3");
     let bed = Testbed::new(1);
     let addr = format!("{}:7106", bed.server_ip());
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args(["run", "--"])
-        .arg(bin("echo-server"))
-        .arg(&addr);
-    let mut server = Child::spawn(server);
-    server.wait_for_line("listening on", T);
+    let _server = bed.server.echo_server(&addr, true, &[]);
 
     // Python's os.closerange() calls close_range(); os.dup2() dup2().
     let script = format!(

@@ -6,7 +6,6 @@
 use super::transfer::bulk_transfer;
 use super::way::{wait_listening, Way};
 use crate::BenchArgs;
-use mptcpize_tests::netns::TestbedConfig;
 use mptcpize_tests::proc::run;
 use mptcpize_tests::{Child, Testbed};
 use serde::Serialize;
@@ -47,13 +46,7 @@ impl Aggregation {
 }
 
 pub fn measure(args: &BenchArgs) -> Result<Aggregation, String> {
-    let bed = Testbed::with(TestbedConfig {
-        paths: 2,
-        rate_mbit: Some(args.rate),
-        delay_ms: args.delay,
-        server_signal: false,
-        tso: false,
-    });
+    let bed = super::testbed(args, 2, false);
     let mut runs: Vec<Vec<Row>> = Vec::new();
     let mut skipped = Vec::new();
     let mut problems = Vec::new();

@@ -6,9 +6,7 @@
 use super::transfer::bulk_transfer;
 use super::way::Way;
 use crate::BenchArgs;
-use mptcpize_tests::netns::TestbedConfig;
 use mptcpize_tests::sampler::{rx_rates_mbit, LinkSampler};
-use mptcpize_tests::Testbed;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -65,13 +63,7 @@ fn mean_between(series: &[(f64, Vec<f64>)], from: f64, to: f64, paths: usize) ->
 }
 
 pub fn measure(args: &BenchArgs) -> Result<Failover, String> {
-    let bed = Testbed::with(TestbedConfig {
-        paths: 2,
-        rate_mbit: Some(args.rate),
-        delay_ms: args.delay,
-        server_signal: false,
-        tso: false,
-    });
+    let bed = super::testbed(args, 2, false);
     let ifaces = bed.paths.iter().map(|p| p.server_if.clone()).collect();
     let sampler = LinkSampler::start(&bed.server.name, ifaces, Duration::from_millis(100))
         .map_err(|e| format!("cannot sample in {}: {e}", bed.server.name))?;

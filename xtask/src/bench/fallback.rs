@@ -6,9 +6,8 @@
 
 use super::way::{number_after, Way};
 use crate::BenchArgs;
-use mptcpize_tests::netns::TestbedConfig;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, Child, Testbed};
+use mptcpize_tests::{bin, Child};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -40,13 +39,7 @@ impl Fallback {
 }
 
 pub fn measure(args: &BenchArgs) -> Result<Fallback, String> {
-    let bed = Testbed::with(TestbedConfig {
-        paths: 2,
-        rate_mbit: Some(args.rate),
-        delay_ms: args.delay,
-        server_signal: false,
-        tso: false,
-    });
+    let bed = super::testbed(args, 2, false);
     let prog = bin("bulk");
     let mut rows = Vec::new();
     let cases = [

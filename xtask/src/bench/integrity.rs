@@ -10,8 +10,6 @@
 use super::transfer::bulk_transfer;
 use super::way::Way;
 use crate::BenchArgs;
-use mptcpize_tests::netns::TestbedConfig;
-use mptcpize_tests::Testbed;
 use serde::Serialize;
 
 #[derive(Serialize, Debug)]
@@ -48,13 +46,7 @@ pub fn measure(args: &BenchArgs) -> Result<Integrity, String> {
     let mut rows = Vec::new();
     let mut port = 5600;
     for (paths, tso) in [(1, false), (2, false), (2, true)] {
-        let bed = Testbed::with(TestbedConfig {
-            paths,
-            rate_mbit: Some(args.rate),
-            delay_ms: args.delay,
-            server_signal: false,
-            tso,
-        });
+        let bed = super::testbed(args, paths, tso);
         let mut by_way: Vec<Row> = [Way::Native, Way::MptcpizeRs]
             .into_iter()
             .map(|way| Row {

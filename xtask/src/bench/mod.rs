@@ -25,7 +25,21 @@ mod transfer;
 mod way;
 
 use crate::BenchArgs;
+use mptcpize_tests::netns::TestbedConfig;
+use mptcpize_tests::Testbed;
 use serde::Serialize;
+
+/// The benchmark's testbed: `paths` paths limited to `--rate`, delayed by
+/// `--delay`, with the veth links' TSO on or off.
+fn testbed(args: &BenchArgs, paths: usize, tso: bool) -> Testbed {
+    Testbed::with(TestbedConfig {
+        paths,
+        rate_mbit: Some(args.rate),
+        delay_ms: args.delay,
+        server_signal: false,
+        tso,
+    })
+}
 
 /// The parts of the benchmark, for `--only`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
