@@ -36,3 +36,11 @@ impl Failure {
         self.code
     }
 }
+
+/// `enable`, `disable` and `status` fail with exit status 1 (`status` uses
+/// 3 for "not enabled", which is an answer, not an error).
+impl From<crate::systemd::Error> for Failure {
+    fn from(e: crate::systemd::Error) -> Self {
+        Failure::new(FAILED, e.to_string())
+    }
+}

@@ -21,6 +21,7 @@ mod systemd;
 pub mod target;
 
 use clap::Parser;
+use failure::Failure;
 use std::ffi::{c_char, c_int};
 
 /// The C entry point (see the top of the file for why not Rust's). Unit
@@ -44,9 +45,9 @@ fn run_command() -> u8 {
         cli::Command::Run(args) => run::run(args),
         cli::Command::PreloadPath => locate::print_preload_path(),
         cli::Command::Check(args) => check::check(args),
-        cli::Command::Enable(args) => systemd::enable(args),
-        cli::Command::Disable(args) => systemd::disable(args),
-        cli::Command::Status(args) => systemd::status(args),
+        cli::Command::Enable(args) => systemd::enable(args).map_err(Failure::from),
+        cli::Command::Disable(args) => systemd::disable(args).map_err(Failure::from),
+        cli::Command::Status(args) => systemd::status(args).map_err(Failure::from),
     };
     match result {
         Ok(code) => code,
