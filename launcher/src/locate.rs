@@ -33,7 +33,7 @@ pub fn candidates(env_lib: Option<OsString>, exe: Option<PathBuf>) -> Vec<PathBu
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
 /// it is the only place looked at: a user who names a library means it.
 pub fn shim() -> Result<PathBuf, Failure> {
-    let env_lib = std::env::var_os("MPTCPIZE_LIB").filter(|l| !l.is_empty());
+    let env_lib = std::env::var_os(mptcpize_rules::env::LIB).filter(|l| !l.is_empty());
     let explicit = env_lib.is_some();
     let exe = std::env::current_exe().ok();
     let mut tried = Vec::new();

@@ -11,6 +11,7 @@ use crate::envvars::{godebug_with, ld_preload_with};
 use crate::failure::{Failure, Outcome, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
 use crate::target::{self, Mode};
 use crate::{locate, seccomp};
+use mptcpize_rules::env;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,13 +62,13 @@ pub fn run(args: RunArgs) -> Outcome {
     let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
     let mut env = vec![("GODEBUG", godebug)];
     if args.debug {
-        env.push(("MPTCPIZE_DEBUG", "1".into()));
+        env.push((env::DEBUG, env::ON.into()));
     }
     if args.no_fallback {
-        env.push(("MPTCPIZE_FALLBACK", "0".into()));
+        env.push((env::FALLBACK, env::OFF.into()));
     }
     if let Some(to) = &args.report {
-        env.push(("MPTCPIZE_REPORT", report_target(to)?.into_os_string()));
+        env.push((env::REPORT, report_target(to)?.into_os_string()));
         if mode == Mode::Seccomp {
             eprintln!(
                 "mptcpize-rs: warning: --report comes from the preload library, which seccomp mode does not load: nothing will be reported"

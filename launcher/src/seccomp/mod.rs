@@ -20,6 +20,7 @@ mod supervisor;
 use crate::cli::RunArgs;
 use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
 use child::{Report, Stage};
+use mptcpize_rules::env::Settings;
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
@@ -29,7 +30,7 @@ use std::process::Command;
 /// Set in the supervised tree to the launcher's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
 /// (the kernel allows one listener per filter chain).
-pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
+pub const SUPERVISOR_ENV: &str = mptcpize_rules::env::SUPERVISOR;
 
 /// Runs `path` (found for `prog`) with `args` under a supervisor and ends
 /// the way it ends.
@@ -40,9 +41,14 @@ pub fn run(
     args: &RunArgs,
     mut cmd: Command,
 ) -> crate::failure::Outcome {
+    let vars: Vec<_> = std::env::vars_os().collect();
+    let env = Settings::of(
+        vars.iter()
+            .map(|(k, v)| (k.as_encoded_bytes(), v.as_encoded_bytes())),
+    );
     let config = supervisor::Config {
-        debug: args.debug || env_on("MPTCPIZE_DEBUG"),
-        no_fallback: args.no_fallback || env_false("MPTCPIZE_FALLBACK"),
+        debug: args.debug || env.debug(),
+        no_fallback: args.no_fallback || env.no_fallback(),
     };
     cmd.arg0(prog).args(rest);
     if already_supervised() {
@@ -144,20 +150,4 @@ fn already_supervised() -> bool {
             .and_then(|n| n.trim().parse::<u32>().ok())
             .is_some_and(|n| n > 0)
     })
-}
-
-fn env_on(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !is_false(v.as_encoded_bytes()))
-}
-
-fn env_false(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| is_false(v.as_encoded_bytes()))
-}
-
-/// The words the shim reads as "off".
-fn is_false(v: &[u8]) -> bool {
-    matches!(
-        v,
-        b"" | b"0" | b"no" | b"false" | b"off" | b"NO" | b"FALSE" | b"OFF"
-    )
 }
