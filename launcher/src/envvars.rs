@@ -1,45 +1,12 @@
 //! How the launcher (and `enable`, for systemd units) adds itself to a
 //! program's environment without taking anything away from the user:
 //! `LD_PRELOAD` gets the shim appended once, `GODEBUG` gets `multipathtcp=1`
-//! unless the user already chose a `multipathtcp=` value. It also names the
-//! variables the modes read, and reads them the way the shim does.
+//! unless the user already chose a `multipathtcp=` value. (The variables'
+//! names and how their values read are `mptcpize_rules::env`'s.)
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
-
-/// Log each converted socket (`MPTCPWRAP_DEBUG` is mptcpd's name for it).
-pub const DEBUG: [&str; 2] = ["MPTCPIZE_DEBUG", "MPTCPWRAP_DEBUG"];
-/// Off: fail instead of falling back to TCP.
-pub const FALLBACK: &str = "MPTCPIZE_FALLBACK";
-/// `stderr` or a file: the report library's destination.
-pub const REPORT: &str = "MPTCPIZE_REPORT";
-/// The preload library to use.
-pub const LIB: &str = "MPTCPIZE_LIB";
-
-/// The value of `name`; an empty value is the same as none.
-pub fn get(name: &str) -> Option<OsString> {
-    std::env::var_os(name).filter(|v| !v.is_empty())
-}
-
-/// True when `name` is set to a word that means on (anything but the off
-/// words).
-pub fn is_on(name: &str) -> bool {
-    get(name).is_some_and(|v| !is_off(v.as_encoded_bytes()))
-}
-
-/// True when `name` is set to one of the off words.
-pub fn is_set_off(name: &str) -> bool {
-    get(name).is_some_and(|v| is_off(v.as_encoded_bytes()))
-}
-
-/// The words the shim reads as "off".
-pub fn is_off(v: &[u8]) -> bool {
-    matches!(
-        v,
-        b"0" | b"no" | b"false" | b"off" | b"NO" | b"FALSE" | b"OFF"
-    )
-}
 
 /// `LD_PRELOAD` with `shim` appended, unless it is already listed. ld.so
 /// separates entries with colons or spaces; the user's order is kept.

@@ -46,7 +46,7 @@ pub enum Error {
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
 /// it is the only place looked at: a user who names a library means it.
 pub fn shim() -> Result<PathBuf, Error> {
-    let env_lib = crate::envvars::get(crate::envvars::LIB);
+    let env_lib = std::env::var_os(mptcpize_rules::env::LIB).filter(|l| !l.is_empty());
     let explicit = env_lib.is_some();
     let exe = std::env::current_exe().ok();
     let mut tried = Vec::new();

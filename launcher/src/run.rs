@@ -9,12 +9,14 @@
 //! gets only its small [`seccomp::Config`].
 
 use crate::cli::{RunArgs, RunMode};
-use crate::envvars::{self, godebug_with, ld_preload_with};
+use crate::envvars::{godebug_with, ld_preload_with};
 use crate::policy::{self, Mode};
 use crate::say;
 use crate::target::{self, Target};
 use crate::{locate, seccomp};
-use std::ffi::OsString;
+use mptcpize_rules::env;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,7 +60,7 @@ struct Settings {
     debug: bool,
     /// `--no-fallback` or `MPTCPIZE_FALLBACK` off.
     no_fallback: bool,
-    /// `--report[=FILE]` or `MPTCPIZE_REPORT`.
+    /// `--report[=FILE]` or `MPTCPIZE_REPORT` (`stderr` for stderr).
     report: Option<PathBuf>,
 }
 
@@ -66,17 +68,22 @@ impl Settings {
     fn resolve(args: RunArgs) -> Settings {
         let mut command = args.command.into_iter();
         let prog = command.next().expect("clap requires PROG");
-        let report = args.report.or_else(|| {
-            envvars::get(envvars::REPORT)
-                .filter(|v| !envvars::is_off(v.as_encoded_bytes()))
-                .map(PathBuf::from)
+        let vars: Vec<_> = std::env::vars_os().collect();
+        let from_env = env::Settings::of(
+            vars.iter()
+                .map(|(k, v)| (k.as_encoded_bytes(), v.as_encoded_bytes())),
+        );
+        let report = args.report.or(match from_env.report() {
+            env::Report::Off => None,
+            env::Report::Stderr => Some(PathBuf::from("stderr")),
+            env::Report::File(path) => Some(PathBuf::from(OsStr::from_bytes(path))),
         });
         Settings {
             prog,
             args: command.collect(),
             mode: args.mode,
-            debug: args.debug || envvars::DEBUG.into_iter().any(envvars::is_on),
-            no_fallback: args.no_fallback || envvars::is_set_off(envvars::FALLBACK),
+            debug: args.debug || from_env.debug(),
+            no_fallback: args.no_fallback || from_env.no_fallback(),
             report,
         }
     }
@@ -108,17 +115,17 @@ impl Settings {
     fn env(&self, report: Option<PathBuf>) -> Vec<(&'static str, OsString)> {
         // Go 1.21+ anywhere in the tree makes its own MPTCP sockets.
         let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
-        let mut env = vec![("GODEBUG", godebug)];
+        let mut vars = vec![("GODEBUG", godebug)];
         if self.debug {
-            env.push((envvars::DEBUG[0], "1".into()));
+            vars.push((env::DEBUG, env::ON.into()));
         }
         if self.no_fallback {
-            env.push((envvars::FALLBACK, "0".into()));
+            vars.push((env::FALLBACK, env::OFF.into()));
         }
         if let Some(to) = report {
-            env.push((envvars::REPORT, to.into_os_string()));
+            vars.push((env::REPORT, to.into_os_string()));
         }
-        env
+        vars
     }
 }
 

@@ -194,8 +194,11 @@ fn gather(program: Option<prog::Program>) -> Findings {
             "kernel",
             Status::Fail,
             format!(
-                "Linux {release} makes no MPTCP socket ({}): built without CONFIG_MPTCP, or older than 5.6",
-                std::io::Error::from_raw_os_error(errno.unwrap_or(0))
+                "Linux {release} makes no MPTCP socket ({}: {})",
+                mptcpize_rules::names::Errno(errno.unwrap_or(0)),
+                mptcpize_rules::errno::Unavailable::from_errno(errno.unwrap_or(0))
+                    .map_or("built without CONFIG_MPTCP, or older than 5.6", |u| u
+                        .reason())
             ),
             Some("boot a kernel built with CONFIG_MPTCP=y (Linux 5.6 or later)".into()),
         ),

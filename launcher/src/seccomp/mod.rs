@@ -31,7 +31,7 @@ pub use supervisor::Config;
 /// Set in the supervised tree to the launcher's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
 /// (the kernel allows one listener per filter chain).
-pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
+pub const SUPERVISOR_ENV: &str = mptcpize_rules::env::SUPERVISOR;
 
 /// Why seccomp mode could not start PROG.
 #[derive(Debug, thiserror::Error)]
