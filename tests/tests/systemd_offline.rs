@@ -660,7 +660,7 @@ fn enable_finishes_with_a_full_stdout() {
     assert!(img.dir.join(dropin("echo.socket")).exists());
     // status's output is its product: a write error is one line and 1.
     let out = mptcpize_after(&img, "exec >/dev/full", &["status", "echo"]);
-    assert_refused(&out, "cannot write the status to standard output");
+    assert_refused(&out, "cannot write the output: No space left on device");
 }
 
 /// `status` without UNIT lists every unit enabled by mptcpize-rs, one line

@@ -20,7 +20,7 @@ pub enum Error {
     #[error("refusing: {0}")]
     Refused(String),
     /// A file operation failed.
-    #[error("{}: {}", path.display(), words(source))]
+    #[error("{}: {}", path.display(), crate::say::short(source))]
     Io { path: PathBuf, source: io::Error },
     /// No permission to change the manager's directories.
     #[error("no permission to write in {}; run as root (or, for your own services, use --user)", .0.display())]
@@ -38,9 +38,6 @@ pub enum Error {
         cause: Box<Error>,
         left: Vec<String>,
     },
-    /// Printing what `status` found failed (its output is its product).
-    #[error("cannot write the status to standard output: {}", words(.0))]
-    Stdout(io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,14 +57,5 @@ impl Error {
             cause: Box::new(cause),
             left,
         }
-    }
-}
-
-/// The system's words for an error, without the "(os error N)" suffix.
-pub fn words(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }

@@ -50,8 +50,7 @@ macro_rules! say {
 pub(crate) use say;
 
 pub(crate) fn warn(message: impl std::fmt::Display) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "mptcpize-rs: warning: {message}");
+    crate::say::warn(format_args!("{message}"));
 }
 
 /// The manager the flags select (clap has checked they go together).
@@ -60,7 +59,7 @@ pub(crate) fn manager(args: &ScopeArgs) -> Result<Manager> {
         Some(dir) => Root::image(dir).map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound => "no such directory".to_string(),
-                _ => error::words(&e).to_lowercase(),
+                _ => crate::say::short(&e).to_lowercase(),
             };
             Error::Usage(format!("--root {}: {why}", dir.display()))
         })?,
@@ -90,12 +89,12 @@ pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf> {
                 return Err(Error::Usage(format!(
                     "the shim {} cannot be used: {}",
                     p.display(),
-                    error::words(&e)
+                    crate::say::short(&e)
                 )))
             }
         },
         (None, true) => Path::new(locate::COMPILED_IN).join(locate::SHIM_NAME),
-        (None, false) => locate::shim().map_err(|f| Error::Usage(f.message))?,
+        (None, false) => locate::shim().map_err(|e| Error::Usage(e.to_string()))?,
     };
     let is_file =
         m.fs.stat(&path)

@@ -107,9 +107,11 @@ pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service> {
     let scope = m.scope();
     let found = match lookup(m, unit)? {
         Lookup::Found(s) => s,
-        Lookup::Masked(name) => return Err(Error::Unit(format!(
+        Lookup::Masked(name) => {
+            return Err(Error::Unit(format!(
             "{name} is masked, so it cannot run; unmask it first (systemctl {scope}unmask {name})"
-        ))),
+        )))
+        }
         Lookup::Missing => {
             let where_ = match m.fs.image_dir() {
                 Some(r) => format!("below {}", r.display()),

@@ -18,7 +18,6 @@ use super::unit::Unit;
 use super::{dropin, manager};
 use crate::cli::StatusArgs;
 use serde::Serialize;
-use std::io::Write;
 use std::path::Path;
 
 /// Exit status when a unit is not enabled by us.
@@ -58,7 +57,7 @@ struct SocketReport {
 }
 
 /// `mptcpize-rs status [UNIT…]`.
-pub fn status(args: StatusArgs) -> Result<u8> {
+pub fn status(args: StatusArgs) -> Result<u8, crate::error::Error> {
     let m = manager(&args.scope)?;
     let listing = args.units.is_empty();
     let names = if listing {
@@ -79,7 +78,6 @@ pub fn status(args: StatusArgs) -> Result<u8> {
         };
         reports.push(report(&m, &unit, svc.as_ref())?);
     }
-    let mut out = std::io::stdout().lock();
     let text = if args.json {
         serde_json::to_string_pretty(&reports).unwrap_or_default() + "\n"
     } else if listing {
@@ -87,16 +85,14 @@ pub fn status(args: StatusArgs) -> Result<u8> {
     } else {
         reports.iter().map(|r| details(&m, r)).collect()
     };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Stdout)?;
+    crate::say::out(&text)?;
     if let Some(r) = reports.iter().find(|r| r.enabled && !r.shim_present) {
-        return Err(Error::Broken(format!(
+        return Err(crate::error::Error::from(Error::Broken(format!(
             "{}: the shim {} named in {} does not exist",
             r.unit,
             r.shim.as_deref().unwrap_or_default(),
             r.dropin.as_deref().unwrap_or_default()
-        )));
+        ))));
     }
     Ok(if reports.iter().all(|r| r.enabled) {
         0

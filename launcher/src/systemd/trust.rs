@@ -43,7 +43,7 @@ pub fn check(root: &Root, shim: &Path) -> Result<()> {
             Error::Usage(format!(
                 "cannot check the shim {}: {}",
                 root.shown(shim).display(),
-                super::error::words(&e)
+                crate::say::short(&e)
             ))
         })?;
     let Some((path, why)) = bad else {
