@@ -330,6 +330,9 @@ fn details(m: &Manager, r: &Report) -> String {
                 crate::locate::SHIM_NAME
             ));
         }
+        if let Some(l) = listening_words(&r.listeners) {
+            line(l);
+        }
         for p in &r.problems {
             line(p.clone());
         }
