@@ -2,11 +2,12 @@
 //! environment, read once into [`Settings`]), finds PROG, lets
 //! [`crate::policy`] choose the mode that reaches its sockets, and runs it.
 //!
-//! Preload mode puts the shim into the environment and executes the program
-//! in place of the launcher (execvp semantics: PATH search, no fork, no
-//! shell), so the program keeps our pid, signals, stdio and exit status.
-//! Seccomp mode runs it under a supervisor (see [`crate::seccomp`]), which
-//! gets only its small [`seccomp::Config`].
+//! Both modes execute the program in place of the launcher (execvp
+//! semantics: PATH search, no shell), so the program keeps our pid,
+//! signals, stdio and exit status. Preload mode first puts the shim into
+//! the environment; seccomp mode first starts a supervisor and installs a
+//! filter (see [`crate::seccomp`]), which gets only its small
+//! [`seccomp::Config`].
 
 use crate::cli::{RunArgs, RunMode};
 use crate::envvars::{godebug_with, ld_preload_with};
@@ -161,7 +162,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             };
             let mut cmd = Command::new(&target.path);
             cmd.arg0(&settings.prog).args(&settings.args).envs(env);
-            Ok(seccomp::run(cmd, &settings.prog, config)?)
+            Err(seccomp::exec(cmd, &settings.prog, config).into())
         }
     }
 }

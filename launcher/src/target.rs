@@ -229,11 +229,7 @@ pub fn resolve(prog: &OsStr) -> Result<PathBuf, Error> {
 const NAME_MAX: usize = 255;
 
 fn is_executable(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access() reads a NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
 }
 
 fn inspect_file(path: &Path, depth: usize) -> Target {
@@ -394,20 +390,7 @@ fn privileges(path: &Path) -> Privileges {
 }
 
 fn has_file_caps(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: getxattr with a NUL-terminated path and name, and a null buffer
-    // of size 0: it only returns the attribute's size (or -1).
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            c"security.capability".as_ptr(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    n > 0
+    rustix::fs::getxattr_query(path, "security.capability").is_ok_and(|n| n > 0)
 }
 
 impl Target {
@@ -546,8 +529,10 @@ mod tests {
         assert_eq!(interpreter, Path::new("/bin/sh"));
         assert_eq!(argument.as_deref(), Some(OsStr::new("-e")));
         assert_eq!(runs.as_ref().unwrap().path, Path::new("/bin/sh"));
-        // SAFETY: getuid/getgid have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
         assert_eq!(t.privileges.setuid, Some(uid));
         assert_eq!(t.privileges.setgid, Some(gid));
         // The kernel ignores set-ID bits on scripts; the interpreter's count.
