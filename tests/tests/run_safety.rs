@@ -369,3 +369,32 @@ fn check_never_suggests_a_mode_that_refuses_a_set_gid_program() {
         assert_eq!(out.code(), 125, "--mode {mode}: {out}");
     }
 }
+
+#[test]
+fn a_read_only_file_system_is_named_as_such() {
+    require_root!();
+    let img = mptcpize_tests::systemd::Image::new(Some(252));
+    img.unit(
+        "web.service",
+        "[Service]\nExecStart=/usr/bin/python3 -m http.server\n",
+    );
+    let before = img.snapshot();
+    // The image read-only, in a mount namespace of the test's own.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(
+            "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" \
+             && exec \"$0\" enable web --root \"$1\"",
+        )
+        .arg(launcher())
+        .arg(img.root());
+    let out = run(cmd, T);
+    // Before: "no permission to write in …; run as root".
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(
+        out.stderr.contains("is on a read-only file system") && !out.stderr.contains("run as root"),
+        "{out}"
+    );
+    assert_eq!(img.snapshot(), before);
+}

@@ -66,6 +66,12 @@ pub fn permission_check(base: &Path) -> Result<(), super::Error> {
     if safefs::can_write(base) {
         return Ok(());
     }
+    if on_read_only_fs(base) {
+        return Err(fail(format!(
+            "{} is on a read-only file system; remount it read-write (mount -o remount,rw), or use --runtime for /run",
+            base.display()
+        )));
+    }
     Err(fail(format!(
         "no permission to write in {}; run as root (or, for your own services, use --user)",
         base.display()
@@ -97,4 +103,13 @@ pub fn remove(base: &Path, dir: &str, created_dir: bool) -> Result<(), super::Er
         b.rmdir(dir).map_err(io)?;
     }
     Ok(())
+}
+
+/// True when the nearest existing directory of `path` is on a file system
+/// mounted read-only: no user may write there, root included.
+fn on_read_only_fs(path: &Path) -> bool {
+    path.ancestors()
+        .find(|p| p.exists())
+        .and_then(|p| rustix::fs::statvfs(p).ok())
+        .is_some_and(|st| st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
