@@ -398,3 +398,30 @@ fn a_read_only_file_system_is_named_as_such() {
     );
     assert_eq!(img.snapshot(), before);
 }
+
+/// The launcher ignores SIGPIPE for itself only: PROG gets the disposition
+/// the launcher was started with, in both modes.
+#[test]
+fn the_program_keeps_the_sigpipe_disposition_it_was_given() {
+    // SIGPIPE is signal 13: bit 12 of the SigIgn mask.
+    let ignored = |mode: &str, trap: &str| {
+        let out = shell(&format!(
+            "{trap} exec \"$0\" run --mode {mode} busybox sh -c 'grep SigIgn /proc/self/status'"
+        ));
+        out.assert_success();
+        let mask = out
+            .stdout
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_else(|| panic!("{out}"));
+        u64::from_str_radix(mask, 16).unwrap() & (1 << 12) != 0
+    };
+    require_program!("busybox");
+    for mode in ["preload", "seccomp"] {
+        assert!(!ignored(mode, ""), "--mode {mode}: SIGPIPE ignored");
+        assert!(
+            ignored(mode, "trap '' PIPE;"),
+            "--mode {mode}: SIGPIPE not ignored"
+        );
+    }
+}

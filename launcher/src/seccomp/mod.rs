@@ -33,7 +33,7 @@ pub use supervisor::Config;
 pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
 
 /// The name of the supervisor process (`ps`, `pgrep`).
-pub const SUPERVISOR_NAME: &str = "mptcpize-notify";
+pub const SUPERVISOR_NAME: &std::ffi::CStr = c"mptcpize-notify";
 
 /// Why seccomp mode could not start PROG.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ pub enum Error {
 
 fn busy_message(ours: Option<u32>) -> String {
     match ours {
-        Some(pid) => format!("this process is already under a seccomp supervisor, and mptcpize-rs's own is running ({SUPERVISOR_NAME}, pid {pid}): the kernel allows only one; if that one covers this process, its sockets are converted already: keep {SUPERVISOR_ENV} in the environment (env -i removed it), or run PROG without mptcpize-rs"),
+        Some(pid) => format!("this process is already under a seccomp supervisor, and mptcpize-rs's own is running ({}, pid {pid}): the kernel allows only one; if that one covers this process, its sockets are converted already: keep {SUPERVISOR_ENV} in the environment (env -i removed it), or run PROG without mptcpize-rs", SUPERVISOR_NAME.to_string_lossy()),
         None => "this process is already under another seccomp user-notification supervisor (a container runtime?); the kernel allows only one: use --mode preload".to_string(),
     }
 }
@@ -142,6 +142,6 @@ fn supervisor_running() -> Option<u32> {
         .find_map(|entry| {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
             let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            (comm.trim_end() == SUPERVISOR_NAME).then_some(pid)
+            (comm.trim_end().as_bytes() == SUPERVISOR_NAME.to_bytes()).then_some(pid)
         })
 }

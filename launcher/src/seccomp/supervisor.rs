@@ -1,11 +1,11 @@
 //! The supervisor: a process that answers each TCP `socket()` call of the
 //! supervised tree, with a few threads waiting on the notification listener.
 //!
-//! It is forked from the launcher before anything else (so before any
-//! thread), leaves the job's session, receives the listener from the
-//! launcher, and serves until the last process of the tree is gone (the
-//! listener reports POLLHUP). Being its own process lets it outlive the
-//! launcher, which exits as soon as PROG does: descendants that PROG left
+//! It is forked (twice: it is no child of PROG) from the launcher before
+//! anything else (so before any thread and before the filter), leaves the
+//! job's session, receives the listener from the launcher, and serves until
+//! the last process of the tree is gone (the listener reports POLLHUP).
+//! Being its own process lets it outlive PROG: descendants that PROG left
 //! running (daemons, `cmd &` in a script) keep getting MPTCP sockets instead
 //! of ENOSYS, which is what a socket() call gets once nobody listens.
 //!
@@ -129,7 +129,7 @@ fn detach(debug: bool) {
             let _ = dup2_stderr(&null);
         }
     }
-    let _ = rustix::thread::set_name(c"mptcpize-notify");
+    let _ = rustix::thread::set_name(super::SUPERVISOR_NAME);
 }
 
 /// Closes every fd above stderr but `keep`: the supervisor may outlive the
