@@ -390,7 +390,7 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify\nTimeoutStartSec=20\n\
          ExecStart=/usr/bin/python3 -c \"import os,socket,time; a=os.environ['NOTIFY_SOCKET']; \
          s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); \
-         s.connect('\\\\0'+a[1:] if a[0]=='@' else a); s.send(b'READY=1'); time.sleep(120)\"\n"
+         s.connect('\\\\0'+a[1:] if a[0]=='@' else a); s.send(b'READY=1'); time.sleep(120)\"\n",
     );
     let sandboxed = format!(
         "[Unit]\nDefaultDependencies=no\n[Service]\nSystemCallFilter=@system-service\n\
