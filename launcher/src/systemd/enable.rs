@@ -222,13 +222,9 @@ fn seccomp(m: &Manager, svc: &Service, settings: &Settings) -> Result<Render> {
             exec::wrap(value, &launcher).map_err(|why| Error::Refused(format!("{name}: {why}")))?;
         wrapped.push((value.clone(), wrapper));
     }
-    let notify = matches!(
-        settings.service_type.as_deref(),
-        Some("notify" | "notify-reload")
-    ) && settings.notify_access.as_deref() != Some("all");
     let launcher = launcher.to_string_lossy().into_owned();
     Ok(Box::new(move |sockets, created| {
-        dropin::service_seccomp(&name, &launcher, &wrapped, notify, sockets, created)
+        dropin::service_seccomp(&name, &launcher, &wrapped, sockets, created)
     }))
 }
 
