@@ -1,6 +1,7 @@
 //! Finding the preload library, in this order: `$MPTCPIZE_LIB`; next to the
 //! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
+//! The report's library (`run --report`) is the one next to the shim found.
 
 use crate::failure::{Failure, Outcome, FAILED, LAUNCHER_FAILED, SUCCESS};
 use std::ffi::OsString;
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// The shim's file name.
 pub const SHIM_NAME: &str = "libmptcpize.so";
+/// The report library's file name; it lives next to the shim.
+pub const REPORT_NAME: &str = "libmptcpize_report.so";
 
 /// Where an installed shim lives when no other place has one.
 pub const COMPILED_IN: &str = match option_env!("MPTCPIZE_LIBDIR") {
@@ -58,6 +61,27 @@ pub fn shim() -> Result<PathBuf, Failure> {
             tried.join(", ")
         ),
     ))
+}
+
+/// The report library next to `shim` (found by [`shim`]), as an absolute
+/// path.
+pub fn report_library(shim: &Path) -> Result<PathBuf, Failure> {
+    let path = shim.with_file_name(REPORT_NAME);
+    match File::open(&path).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => Ok(path),
+        Ok(_) => Err(missing_report(&path, "not a file")),
+        Err(e) => Err(missing_report(&path, &short(&e))),
+    }
+}
+
+fn missing_report(path: &Path, why: &str) -> Failure {
+    Failure::new(
+        LAUNCHER_FAILED,
+        format!(
+            "--report needs {REPORT_NAME} next to the shim: {} ({why}); reinstall, or run without --report",
+            path.display()
+        ),
+    )
 }
 
 /// The error without its "(os error N)" suffix.

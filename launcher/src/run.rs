@@ -7,7 +7,7 @@
 //! Seccomp mode runs it under a supervisor (see [`crate::seccomp`]).
 
 use crate::cli::{RunArgs, RunMode};
-use crate::envvars::{godebug_with, ld_preload_with};
+use crate::envvars::{godebug_with, ld_preload_with, ld_preload_with_report};
 use crate::failure::{Failure, Outcome, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
 use crate::target::{self, Mode};
 use crate::{locate, seccomp};
@@ -78,7 +78,16 @@ pub fn run(args: RunArgs) -> Outcome {
     match mode {
         Mode::Preload => {
             let shim = locate::shim()?;
-            let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+            let existing = std::env::var_os("LD_PRELOAD");
+            let ld_preload = match &args.report {
+                // The report is a library of its own, loaded only when asked for.
+                Some(_) => ld_preload_with_report(
+                    existing.as_deref(),
+                    &locate::report_library(&shim)?,
+                    &shim,
+                ),
+                None => ld_preload_with(existing.as_deref(), &shim),
+            };
             // The launcher is single-threaded and about to exec: setting its
             // own environment is safe, and spares Command a copy of the whole
             // of it.
