@@ -3,7 +3,8 @@
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
 //! The report's library (`run --report`) is the one next to the shim found.
 
-use crate::failure::{Failure, Outcome, FAILED, LAUNCHER_FAILED, SUCCESS};
+use crate::error::SUCCESS;
+use crate::say::short;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -33,9 +34,23 @@ pub fn candidates(env_lib: Option<OsString>, exe: Option<PathBuf>) -> Vec<PathBu
     out
 }
 
+/// Why there is no shim to preload.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall", .tried.join(", "))]
+    NotFound { tried: Vec<String> },
+    #[error("{}: {}", .path.display(), short(.source))]
+    Unusable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--report needs {REPORT_NAME} next to the shim: {} ({why}); reinstall, or run without --report", .path.display())]
+    NoReportLibrary { path: PathBuf, why: String },
+}
+
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
 /// it is the only place looked at: a user who names a library means it.
-pub fn shim() -> Result<PathBuf, Failure> {
+pub fn shim() -> Result<PathBuf, Error> {
     let env_lib = std::env::var_os(mptcpize_rules::env::LIB).filter(|l| !l.is_empty());
     let explicit = env_lib.is_some();
     let exe = std::env::current_exe().ok();
@@ -43,9 +58,8 @@ pub fn shim() -> Result<PathBuf, Failure> {
     for path in candidates(env_lib, exe) {
         match File::open(&path).and_then(|f| f.metadata()) {
             Ok(meta) if meta.is_file() => {
-                return std::fs::canonicalize(&path).map_err(|e| {
-                    Failure::new(LAUNCHER_FAILED, format!("{}: {e}", path.display()))
-                });
+                return std::fs::canonicalize(&path)
+                    .map_err(|source| Error::Unusable { path, source });
             }
             Ok(_) => tried.push(format!("{} (not a file)", path.display())),
             Err(e) => tried.push(format!("{} ({})", path.display(), short(&e))),
@@ -54,49 +68,27 @@ pub fn shim() -> Result<PathBuf, Failure> {
             break;
         }
     }
-    Err(Failure::new(
-        LAUNCHER_FAILED,
-        format!(
-            "cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall",
-            tried.join(", ")
-        ),
-    ))
+    Err(Error::NotFound { tried })
 }
 
-/// The report library next to `shim` (found by [`shim`]), as an absolute
-/// path.
-pub fn report_library(shim: &Path) -> Result<PathBuf, Failure> {
+/// The report library next to `shim` (found by [`shim`]).
+pub fn report_library(shim: &Path) -> Result<PathBuf, Error> {
     let path = shim.with_file_name(REPORT_NAME);
-    match File::open(&path).and_then(|f| f.metadata()) {
-        Ok(meta) if meta.is_file() => Ok(path),
-        Ok(_) => Err(missing_report(&path, "not a file")),
-        Err(e) => Err(missing_report(&path, &short(&e))),
-    }
+    let why = match File::open(&path).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => return Ok(path),
+        Ok(_) => "not a file".to_string(),
+        Err(e) => short(&e),
+    };
+    Err(Error::NoReportLibrary { path, why })
 }
 
-fn missing_report(path: &Path, why: &str) -> Failure {
-    Failure::new(
-        LAUNCHER_FAILED,
-        format!(
-            "--report needs {REPORT_NAME} next to the shim: {} ({why}); reinstall, or run without --report",
-            path.display()
-        ),
-    )
-}
-
-/// The error without its "(os error N)" suffix.
-fn short(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
-/// `mptcpize-rs preload-path`.
-pub fn print_preload_path() -> Outcome {
-    let path = shim().map_err(|f| Failure::new(FAILED, f.message))?;
-    println!("{}", path.display());
+/// `mptcpize-rs preload-path`: the path is the product, so failing to
+/// write it is an error (exit 1), not a panic.
+pub fn print_preload_path() -> Result<u8, crate::error::Error> {
+    let path = shim()?;
+    let mut line = path.into_os_string().into_encoded_bytes();
+    line.push(b'\n');
+    crate::say::out_bytes(&line)?;
     Ok(SUCCESS)
 }
 
