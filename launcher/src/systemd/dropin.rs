@@ -24,6 +24,10 @@ pub struct Ours {
     pub shim: Option<String>,
     pub created_dir: bool,
     pub sockets: Vec<String>,
+    /// `seccomp` when the service's command lines are wrapped.
+    pub mode: Option<String>,
+    /// The `ExecStart=` values wrapped, as the unit had them.
+    pub wrapped: Vec<String>,
     /// False when the text is no longer what we wrote (or carries no
     /// checksum to tell).
     pub intact: bool,
@@ -79,6 +83,48 @@ pub fn service(
     sealed(s)
 }
 
+/// The drop-in for a service whose programs need seccomp mode: every
+/// `ExecStart=` line wrapped (`wrapped`: the originals and their
+/// wrappers), and for `Type=notify` `NotifyAccess=all`.
+pub fn service_seccomp(
+    unit: &str,
+    launcher: &str,
+    wrapped: &[(String, String)],
+    notify: bool,
+    sockets: &[String],
+    created_dir: bool,
+) -> String {
+    let mut s = header(
+        &format!("{unit} uses Multipath TCP from its next start."),
+        unit,
+    );
+    s.push_str(&format!("{KEY}mode=seccomp\n{KEY}launcher={launcher}\n"));
+    for (original, _) in wrapped {
+        s.push_str(&format!("{KEY}wrapped={original}\n"));
+    }
+    for socket in sockets {
+        s.push_str(&format!("{KEY}socket={socket}\n"));
+    }
+    if created_dir {
+        s.push_str(&format!("{KEY}created-dir=yes\n"));
+    }
+    s.push_str(
+        "# Its programs never read LD_PRELOAD (statically linked, or Go before 1.21),\n\
+         # so each command line runs under `mptcpize-rs run --mode seccomp`, whose\n\
+         # supervisor makes their TCP sockets MPTCP.\n[Service]\nExecStart=\n",
+    );
+    for (_, wrapper) in wrapped {
+        s.push_str(&format!("ExecStart={wrapper}\n"));
+    }
+    if notify {
+        s.push_str(
+            "# Type=notify: the readiness notification now comes from a child of the\n\
+             # main process (the program, under the launcher).\nNotifyAccess=all\n",
+        );
+    }
+    sealed(s)
+}
+
 /// The drop-in that makes a socket unit's listening sockets MPTCP
 /// (systemd 257 and later).
 pub fn socket(socket: &str, service: &str, created_dir: bool) -> String {
@@ -119,6 +165,9 @@ pub fn parse(text: &str) -> Option<Ours> {
             "shim" => ours.shim = Some(v.to_string()),
             "socket" => ours.sockets.push(v.to_string()),
             "created-dir" => ours.created_dir = v == "yes",
+            "mode" => ours.mode = Some(v.to_string()),
+            "launcher" => ours.shim = Some(v.to_string()),
+            "wrapped" => ours.wrapped.push(v.to_string()),
             _ => {}
         }
     }
@@ -146,6 +195,7 @@ mod tests {
                 created_dir: true,
                 sockets: vec!["web.socket".into()],
                 intact: true,
+                ..Ours::default()
             })
         );
         assert!(text.contains("Environment=\"LD_PRELOAD=/a.so:/l/libmptcpize.so\"\n"));
