@@ -157,6 +157,12 @@ pub struct EnableArgs {
     /// /usr/local/lib/mptcpize-rs/libmptcpize.so in the image)
     #[arg(long, value_name = "PATH")]
     pub shim: Option<std::path::PathBuf>,
+    /// How the service's programs are reached: auto (each ExecStart= program judged as `run`
+    /// judges PROG: seccomp when one is statically linked or Go before 1.21), preload
+    /// (LD_PRELOAD drop-in; refused for such programs without --force), or seccomp (every
+    /// ExecStart= line wrapped in `mptcpize-rs run --mode seccomp`)
+    #[arg(long, value_enum, default_value_t = RunMode::Auto)]
+    pub mode: RunMode,
 }
 
 const RUN_EXAMPLES: &str = "\
