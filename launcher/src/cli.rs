@@ -196,6 +196,7 @@ Examples:
   mptcpize-rs run -d -- nc -l 5201
   mptcpize-rs run --no-fallback curl http://host/
   mptcpize-rs run --mode seccomp busybox wget http://host/file
+  mptcpize-rs run --argv0 httpd /bin/busybox -f -p 8080
   mptcpize-rs run --report=conns.log iperf3 -c host";
 
 #[derive(Args, Debug)]
@@ -222,6 +223,11 @@ pub struct RunArgs {
     /// PROG's ELF headers; --debug says which and why)
     #[arg(long, value_enum, default_value_t = RunMode::Auto)]
     pub mode: RunMode,
+    /// Execute PROG with NAME as its argv[0] (what `ps` shows, what a multi-call program
+    /// such as busybox acts on), as bash's `exec -a NAME` does; the mode is still judged
+    /// from PROG itself
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    pub argv0: Option<OsString>,
     /// The program to run, and its arguments
     #[arg(value_name = "PROG", required = true, trailing_var_arg = true, num_args = 1..)]
     pub command: Vec<OsString>,

@@ -56,6 +56,8 @@ impl From<seccomp::Error> for Error {
 struct Settings {
     prog: OsString,
     args: Vec<OsString>,
+    /// `--argv0`: PROG's argv[0], when not PROG itself.
+    argv0: Option<OsString>,
     mode: RunMode,
     /// `-d` or `MPTCPIZE_DEBUG`.
     debug: bool,
@@ -82,6 +84,7 @@ impl Settings {
         Settings {
             prog,
             args: command.collect(),
+            argv0: args.argv0,
             mode: args.mode,
             debug: args.debug || from_env.debug(),
             no_fallback: args.no_fallback || from_env.no_fallback(),
@@ -110,6 +113,11 @@ impl Settings {
             say::warn(format_args!("{why}"));
         }
         forced
+    }
+
+    /// PROG's argv[0]: `--argv0`, or the name PROG was given as.
+    fn argv0(&self) -> &OsStr {
+        self.argv0.as_deref().unwrap_or(&self.prog)
     }
 
     /// The variables PROG gets, besides `LD_PRELOAD`.
@@ -161,7 +169,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 no_fallback: settings.no_fallback,
             };
             let mut cmd = Command::new(&target.path);
-            cmd.arg0(&settings.prog).args(&settings.args).envs(env);
+            cmd.arg0(settings.argv0()).args(&settings.args).envs(env);
             Err(seccomp::exec(cmd, &settings.prog, config).into())
         }
     }
@@ -205,7 +213,7 @@ fn preload(settings: &Settings, target: &Target, env: Vec<(&'static str, OsStrin
         std::env::set_var(name, value);
     }
     let mut cmd = Command::new(&settings.prog);
-    cmd.args(&settings.args);
+    cmd.arg0(settings.argv0()).args(&settings.args);
     // SAFETY: the hook only calls signal(2), which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {

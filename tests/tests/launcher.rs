@@ -110,6 +110,52 @@ fn program_keeps_its_pid_arguments_and_exit_status() {
     assert_eq!(out.code(), 128 + 15, "{out}");
 }
 
+/// `run --argv0 NAME`: PROG is executed with argv[0] = NAME (what cat
+/// itself reads back from /proc/self/cmdline) in every mode, NAME is never
+/// looked up, and auto mode judges PROG, not NAME.
+#[test]
+fn argv0_names_the_program_in_every_mode_and_prog_is_what_is_judged() {
+    for mode in ["auto", "preload", "seccomp"] {
+        for name in ["no-such-name", "-login"] {
+            let out = mptcpize(&[
+                "run",
+                "-d",
+                "--mode",
+                mode,
+                "--argv0",
+                name,
+                "cat",
+                "/proc/self/cmdline",
+            ]);
+            out.assert_success();
+            assert_eq!(
+                out.stdout,
+                format!("{name}\0/proc/self/cmdline\0"),
+                "--mode {mode}: {out}"
+            );
+            let expected = match mode {
+                "auto" => "preload mode: ",
+                "preload" => "preload mode (--mode preload)",
+                _ => "seccomp mode (--mode seccomp)",
+            };
+            assert!(out.stderr.contains(expected), "--mode {mode}: {out}");
+        }
+    }
+    let out = mptcpize(&["run", "-d", "--argv0", "true", "cat", "/proc/self/cmdline"]);
+    assert!(
+        out.stderr.contains("/cat is dynamically linked"),
+        "auto mode did not judge PROG: {out}"
+    );
+    // Without it, argv[0] stays the name PROG was given as.
+    let out = mptcpize(&["run", "cat", "/proc/self/cmdline"]);
+    assert_eq!(out.stdout, "cat\0/proc/self/cmdline\0", "{out}");
+    assert_fails(
+        &mptcpize(&["run", "--argv0", "cat", "no-such-program-xyz"]),
+        127,
+        "no-such-program-xyz: command not found",
+    );
+}
+
 fn env_of_program(vars: &[(&str, &str)], flags: &[&str]) -> String {
     let mut cmd = Command::new(launcher());
     cmd.env_remove("LD_PRELOAD")

@@ -100,6 +100,45 @@ fn busybox_httpd_and_wget_move_a_file_over_mptcp() {
     );
 }
 
+/// `run --argv0 httpd busybox …` (systemd's `@` prefix, once
+/// wrapped): busybox runs its httpd applet because argv[0] says so, auto
+/// mode judges the static busybox and chooses seccomp, and the listener and
+/// the connection to it are MPTCP.
+#[test]
+fn argv0_runs_a_busybox_applet_under_seccomp_mode() {
+    require_root_mptcp!();
+    require_program!("busybox");
+    let bed = Testbed::new(1);
+    let dir = ScratchDir::new();
+    let data = blob(&dir, "blob", 100_000);
+    let mut cmd = bed.server.cmd(launcher());
+    cmd.args(["run", "--argv0", "httpd", "busybox", "-f", "-p"])
+        .arg(format!("{}:8081", bed.server_ip()))
+        .arg("-h")
+        .arg(dir.path());
+    let _server = Child::spawn(cmd);
+    let deadline = Instant::now() + T;
+    while !bed.server.ss(&["-tln"]).contains(":8081") {
+        assert!(
+            Instant::now() < deadline,
+            "busybox (as httpd) is not listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listeners = bed.server.ss(&["-Mln"]);
+    assert!(
+        listeners.contains(":8081"),
+        "not an MPTCP listener:\n{listeners}"
+    );
+    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    wget(&bed, 8081, &dir.join("got"), &[]).assert_success();
+    assert!(
+        std::fs::read(dir.join("got")).unwrap() == data,
+        "the file arrived changed"
+    );
+    assert_eq!(bed.server.counter("MPTcpExtMPCapableSYNRX"), syn_rx + 1);
+}
+
 #[test]
 fn busybox_falls_back_to_tcp_without_mptcp_and_fails_with_no_fallback() {
     require_root_mptcp!();
