@@ -900,7 +900,8 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
 }
 
 /// What seccomp mode cannot reach is refused in one line: a set-user-ID
-/// program, one with file capabilities, a SystemCallFilter= that denies seccomp(), an @ prefix.
+/// program, one with file capabilities, a SystemCallFilter= that denies
+/// seccomp(), an @ line whose argv[0] is a `$VAR` systemd would split.
 #[test]
 fn what_seccomp_mode_cannot_reach_is_refused() {
     require_root!();
@@ -927,8 +928,8 @@ fn what_seccomp_mode_cannot_reach_is_refused() {
         "[Service]\nSystemCallFilter=@system-service\nExecStart=/usr/bin/busybox httpd -f\n",
     );
     img.unit(
-        "argv0.service",
-        "[Service]\nExecStart=@/usr/bin/busybox httpd -f\n",
+        "splitname.service",
+        "[Service]\nExecStart=@/usr/bin/busybox $NAME -f\n",
     );
     let before = img.snapshot();
     for (unit, what) in [
@@ -938,7 +939,10 @@ fn what_seccomp_mode_cannot_reach_is_refused() {
             "sandboxed",
             "SystemCallFilter=@system-service, which denies the seccomp() system call",
         ),
-        ("argv0", "the @ prefix"),
+        (
+            "splitname",
+            "a variable systemd splits into words; write ${NAME}",
+        ),
     ] {
         assert_refused(&img.mptcpize(&["enable", unit]), what);
         assert_eq!(img.snapshot(), before, "{unit}");
@@ -949,4 +953,53 @@ fn what_seccomp_mode_cannot_reach_is_refused() {
         "[Service]\nSystemCallFilter=seccomp\n",
     );
     img.mptcpize(&["enable", "sandboxed"]).assert_success();
+}
+
+/// systemd's `@` prefix (the second word is the program's argv[0]) survives
+/// the seccomp wrapper as `run --argv0 NAME`: the drop-in says so, and its
+/// command line, executed, runs busybox as the applet NAME.
+#[test]
+fn an_at_prefix_keeps_its_argv0_through_the_seccomp_wrapper() {
+    require_root!();
+    let img = image_with_programs();
+    img.unit(
+        "argv0.service",
+        "[Service]\nType=oneshot\nExecStart=-@/usr/bin/busybox echo hello from argv0\n\
+         ExecStart=@/usr/bin/busybox httpd -f -p ${PORT} -h /srv/%i\n",
+    );
+    let before = img.snapshot();
+    let out = img.mptcpize(&["enable", "argv0"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains(
+            "argv0.service: /usr/bin/busybox: seccomp (/usr/bin/busybox is statically linked"
+        ),
+        "{out}"
+    );
+    let text = img.read(&dropin("argv0.service"));
+    let echo = format!(
+        "{IMAGE_LAUNCHER} run --mode seccomp --argv0 echo -- /usr/bin/busybox hello from argv0"
+    );
+    assert!(
+        text.contains(&format!(
+            "ExecStart=\nExecStart=-{echo}\nExecStart={IMAGE_LAUNCHER} run --mode seccomp --argv0 httpd -- /usr/bin/busybox -f -p ${{PORT}} -h /srv/%i\n"
+        )),
+        "{text}"
+    );
+    // The wrapped line means what the unit's did: busybox runs as `echo`.
+    let words: Vec<std::path::PathBuf> = echo
+        .split(' ')
+        .map(|w| match w.strip_prefix('/') {
+            Some(rel) => img.dir.join(rel),
+            None => w.into(),
+        })
+        .collect();
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    let ran = mptcpize_tests::proc::run(cmd, Duration::from_secs(30));
+    ran.assert_success();
+    assert_eq!(ran.stdout, "hello from argv0\n", "{ran}");
+
+    img.mptcpize(&["disable", "argv0"]).assert_success();
+    assert_eq!(img.snapshot(), before, "disable did not restore the tree");
 }

@@ -4,11 +4,12 @@
 //! given the mode the one policy ([`crate::policy`]) says it needs. A
 //! service whose program needs seccomp mode gets its command lines wrapped
 //! in `mptcpize-rs run --mode seccomp --`, with systemd's prefixes (`-`, `:`,
-//! `+`, `!`, `!!`) kept in front; specifiers (`%i`) and `$VAR` stay as they
-//! were, for systemd to expand in the wrapped line too.
+//! `+`, `!`, `!!`) kept in front and `@`'s argv[0] passed on with `--argv0`;
+//! specifiers (`%i`) and `$VAR` stay as they were, for systemd to expand in
+//! the wrapped line too.
 
 use super::lookup::Manager;
-use super::unitfile::words;
+use super::unitfile::{word_spans, words};
 use crate::policy::{self, Choice};
 use crate::target::{self, Kind, Target};
 use std::path::{Path, PathBuf};
@@ -49,19 +50,36 @@ pub fn split(value: &str) -> Line<'_> {
 }
 
 /// `line` run through `launcher run --mode seccomp --`, its prefixes in
-/// front; Err with the reason when its meaning could not be kept.
+/// front; Err with the reason when its meaning could not be kept. An `@`
+/// line (`@PROG NAME ARGS`: NAME is PROG's argv[0]) becomes `LAUNCHER run
+/// --mode seccomp --argv0 NAME -- PROG ARGS`, the words copied as written.
 pub fn wrap(value: &str, launcher: &Path) -> Result<String, String> {
     let line = split(value);
-    if line.prefixes.contains('@') {
+    let run = format!("{} run --mode seccomp", launcher.display());
+    if !line.prefixes.contains('@') {
+        return Ok(format!("{}{run} -- {}", line.prefixes, line.command));
+    }
+    let words = word_spans(line.command);
+    let (Some((prog, _)), Some((name, argv0))) = (words.first(), words.get(1)) else {
         return Err(format!(
-            "ExecStart={value} gives its program an argv[0] of its own (the @ prefix), which the seccomp wrapper cannot pass on"
+            "ExecStart={value} has the @ prefix but no argv[0] after its program (systemd ignores such a line)"
+        ));
+    };
+    // systemd splits a word `$VAR` at blanks (or drops it when unset): after
+    // --argv0 that would shift the words that follow.
+    if argv0.starts_with('$') && !argv0[1..].starts_with(['{', '$']) {
+        return Err(format!(
+            "ExecStart={value} gives its program the argv[0] {argv0}, a variable systemd splits into words; write ${{{}}} to keep it one word",
+            &argv0[1..]
         ));
     }
+    let c = line.command;
     Ok(format!(
-        "{}{} run --mode seccomp -- {}",
-        line.prefixes,
-        launcher.display(),
-        line.command
+        "{}{run} --argv0 {} -- {}{}",
+        line.prefixes.replace('@', ""),
+        &c[name.clone()],
+        &c[prog.clone()],
+        &c[name.end..]
     ))
 }
 
@@ -227,7 +245,24 @@ mod tests {
             "/usr/bin/mptcpize-rs run --mode seccomp -- \"/opt/my app/run\" -x"
         );
         assert_eq!(split("\"/opt/my app/run\" -x").program, "/opt/my app/run");
-        assert!(wrap("@/bin/sh mysh -c true", launcher).is_err());
+        assert_eq!(
+            wrap("-@/bin/busybox httpd -f -p %i", launcher).unwrap(),
+            "-/usr/bin/mptcpize-rs run --mode seccomp --argv0 httpd -- /bin/busybox -f -p %i"
+        );
+        assert_eq!(
+            wrap("@\"/opt/my app\"  \"my name\"", launcher).unwrap(),
+            "/usr/bin/mptcpize-rs run --mode seccomp --argv0 \"my name\" -- \"/opt/my app\""
+        );
+        assert_eq!(
+            wrap("@/bin/sh ${NAME}-%i -c true", launcher).unwrap(),
+            "/usr/bin/mptcpize-rs run --mode seccomp --argv0 ${NAME}-%i -- /bin/sh -c true"
+        );
+        assert!(wrap("@/bin/sh", launcher)
+            .unwrap_err()
+            .contains("no argv[0]"));
+        assert!(wrap("@/bin/sh $NAME -c true", launcher)
+            .unwrap_err()
+            .contains("write ${NAME}"));
     }
 
     #[test]

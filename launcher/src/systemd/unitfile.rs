@@ -6,6 +6,7 @@
 //! that systemd reads it back unchanged.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// The settings of a unit gathered from its files, in the order systemd
@@ -145,53 +146,51 @@ pub fn entries(text: &str) -> Vec<(String, String, String)> {
 /// Splits a value into words as systemd does for `Environment=`: blanks
 /// separate words, "…" and '…' quote, backslash escapes in C style.
 pub fn words(value: &str) -> Vec<String> {
+    word_spans(value).into_iter().map(|(_, w)| w).collect()
+}
+
+/// [`words`], each with the bytes of `value` it was read from (its quotes
+/// and escapes included), for copying a word exactly as it was written.
+pub fn word_spans(value: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
     let mut word = String::new();
-    let mut in_word = false;
+    let mut start: Option<usize> = None;
     let mut quote: Option<char> = None;
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
+    let mut chars = value.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if quote.is_none() && c.is_whitespace() {
+            if let Some(s) = start.take() {
+                out.push((s..i, std::mem::take(&mut word)));
+            }
+            continue;
+        }
+        start.get_or_insert(i);
         match c {
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('n') => word.push('\n'),
-                    Some('t') => word.push('\t'),
-                    Some('r') => word.push('\r'),
-                    Some('s') => word.push(' '),
-                    Some('x') => {
-                        let hex: String = chars.by_ref().take(2).collect();
-                        match u8::from_str_radix(&hex, 16) {
-                            Ok(b) => word.push(b as char),
-                            Err(_) => {
-                                word.push_str("\\x");
-                                word.push_str(&hex);
-                            }
+            '\\' => match chars.next().map(|(_, c)| c) {
+                Some('n') => word.push('\n'),
+                Some('t') => word.push('\t'),
+                Some('r') => word.push('\r'),
+                Some('s') => word.push(' '),
+                Some('x') => {
+                    let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                    match u8::from_str_radix(&hex, 16) {
+                        Ok(b) => word.push(b as char),
+                        Err(_) => {
+                            word.push_str("\\x");
+                            word.push_str(&hex);
                         }
                     }
-                    Some(other) => word.push(other),
-                    None => word.push('\\'),
                 }
-            }
-            q @ ('"' | '\'') if quote.is_none() => {
-                quote = Some(q);
-                in_word = true;
-            }
+                Some(other) => word.push(other),
+                None => word.push('\\'),
+            },
+            q @ ('"' | '\'') if quote.is_none() => quote = Some(q),
             q if Some(q) == quote => quote = None,
-            c if quote.is_none() && c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                word.push(c);
-                in_word = true;
-            }
+            c => word.push(c),
         }
     }
-    if in_word {
-        out.push(word);
+    if let Some(s) = start {
+        out.push((s..value.len(), word));
     }
     out
 }
