@@ -230,6 +230,10 @@ mod tests {
         for s in ["LD_PRELOAD=/a b.so:/c\"d.so", "GODEBUG=x=1,multipathtcp=1"] {
             assert_eq!(words(&quote(s)), [s]);
         }
+        // Each word's span is its text as written, quotes and escapes included.
+        let v = r#" a "b c"  d\ e 'f'"#;
+        let written: Vec<&str> = word_spans(v).into_iter().map(|(r, _)| &v[r]).collect();
+        assert_eq!(written, ["a", "\"b c\"", "d\\ e", "'f'"]);
     }
 
     #[test]
