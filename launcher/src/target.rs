@@ -277,12 +277,7 @@ fn script(bytes: &[u8], depth: usize) -> Kind {
         None
     } else {
         // `#!/usr/bin/env NAME`: what runs is NAME, found through PATH.
-        let via_env = interpreter.file_name() == Some(OsStr::new("env"));
-        let name = match (&argument, via_env) {
-            (Some(arg), true) => env_command(arg.as_bytes()),
-            _ => None,
-        };
-        match name {
+        match env_program(&interpreter, argument.as_deref()) {
             Some(name) => resolve(&name).ok(),
             None => Some(interpreter.clone()),
         }
@@ -293,6 +288,16 @@ fn script(bytes: &[u8], depth: usize) -> Kind {
         argument,
         runs,
     }
+}
+
+/// For `#!/usr/bin/env NAME` and `#!/usr/bin/env -S NAME ARGS`, the NAME
+/// that env finds through PATH and runs; None when what runs is the `#!`
+/// line's interpreter itself. (`enable --root` looks NAME up in the image.)
+pub fn env_program(interpreter: &Path, argument: Option<&OsStr>) -> Option<OsString> {
+    if interpreter.file_name() != Some(OsStr::new("env")) {
+        return None;
+    }
+    env_command(argument?.as_bytes())
 }
 
 /// The command `env` runs for the one argument a `#!/usr/bin/env` line

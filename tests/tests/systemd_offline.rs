@@ -1003,3 +1003,48 @@ fn an_at_prefix_keeps_its_argv0_through_the_seccomp_wrapper() {
     img.mptcpize(&["disable", "argv0"]).assert_success();
     assert_eq!(img.snapshot(), before, "disable did not restore the tree");
 }
+
+/// `#!/usr/bin/env -S NAME ARGS` scripts in an image are judged by the
+/// NAME env runs, looked up inside the image (`imgbox`, a static busybox,
+/// is there and not on the host), as `run` judges them on the host.
+#[test]
+fn env_s_scripts_in_an_image_are_judged_by_the_program_env_runs() {
+    require_root!();
+    let img = image_with_programs();
+    std::fs::copy("/bin/busybox", img.dir.join("usr/bin/imgbox")).unwrap();
+    img.chmod("usr/bin/imgbox", 0o755);
+    img.write(
+        "usr/bin/svc-static",
+        "#!/usr/bin/env -S A=1 imgbox sh -e\nexec imgbox httpd -f\n",
+    );
+    img.chmod("usr/bin/svc-static", 0o755);
+    img.write("usr/bin/svc-dyn", "#!/usr/bin/env -S -i true\n");
+    img.chmod("usr/bin/svc-dyn", 0o755);
+    img.unit("envs.service", "[Service]\nExecStart=/usr/bin/svc-static\n");
+    img.unit("envd.service", "[Service]\nExecStart=/usr/bin/svc-dyn\n");
+    let before = img.snapshot();
+
+    let out = img.mptcpize(&["enable", "envs"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains(
+            "envs.service: /usr/bin/svc-static: seccomp (/usr/bin/imgbox is statically linked"
+        ),
+        "{out}"
+    );
+    assert!(img
+        .read(&dropin("envs.service"))
+        .contains(&wrapped("/usr/bin/svc-static")));
+    let out = img.mptcpize(&["enable", "envd"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains(
+            "envd.service: /usr/bin/svc-dyn: preload (/usr/bin/true is dynamically linked"
+        ),
+        "{out}"
+    );
+    for u in ["envs", "envd"] {
+        img.mptcpize(&["disable", u]).assert_success();
+    }
+    assert_eq!(img.snapshot(), before, "disable did not restore the tree");
+}

@@ -162,13 +162,10 @@ fn inspect(m: &Manager, path: &Path, depth: usize) -> Target {
             runs,
         } = &mut t.kind
         {
-            // `#!/usr/bin/env NAME` runs NAME from the search path.
-            let name = match (interpreter.file_name(), argument) {
-                (Some(env), Some(arg)) if env == "env" => arg
-                    .to_str()
-                    .and_then(|a| a.split_whitespace().next())
-                    .map(String::from),
-                _ => Some(interpreter.to_string_lossy().into_owned()),
+            // `#!/usr/bin/env [-S] NAME` runs NAME from the search path.
+            let name = match target::env_program(interpreter, argument.as_deref()) {
+                Some(name) => name.to_str().map(String::from),
+                None => Some(interpreter.to_string_lossy().into_owned()),
             };
             *runs = name
                 .and_then(|n| find(m, &n))
