@@ -57,7 +57,7 @@ each, and why). Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the
 shim, after any preload the unit already has) and GODEBUG=multipathtcp=1;
 or, when a program is statically linked or Go before 1.21, wrapping each
 ExecStart= line in `mptcpize-rs run --mode seccomp --` (prefixes, specifiers
-and $VARs kept). Then runs systemctl daemon-reload. For socket-activated
+and $VARs kept; an @ line's argv[0] passed on with --argv0). Then runs systemctl daemon-reload. For socket-activated
 services, also a drop-in with SocketProtocol=mptcp for their .socket units
 (systemd 257 and later). A drop-in of ours that you edited is never
 replaced or removed without --force.
