@@ -8,6 +8,8 @@
 //! async-signal-safe `socket()` path.
 #![no_std]
 
+pub mod sockopt;
+
 /// `IPPROTO_MPTCP`, the protocol number of Multipath TCP sockets (Linux 5.6+).
 pub const IPPROTO_MPTCP: i32 = 262;
 /// `IPPROTO_TCP`.

@@ -20,6 +20,7 @@ const NO_FALLBACK: u32 = 4;
 const MPTCP_UNAVAILABLE: u32 = 8;
 const REPORT: u32 = 16;
 const REPORT_TO_FILE: u32 = 32;
+const STRICT_OPTIONS: u32 = 64;
 
 /// Starts as "not read yet"; [`init`] clears that bit and sets the others.
 static STATE: AtomicU32 = AtomicU32::new(UNREAD);
@@ -38,6 +39,10 @@ impl State {
     /// Sockets are followed and reported (`MPTCPIZE_REPORT` is set).
     pub fn report(self) -> bool {
         self.0 & REPORT != 0
+    }
+    /// Refused socket options keep their error (`MPTCPIZE_STRICT_OPTIONS`).
+    pub fn strict_options(self) -> bool {
+        self.0 & STRICT_OPTIONS != 0
     }
 }
 
@@ -166,6 +171,7 @@ pub fn init() -> u32 {
     for_each_var(|name, value| match name {
         b"MPTCPIZE_DEBUG" | b"MPTCPWRAP_DEBUG" if !is_false(value) => bits |= DEBUG,
         b"MPTCPIZE_FALLBACK" if is_false(value) => bits |= NO_FALLBACK,
+        b"MPTCPIZE_STRICT_OPTIONS" if !is_false(value) => bits |= STRICT_OPTIONS,
         b"MPTCPIZE_REPORT" => match value {
             b"" | b"-" | b"stderr" => bits |= REPORT,
             path if keep_path(path) => bits |= REPORT | REPORT_TO_FILE,
@@ -184,6 +190,8 @@ pub fn init() -> u32 {
 fn read_environment_at_load() {
     let report = State(init()).report();
     crate::next::resolve(report);
+    crate::sockopt::resolve();
+    crate::fdtable::map();
     if report {
         crate::report::start();
     }
@@ -202,10 +210,11 @@ extern "C" {
 }
 
 /// The variables the shim reads.
-const NAMES: [&[u8]; 4] = [
+const NAMES: [&[u8]; 5] = [
     b"MPTCPIZE_DEBUG",
     b"MPTCPWRAP_DEBUG",
     b"MPTCPIZE_FALLBACK",
+    b"MPTCPIZE_STRICT_OPTIONS",
     b"MPTCPIZE_REPORT",
 ];
 

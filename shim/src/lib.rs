@@ -18,11 +18,14 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod config;
+mod fdtable;
 mod line;
 mod log;
 mod next;
 mod report;
+mod revert;
 mod sockinfo;
+mod sockopt;
 mod sys;
 mod table;
 
@@ -43,12 +46,14 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     match plan(domain, ty, protocol, config::mptcp_unavailable()) {
+        Plan::PassThrough if protocol == IPPROTO_MPTCP => return explicit_mptcp(domain, ty),
         Plan::PassThrough => return next::socket(domain, ty, protocol),
         Plan::TcpKnownUnavailable => return known_unavailable(domain, ty, protocol),
         Plan::Mptcp => {}
     }
     let call = Call::pack(domain, ty, protocol);
     let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    fdtable::converted(fd);
     if fd < 0 || config::needs_attention() {
         return after_mptcp(call, fd);
     }
@@ -63,6 +68,18 @@ fn known_unavailable(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let fd = next::socket(domain, ty, protocol);
     if fd >= 0 && config::report_on() {
         report::fell_back(fd, 0);
+    }
+    fd
+}
+
+/// A socket the program itself asked to be MPTCP: it is not the shim's to
+/// make TCP when an option is refused, so its fd's record is dropped.
+#[cold]
+#[inline(never)]
+fn explicit_mptcp(domain: c_int, ty: c_int) -> c_int {
+    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    if let Some(record) = fdtable::tracked(fd) {
+        record.forget();
     }
     fd
 }
@@ -208,6 +225,9 @@ fn after_mptcp(call: Call, fd: c_int) -> c_int {
     let state = config::state();
     let (domain, ty, protocol) = (call.domain(), call.ty(), call.protocol());
     if fd >= 0 {
+        // Made before the constructor ran (by another library's): the
+        // record starts now.
+        fdtable::map_and_convert(fd);
         if state.debug() {
             log::converted(domain, ty, protocol, fd);
         }

@@ -149,3 +149,70 @@ pub fn failed(domain: c_int, ty: c_int, protocol: c_int, err: c_int, no_fallback
         })
         .emit();
 }
+
+/// A refused `setsockopt()`, for the lines below.
+#[derive(Clone, Copy)]
+pub struct Sockopt {
+    pub fd: c_int,
+    pub level: c_int,
+    pub name: c_int,
+    pub err: c_int,
+}
+
+impl Line<'_> {
+    /// Starts a line with `mptcpize[PID]: `, for calls other than socket().
+    fn start(buf: &mut [u8; MAX]) -> Line<'_> {
+        let mut line = Line { buf, len: 0 };
+        line.str("mptcpize[");
+        // SAFETY: getpid(2) has no arguments and cannot fail.
+        line.num(unsafe { libc::syscall(libc::SYS_getpid) });
+        line.str("]: ");
+        line
+    }
+
+    /// `setsockopt(7, SOL_IP, IP_TTL) refused by MPTCP (EOPNOTSUPP)`.
+    fn sockopt(&mut self, c: Sockopt) -> &mut Self {
+        use mptcpize_rules::sockopt::{level_name, option_name};
+        self.str("setsockopt(").num(c.fd.into()).str(", ");
+        match level_name(c.level) {
+            Some(n) => self.str(n),
+            None => self.num(c.level.into()),
+        };
+        self.str(", ");
+        match option_name(c.level, c.name) {
+            Some(n) => self.str(n),
+            None => self.num(c.name.into()),
+        };
+        self.str(") refused by MPTCP (").errno(c.err).str(")")
+    }
+}
+
+/// `mptcpize[PID]: setsockopt(7, SOL_IP, IP_TTL) refused by MPTCP (EOPNOTSUPP): socket 7 made TCP`
+#[cold]
+pub fn sockopt_made_tcp(c: Sockopt) {
+    Line::start(&mut [0; MAX])
+        .sockopt(c)
+        .str(": socket ")
+        .num(c.fd.into())
+        .str(" made TCP")
+        .emit();
+}
+
+/// `mptcpize[PID]: setsockopt(…) refused by MPTCP (EOPNOTSUPP): answered success, its effect holds on MPTCP`
+#[cold]
+pub fn sockopt_honest(c: Sockopt) {
+    Line::start(&mut [0; MAX])
+        .sockopt(c)
+        .str(": answered success, its effect holds on MPTCP")
+        .emit();
+}
+
+/// `mptcpize[PID]: setsockopt(…) refused by MPTCP (ENOPROTOOPT): error returned, WHY`
+#[cold]
+pub fn sockopt_kept(c: Sockopt, why: &str) {
+    Line::start(&mut [0; MAX])
+        .sockopt(c)
+        .str(": error returned, ")
+        .str(why)
+        .emit();
+}
