@@ -66,6 +66,9 @@ pub fn run(args: RunArgs) -> Outcome {
     if args.no_fallback {
         env.push(("MPTCPIZE_FALLBACK", "0".into()));
     }
+    if args.strict_options {
+        env.push((mptcpize_rules::sockopt::STRICT_OPTIONS_VAR, "1".into()));
+    }
     if let Some(to) = &args.report {
         env.push(("MPTCPIZE_REPORT", report_target(to)?.into_os_string()));
         if mode == Mode::Seccomp {

@@ -13,6 +13,10 @@
 
 use crate::{ENOPROTOOPT, IPPROTO_TCP};
 
+/// The environment variable that keeps every refused option's error
+/// (`run --strict-options`).
+pub const STRICT_OPTIONS_VAR: &str = "MPTCPIZE_STRICT_OPTIONS";
+
 /// `EOPNOTSUPP`: what MPTCP answers for most `SOL_SOCKET` and `SOL_IP`
 /// options it does not implement.
 pub const EOPNOTSUPP: i32 = 95;
