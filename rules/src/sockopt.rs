@@ -30,13 +30,6 @@ pub const SOL_IPV6: i32 = 41;
 pub const SOL_TCP: i32 = IPPROTO_TCP;
 /// `SOL_MPTCP`, the level of MPTCP's own options.
 pub const SOL_MPTCP: i32 = 284;
-/// `MPTCP_INFO`, the `SOL_MPTCP` option that reads `struct mptcp_info`.
-pub const MPTCP_INFO: i32 = 1;
-/// `MPTCP_INFO_FLAG_FALLBACK` in `mptcp_info.mptcpi_flags`: the
-/// connection fell back to TCP (its peer did not speak MPTCP).
-pub const MPTCP_INFO_FLAG_FALLBACK: u32 = 1;
-/// The offset of `mptcpi_flags` in `struct mptcp_info` (after six u8, aligned).
-pub const MPTCPI_FLAGS_OFFSET: usize = 8;
 /// `SO_OOBINLINE`.
 pub const SO_OOBINLINE: i32 = 10;
 
@@ -68,10 +61,9 @@ pub enum SocketState {
     /// Created by the shim's conversion, neither connected, connecting nor
     /// listening: it can still become TCP.
     Fresh,
-    /// Connected, and MPTCP with its peer.
-    ConnectedMptcp,
-    /// Connected, but the connection fell back to TCP (plain TCP peer).
-    ConnectedFallback,
+    /// Connected (MPTCP with its peer, or fallen back to TCP with a peer
+    /// that has no MPTCP: the socket is MPTCP either way).
+    Connected,
     /// Listening, connecting, or a socket the shim did not convert (or
     /// whose record it lost): nothing can be changed.
     Settled,
@@ -105,30 +97,51 @@ pub const fn on_refusal(
     }
     match state {
         SocketState::Fresh => Refusal::TryTcp,
-        SocketState::ConnectedMptcp if honest_on_mptcp(level, name, value) => Refusal::Honest,
+        SocketState::Connected if honest_on_mptcp(level, name, value) => Refusal::Honest,
         _ => Refusal::Keep,
     }
 }
 
-/// True for an option whose promise already holds on a connection that
-/// speaks MPTCP with its peer, so that success is the true answer:
+/// True for an option whose promise already holds on a connected MPTCP
+/// socket, so that success is the true answer:
 ///
 /// - `SO_OOBINLINE` on (any non-zero value): "urgent data arrives in the
-///   normal data stream". MPTCP carries no urgent data: the kernel does not
-///   implement the option for MPTCP (net/mptcp/sockopt.c, "SO_OOBINLINE is
-///   not supported"), and a peer's `send(MSG_OOB)` over MPTCP arrives as
-///   ordinary bytes, in order, in the stream (tests/tests/sockopt.rs checks
-///   this on the running kernel). Turning it *off* would promise that
-///   urgent bytes are taken out of the stream, which MPTCP cannot do.
+///   normal data stream". The kernel does not implement the option for
+///   MPTCP (net/mptcp/sockopt.c: "SO_OOBINLINE is not supported"), and it
+///   needs none: MPTCP's receive path has no urgent-data handling, so a
+///   peer's `send(MSG_OOB)` arrives as an ordinary byte, in order, in the
+///   stream, whether the connection speaks MPTCP or fell back to TCP with
+///   a plain TCP peer (tests/tests/sockopt.rs checks both on the running
+///   kernel). Turning it *off* would promise that urgent bytes are taken
+///   out of the stream, which an MPTCP socket cannot do.
 ///
-/// On a connection that fell back to TCP the kernel does take a plain TCP
-/// peer's urgent byte out of the stream, so there the error stays.
+/// Not on a fresh socket: it may yet listen, and the connections a listener
+/// accepts from plain TCP clients are plain TCP sockets, which would not
+/// inherit the option; a fresh socket becomes TCP instead.
 #[inline]
 pub const fn honest_on_mptcp(level: i32, name: i32, value: Option<i32>) -> bool {
     matches!(
         (level, name, value),
         (SOL_SOCKET, SO_OOBINLINE, Some(v)) if v != 0
     )
+}
+
+/// `SO_BINDTODEVICE`.
+pub const SO_BINDTODEVICE: i32 = 25;
+/// `IFNAMSIZ`: an interface name and its NUL.
+const IFNAMSIZ: u32 = 16;
+
+/// How many bytes of a `setsockopt()` value the kernel reads, of `len`
+/// given: all of them, except for `SO_BINDTODEVICE`, of which it reads an
+/// interface name (at most `IFNAMSIZ - 1` bytes; programs such as bird pass
+/// a whole 40-byte `struct ifreq`). What the shim records to set again.
+#[inline]
+pub const fn significant_len(level: i32, name: i32, len: u32) -> u32 {
+    if level == SOL_SOCKET && name == SO_BINDTODEVICE && len > IFNAMSIZ - 1 {
+        IFNAMSIZ - 1
+    } else {
+        len
+    }
 }
 
 /// The name of a socket-option level for log lines (`SOL_IP`, …).
@@ -303,12 +316,21 @@ mod tests {
             Refusal::Keep
         );
         // Once connected or listening: the error.
-        for state in [ConnectedMptcp, ConnectedFallback, Settled] {
+        for state in [Connected, Settled] {
             assert_eq!(
                 on_refusal(ttl.0, ttl.1, Some(255), EOPNOTSUPP, state, false),
                 Refusal::Keep
             );
         }
+    }
+
+    #[test]
+    fn only_an_interface_name_of_bindtodevice_counts() {
+        assert_eq!(significant_len(SOL_SOCKET, SO_BINDTODEVICE, 40), 15);
+        assert_eq!(significant_len(SOL_SOCKET, SO_BINDTODEVICE, 5), 5);
+        assert_eq!(significant_len(SOL_SOCKET, libc::SO_LINGER, 40), 40);
+        assert_eq!(significant_len(SOL_IP, SO_BINDTODEVICE, 40), 40);
+        assert_eq!(SO_BINDTODEVICE, libc::SO_BINDTODEVICE);
     }
 
     #[test]
@@ -323,7 +345,7 @@ mod tests {
         assert_eq!(on(Some(1), ConnectedFallback, false), Refusal::Keep);
         assert_eq!(on(Some(1), Settled, false), Refusal::Keep);
         assert_eq!(on(Some(1), ConnectedMptcp, true), Refusal::Keep);
-        // Before connecting, the connection may yet fall back: TCP.
+        // Before connecting, the socket may yet listen: TCP.
         assert_eq!(on(Some(1), Fresh, false), Refusal::TryTcp);
     }
 }

@@ -18,7 +18,7 @@
 use crate::fdtable::{self, Record};
 use core::ffi::{c_int, c_long, c_void};
 use core::mem::size_of;
-use mptcpize_rules::sockopt::{self as rules, SocketState};
+use mptcpize_rules::sockopt::SocketState;
 use mptcpize_rules::IPPROTO_MPTCP;
 
 /// Why a fresh socket kept MPTCP and the program got the error.
@@ -62,11 +62,7 @@ pub fn state_of(fd: c_int) -> SocketState {
     }
     let mut peer = Address::new();
     if peer.read(libc::SYS_getpeername, fd) {
-        return if fell_back(fd) {
-            SocketState::ConnectedFallback
-        } else {
-            SocketState::ConnectedMptcp
-        };
+        return SocketState::Connected;
     }
     // Not connected, nor listening: a socket that has not started to
     // connect is in TCP_CLOSE, which poll reports as POLLHUP; one in
@@ -81,28 +77,6 @@ pub fn state_of(fd: c_int) -> SocketState {
     } else {
         SocketState::Settled
     }
-}
-
-/// True when the MPTCP connection on `fd` fell back to TCP (or its state
-/// cannot be read: then nothing is promised).
-fn fell_back(fd: c_int) -> bool {
-    // struct mptcp_info is 80 bytes on 6.x; only mptcpi_flags is read.
-    let mut info = [0u32; 32];
-    let mut len = size_of::<[u32; 32]>() as u32;
-    // SAFETY: `info` has `len` writable bytes; `len` is ours.
-    let rc = unsafe {
-        getsockopt(
-            fd,
-            rules::SOL_MPTCP,
-            rules::MPTCP_INFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 || (len as usize) < rules::MPTCPI_FLAGS_OFFSET + 4 {
-        return true;
-    }
-    info[rules::MPTCPI_FLAGS_OFFSET / 4] & rules::MPTCP_INFO_FLAG_FALLBACK != 0
 }
 
 /// Makes the fresh MPTCP socket on `fd` TCP, with everything the program

@@ -89,7 +89,8 @@ pub unsafe extern "C" fn setsockopt(
     let rc = unsafe { next(fd, level, name, value, len) };
     if rc == 0 {
         if let Some(record) = record {
-            // SAFETY: the kernel just read `len` bytes at `value`.
+            let len = rules::significant_len(level, name, len);
+            // SAFETY: the kernel just read at least `len` bytes at `value`.
             unsafe { record.add(level, name, value, len) };
         }
         return 0;
@@ -164,9 +165,7 @@ fn refused(
             if config.debug() {
                 let why = match state {
                     _ if config.strict_options() => "--strict-options",
-                    SocketState::ConnectedMptcp | SocketState::ConnectedFallback => {
-                        "the socket is connected"
-                    }
+                    SocketState::Connected => "the socket is connected",
                     _ => "the socket is listening, connecting or not one the shim made",
                 };
                 log::sockopt_kept(call, why);
