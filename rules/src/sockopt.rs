@@ -334,17 +334,16 @@ mod tests {
     }
 
     #[test]
-    fn oobinline_on_is_honest_only_over_mptcp() {
+    fn oobinline_on_is_honest_once_connected() {
         use SocketState::*;
         let on =
             |v, state, strict| on_refusal(SOL_SOCKET, SO_OOBINLINE, v, EOPNOTSUPP, state, strict);
-        assert_eq!(on(Some(1), ConnectedMptcp, false), Refusal::Honest);
-        assert_eq!(on(Some(7), ConnectedMptcp, false), Refusal::Honest);
-        assert_eq!(on(Some(0), ConnectedMptcp, false), Refusal::Keep);
-        assert_eq!(on(None, ConnectedMptcp, false), Refusal::Keep);
-        assert_eq!(on(Some(1), ConnectedFallback, false), Refusal::Keep);
+        assert_eq!(on(Some(1), Connected, false), Refusal::Honest);
+        assert_eq!(on(Some(7), Connected, false), Refusal::Honest);
+        assert_eq!(on(Some(0), Connected, false), Refusal::Keep);
+        assert_eq!(on(None, Connected, false), Refusal::Keep);
         assert_eq!(on(Some(1), Settled, false), Refusal::Keep);
-        assert_eq!(on(Some(1), ConnectedMptcp, true), Refusal::Keep);
+        assert_eq!(on(Some(1), Connected, true), Refusal::Keep);
         // Before connecting, the socket may yet listen: TCP.
         assert_eq!(on(Some(1), Fresh, false), Refusal::TryTcp);
     }

@@ -223,7 +223,7 @@ fn urgent_byte_over(sender: i32, receiver: i32) -> Vec<u8> {
     }
     let addr = l.local_addr().unwrap();
     let c = std::net::TcpStream::from(raw_socket(receiver));
-    let mut c = {
+    let c = {
         use std::os::fd::{AsRawFd, IntoRawFd};
         let std::net::SocketAddr::V4(v4) = addr else {
             unreachable!()
