@@ -9,13 +9,10 @@
 //! change protocol, and the error goes back unchanged, except where
 //! answering success is honest ([`honest_on_mptcp`]).
 //!
-//! `MPTCPIZE_STRICT_OPTIONS` on (`run --strict-options`) keeps every error.
+//! [`crate::env::STRICT_OPTIONS`] on (`run --strict-options`) keeps every
+//! error.
 
 use crate::{ENOPROTOOPT, IPPROTO_TCP};
-
-/// The environment variable that keeps every refused option's error
-/// (`run --strict-options`).
-pub const STRICT_OPTIONS_VAR: &str = "MPTCPIZE_STRICT_OPTIONS";
 
 /// `EOPNOTSUPP`: what MPTCP answers for most `SOL_SOCKET` and `SOL_IP`
 /// options it does not implement.
