@@ -195,7 +195,8 @@ fn tool_output(program: &str, args: &[&str], file: &std::path::Path) -> String {
 }
 
 /// The shim as users install it: a release build, stripped, at most 64 KiB,
-/// needing nothing but libc.so.6 and exporting nothing but socket() and the
+/// needing nothing but libc.so.6 and exporting nothing but socket(),
+/// setsockopt() (options MPTCP refuses) and the
 /// functions the report (`run --report`) follows sockets through.
 #[test]
 fn release_library_is_small_needs_only_libc_and_exports_only_its_interposers() {
@@ -234,6 +235,7 @@ fn release_library_is_small_needs_only_libc_and_exports_only_its_interposers() {
             "close_range",
             "dup2",
             "dup3",
+            "setsockopt",
             "shutdown",
             "socket"
         ],
