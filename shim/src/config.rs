@@ -201,7 +201,6 @@ fn read_environment_at_load() {
     let report = State(init()).report();
     crate::next::resolve(report);
     crate::sockopt::resolve();
-    crate::fdtable::map();
     if report {
         crate::report::start();
     }

@@ -3,17 +3,18 @@
 //! that has to become TCP again ([`crate::revert`]) gets them all back.
 //!
 //! Fixed-size and lock-free (the shim may not allocate or lock): one slot
-//! of 256 bytes per fd below [`SLOTS`], in one anonymous mapping made when
-//! the shim loads (reserved, not committed: a page is only backed by memory
-//! once a socket on one of its 16 fds is converted). Each slot has a state
-//! word (tracked or not, a generation, how many entries are claimed) and
-//! [`ENTRIES`] entries. `socket()` starts a new generation for the fd it
-//! returns; `setsockopt()` claims an entry with a compare-and-swap, fills
-//! it, and publishes it by storing the generation in it last (Release), so
-//! a reader sees an entry only whole and only for the socket now on the fd.
-//! Every field is an atomic: racing threads (a program closing an fd in one
-//! thread while setting options on it in another) read stale values, never
-//! torn ones.
+//! of 256 bytes per fd below [`SLOTS`], in `.bss` (zero pages the kernel
+//! maps on first touch: a program pays memory only for the pages of the
+//! fds it converts, 16 fds a page). Each slot has a state word (tracked,
+//! how many options are recorded, an entry being written, incomplete) and
+//! [`ENTRIES`] entries. `socket()` marks the fd it returns tracked with an
+//! empty record (one store); `setsockopt()` claims the next entry with a
+//! compare-and-swap, fills it, and publishes it by raising the count
+//! (Release), so a reader sees only whole entries. A second thread setting
+//! an option on the same fresh socket at that moment does not wait: it
+//! marks the record incomplete, and an incomplete record keeps the
+//! kernel's error instead of making the socket TCP. Every field is an
+//! atomic: racing threads read stale values, never torn ones.
 //!
 //! The shim does not interpose `close()`: a slot stays "tracked" after its
 //! socket is closed, until `socket()` converts another socket on the same
@@ -21,31 +22,28 @@
 //! holds an unconnected MPTCP socket before it trusts the record.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// File descriptors below this are followed; a socket on a higher fd keeps
 /// the kernel's error (the debug line says why).
 pub const SLOTS: usize = 1 << 15;
-/// The options recorded per socket; one more makes the record incomplete,
-/// and an incomplete record keeps the kernel's error.
+/// The options recorded per socket; one more makes the record incomplete.
 pub const ENTRIES: usize = 7;
 /// The longest option value recorded (a `struct timeval` is 16 bytes, an
 /// interface name or a congestion control's name at most 16).
 pub const VALUE_MAX: usize = 20;
 
+/// State word: entries recorded (0 to [`ENTRIES`]).
+const COUNT: u32 = 0xf;
+/// State word: an option could not be recorded.
+const INCOMPLETE: u32 = 1 << 4;
+/// State word: an entry is being written.
+const WRITING: u32 = 1 << 5;
 /// State word: the slot's socket was converted by the shim.
-const TRACKED: u32 = 1 << 7;
-/// State word: entries claimed (up to [`ENTRIES`]; [`ENTRIES`] + 1 means an
-/// option could not be recorded).
-const COUNT: u32 = 0x7f;
-/// State word: the generation, above the flags.
-const GEN_SHIFT: u32 = 8;
+const TRACKED: u32 = 1 << 6;
 
 #[repr(C)]
 struct Entry {
-    /// The slot's state word (generation and TRACKED) when published, 0
-    /// while being written.
-    seq: AtomicU32,
     /// `level << 16 | name`.
     key: AtomicU32,
     len: AtomicU32,
@@ -55,103 +53,50 @@ struct Entry {
 #[repr(C, align(256))]
 struct Slot {
     state: AtomicU32,
-    _pad: [u32; 7],
     entries: [Entry; ENTRIES],
 }
 
 const _: () = assert!(core::mem::size_of::<Slot>() == 256);
+const _: () = assert!(ENTRIES < COUNT as usize);
 
-/// The table; null until [`map`] made it.
-static TABLE: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
+/// Zero bytes are an empty, untracked slot.
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Slot {
+    state: AtomicU32::new(0),
+    entries: [const {
+        Entry {
+            key: AtomicU32::new(0),
+            len: AtomicU32::new(0),
+            value: [const { AtomicU32::new(0) }; VALUE_MAX / 4],
+        }
+    }; ENTRIES],
+};
 
-/// Reserves the table (called by the constructor, and by the first
-/// converted socket if another library's constructor makes one earlier).
-/// Without it nothing is recorded and every refused option keeps its error.
-#[cold]
-pub fn map() {
-    if !TABLE.load(Ordering::Acquire).is_null() {
-        return;
-    }
-    let bytes = SLOTS * core::mem::size_of::<Slot>();
-    // SAFETY: an anonymous private mapping of our own; no memory of the
-    // program is touched. MAP_NORESERVE: pages are committed when touched.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            core::ptr::null_mut::<c_void>(),
-            bytes,
-            libc::c_long::from(libc::PROT_READ | libc::PROT_WRITE),
-            libc::c_long::from(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE),
-            -1 as libc::c_long,
-            0 as libc::c_long,
-        )
-    };
-    if p < 0 {
-        return;
-    }
-    let table = p as *mut Slot;
-    if TABLE
-        .compare_exchange(
-            core::ptr::null_mut(),
-            table,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
-        // Another thread mapped it first.
-        // SAFETY: our own mapping, never published.
-        unsafe { libc::syscall(libc::SYS_munmap, table, bytes) };
-    }
-}
-
-/// [`converted`], mapping the table first if nobody has yet.
-#[cold]
-pub fn map_and_convert(fd: c_int) {
-    if TABLE.load(Ordering::Acquire).is_null() {
-        map();
-        converted(fd);
-    }
-}
-
-/// The slot of `fd`, if the table exists and `fd` is within it.
-#[inline(always)]
-fn slot(fd: c_int) -> Option<&'static Slot> {
-    let table = TABLE.load(Ordering::Acquire);
-    if table.is_null() || fd as u32 as usize >= SLOTS {
-        return None;
-    }
-    // SAFETY: `fd < SLOTS`, within the mapping, which lives for the rest
-    // of the process; zeroed memory is a valid Slot (all atomics), and
-    // every access to it is atomic.
-    Some(unsafe { &*table.add(fd as usize) })
-}
+/// The table, all zeros: in `.bss`, so it costs neither file size nor
+/// memory until a slot is used.
+static TABLE: [Slot; SLOTS] = [EMPTY; SLOTS];
 
 /// `socket()` converted a socket onto `fd` (a negative `fd`, a failure, is
-/// ignored): a new generation, tracked, with no options yet. The fd was
-/// just given to this thread, so no other thread writes its slot now.
+/// ignored): tracked, with no options yet. The fd was just given to this
+/// thread, so no other thread writes its slot now.
 #[inline(always)]
 pub fn converted(fd: c_int) {
-    if let Some(slot) = slot(fd) {
-        let s = slot.state.load(Ordering::Relaxed);
-        let next = (s & !(TRACKED | COUNT)).wrapping_add(1 << GEN_SHIFT) | TRACKED;
-        slot.state.store(next, Ordering::Release);
+    if let Some(slot) = TABLE.get(fd as u32 as usize) {
+        slot.state.store(TRACKED, Ordering::Release);
     }
 }
 
 /// The record of `fd` when it is tracked.
 #[inline(always)]
 pub fn tracked(fd: c_int) -> Option<Record> {
-    let slot = slot(fd)?;
-    let state = slot.state.load(Ordering::Acquire);
-    (state & TRACKED != 0).then_some(Record { slot, state })
+    let slot = TABLE.get(fd as u32 as usize)?;
+    (slot.state.load(Ordering::Acquire) & TRACKED != 0).then_some(Record { slot })
 }
 
-/// A tracked fd's slot, as its state word was when looked up.
+/// A tracked fd's slot.
 #[derive(Clone, Copy)]
 pub struct Record {
     slot: &'static Slot,
-    state: u32,
 }
 
 /// One recorded option.
@@ -170,33 +115,24 @@ impl Record {
     /// # Safety
     /// `value` is readable for `len` bytes (as setsockopt just read them).
     pub unsafe fn add(self, level: c_int, name: c_int, value: *const c_void, len: u32) {
-        let slot = self.slot;
-        let generation = self.state & !COUNT;
-        let mut state = slot.state.load(Ordering::Relaxed);
+        let state = &self.slot.state;
+        let keep = len as usize <= VALUE_MAX && !value.is_null();
+        let mut s = state.load(Ordering::Relaxed);
         let index = loop {
-            let count = (state & COUNT) as usize;
-            if state & !COUNT != generation || count > ENTRIES {
-                return; // another socket now, or already incomplete
+            if s & TRACKED == 0 || s & INCOMPLETE != 0 {
+                return; // no longer ours, or already incomplete
             }
-            // An option too many, or a value we cannot keep, makes the
-            // record incomplete.
-            let keep = count < ENTRIES && len as usize <= VALUE_MAX && !value.is_null();
-            let next = if keep {
-                state + 1
-            } else {
-                generation | (ENTRIES as u32 + 1)
-            };
-            match slot
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+            if !keep || s & WRITING != 0 || (s & COUNT) as usize >= ENTRIES {
+                state.fetch_or(INCOMPLETE, Ordering::Relaxed);
+                return;
+            }
+            match state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) if keep => break count,
-                Ok(_) => return,
-                Err(now) => state = now,
+                Ok(_) => break (s & COUNT) as usize,
+                Err(now) => s = now,
             }
         };
-        let entry = &slot.entries[index];
-        entry.seq.store(0, Ordering::Relaxed);
+        let entry = &self.slot.entries[index];
         entry.key.store(
             ((level as u32) << 16) | (name as u32 & 0xffff),
             Ordering::Relaxed,
@@ -214,29 +150,20 @@ impl Record {
             }
             word.store(u32::from_ne_bytes(w), Ordering::Relaxed);
         }
-        entry.seq.store(generation, Ordering::Release);
+        // Publish: WRITING off and the count up by one, in one step.
+        state.fetch_sub(WRITING - 1, Ordering::Release);
     }
 
     /// True when every option the program set is in the record.
     pub fn complete(self) -> bool {
-        let state = self.slot.state.load(Ordering::Acquire);
-        state & !COUNT == self.state & !COUNT && (state & COUNT) as usize <= ENTRIES
+        self.slot.state.load(Ordering::Acquire) & (INCOMPLETE | WRITING) == 0
     }
 
     /// Calls `f` with each recorded option, in the order they were set,
-    /// until it returns false; false when an entry is missing (still being
-    /// written by another thread, or of another socket) or `f` said so.
+    /// until it returns false; false when `f` did.
     pub fn each(self, mut f: impl FnMut(&SetOption) -> bool) -> bool {
-        let generation = self.state & !COUNT;
-        let state = self.slot.state.load(Ordering::Acquire);
-        if state & !COUNT != generation {
-            return false;
-        }
-        let count = ((state & COUNT) as usize).min(ENTRIES);
-        for entry in &self.slot.entries[..count] {
-            if entry.seq.load(Ordering::Acquire) != generation {
-                return false;
-            }
+        let count = (self.slot.state.load(Ordering::Acquire) & COUNT) as usize;
+        for entry in &self.slot.entries[..count.min(ENTRIES)] {
             let key = entry.key.load(Ordering::Relaxed);
             let mut option = SetOption {
                 level: (key >> 16) as c_int,
@@ -256,8 +183,50 @@ impl Record {
 
     /// The fd no longer holds a socket of ours (it became TCP).
     pub fn forget(self) {
-        self.slot
-            .state
-            .store(self.state & !(TRACKED | COUNT), Ordering::Release);
+        self.slot.state.store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_in_order_and_marks_an_overflow_incomplete() {
+        let fd = 100;
+        assert!(tracked(fd).is_none());
+        converted(fd);
+        let r = tracked(fd).unwrap();
+        for k in 0..ENTRIES as c_int {
+            let v: c_int = 1000 + k;
+            // SAFETY: an int's bytes.
+            unsafe { r.add(6, k, (&v as *const c_int).cast(), 4) };
+        }
+        assert!(r.complete());
+        let mut seen = Vec::new();
+        assert!(r.each(|o| {
+            seen.push((o.level, o.name, o.len, o.value[0] as c_int));
+            true
+        }));
+        let want: Vec<_> = (0..ENTRIES as c_int).map(|k| (6, k, 4, 1000 + k)).collect();
+        assert_eq!(seen, want);
+        let v: c_int = 1;
+        // SAFETY: as above.
+        unsafe { r.add(1, 9, (&v as *const c_int).cast(), 4) };
+        assert!(!r.complete());
+        // A new socket on the fd starts over.
+        converted(fd);
+        assert!(tracked(fd).unwrap().complete());
+        let long = [0u8; VALUE_MAX + 1];
+        // SAFETY: `long` has that many bytes.
+        unsafe {
+            tracked(fd)
+                .unwrap()
+                .add(1, 25, long.as_ptr().cast(), long.len() as u32)
+        };
+        assert!(!tracked(fd).unwrap().complete());
+        tracked(fd).unwrap().forget();
+        assert!(tracked(fd).is_none());
+        assert!(tracked(-1).is_none() && tracked(SLOTS as c_int).is_none());
     }
 }

@@ -225,9 +225,6 @@ fn after_mptcp(call: Call, fd: c_int) -> c_int {
     let state = config::state();
     let (domain, ty, protocol) = (call.domain(), call.ty(), call.protocol());
     if fd >= 0 {
-        // Made before the constructor ran (by another library's): the
-        // record starts now.
-        fdtable::map_and_convert(fd);
         if state.debug() {
             log::converted(domain, ty, protocol, fd);
         }
