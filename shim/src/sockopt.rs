@@ -7,70 +7,10 @@
 //! a fresh socket becomes TCP ([`revert`]), a connected MPTCP one may get
 //! an honest success, everything else gets the kernel's error unchanged.
 
-use crate::{config, fdtable, log, revert};
+use crate::{config, fdtable, log, next, revert};
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use mptcpize_preload::errno;
 use mptcpize_rules::sockopt::{self as rules, Refusal, SocketState};
-
-type SetsockoptFn = unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, u32) -> c_int;
-
-/// The next `setsockopt()` in the symbol chain; until resolved,
-/// [`lazy_setsockopt`], which resolves it.
-static NEXT: AtomicPtr<c_void> = AtomicPtr::new(lazy_setsockopt as SetsockoptFn as *mut c_void);
-
-/// Looks the next `setsockopt` up and stores it (from the constructor, so
-/// that no dlsym runs later, in a signal handler perhaps).
-#[cold]
-pub fn resolve() -> SetsockoptFn {
-    // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no other
-    // preconditions; it returns NULL when there is no such symbol.
-    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"setsockopt".as_ptr()) };
-    let f: SetsockoptFn = if f.is_null() {
-        no_setsockopt
-    } else {
-        // SAFETY: dlsym's address for `setsockopt`, whose C type is
-        // int setsockopt(int, int, int, const void *, socklen_t).
-        unsafe { core::mem::transmute::<*mut c_void, SetsockoptFn>(f) }
-    };
-    NEXT.store(f as *mut c_void, Ordering::Relaxed);
-    f
-}
-
-/// Stands in for the next `setsockopt()` until the constructor resolved it.
-unsafe extern "C" fn lazy_setsockopt(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: u32,
-) -> c_int {
-    // SAFETY: `resolve` returns a function of setsockopt()'s C type.
-    unsafe { resolve()(fd, level, name, value, len) }
-}
-
-/// Stands in for a `setsockopt()` the C library does not have: ENOSYS.
-unsafe extern "C" fn no_setsockopt(
-    _: c_int,
-    _: c_int,
-    _: c_int,
-    _: *const c_void,
-    _: u32,
-) -> c_int {
-    crate::set_errno(libc::ENOSYS);
-    -1
-}
-
-/// Calls the next `setsockopt()`.
-///
-/// # Safety
-/// As setsockopt(2): `value` readable for `len` bytes.
-#[inline(always)]
-unsafe fn next(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int {
-    let f = NEXT.load(Ordering::Relaxed);
-    // SAFETY: NEXT only ever holds a function of setsockopt()'s C type;
-    // the caller passes the program's own arguments.
-    unsafe { core::mem::transmute::<*mut c_void, SetsockoptFn>(f)(fd, level, name, value, len) }
-}
 
 /// The interposed `setsockopt(2)`.
 ///
@@ -86,7 +26,7 @@ pub unsafe extern "C" fn setsockopt(
 ) -> c_int {
     let record = fdtable::tracked(fd);
     // SAFETY: the program's own arguments, passed on.
-    let rc = unsafe { next(fd, level, name, value, len) };
+    let rc = unsafe { next::setsockopt(fd, level, name, value, len) };
     if rc == 0 {
         if let Some(record) = record {
             let len = rules::significant_len(level, name, len);
@@ -95,7 +35,15 @@ pub unsafe extern "C" fn setsockopt(
         }
         return 0;
     }
-    refused(fd, level, name, value, len, record)
+    // SAFETY: the kernel accepted the pointer or failed before reading it;
+    // either way the program vouches for `len` bytes at `value`.
+    refused(
+        fd,
+        level,
+        name,
+        unsafe { revert::value_bytes(value, len) },
+        record,
+    )
 }
 
 /// A `setsockopt()` failed: decide what the program sees.
@@ -105,73 +53,63 @@ fn refused(
     fd: c_int,
     level: c_int,
     name: c_int,
-    value: *const c_void,
-    len: u32,
+    value: &[u8],
     record: Option<fdtable::Record>,
 ) -> c_int {
-    let err = crate::errno();
+    let err = errno::get();
     if !rules::is_refusal(err) || !rules::is_tcp_level(level) {
-        crate::set_errno(err);
         return -1;
     }
-    let config = config::state();
-    let state = if config.strict_options() {
+    // The shim's own system calls leave the program's errno alone.
+    let guard = errno::Guard::save();
+    let config = config::get();
+    let strict = config.strict_options();
+    let state = if strict {
         SocketState::Settled
     } else {
         revert::state_of(fd)
     };
-    let int_value = if len as usize >= core::mem::size_of::<c_int>() && !value.is_null() {
-        // SAFETY: at least an int's bytes are readable (the kernel read
-        // them); unaligned because the program's buffer may be.
-        Some(unsafe { value.cast::<c_int>().read_unaligned() })
-    } else {
-        None
-    };
+    let int_value = value
+        .get(..4)
+        .map(|b| c_int::from_ne_bytes([b[0], b[1], b[2], b[3]]));
     let call = log::Sockopt {
         fd,
         level,
         name,
         err,
     };
-    match rules::on_refusal(level, name, int_value, err, state, config.strict_options()) {
-        Refusal::Honest => {
-            if config.debug() {
-                log::sockopt_honest(call);
-            }
-            0
-        }
-        Refusal::TryTcp => {
-            let outcome = match record {
-                Some(record) => revert::to_tcp(fd, record, level, name, value, len),
-                None => Err(revert::Why::NotRecorded),
-            };
-            match outcome {
-                Ok(()) => {
-                    if config.debug() {
-                        log::sockopt_made_tcp(call);
-                    }
-                    0
-                }
-                Err(why) => {
-                    if config.debug() {
-                        log::sockopt_kept(call, why.words());
-                    }
-                    crate::set_errno(err);
-                    -1
-                }
-            }
-        }
-        Refusal::Keep => {
-            if config.debug() {
-                let why = match state {
-                    _ if config.strict_options() => "--strict-options",
-                    SocketState::Connected => "the socket is connected",
-                    _ => "the socket is listening, connecting or not one the shim made",
-                };
-                log::sockopt_kept(call, why);
-            }
-            crate::set_errno(err);
-            -1
+    let (rc, said) = match rules::on_refusal(level, name, int_value, err, state, strict) {
+        Refusal::Honest => (0, Said::Honest),
+        Refusal::TryTcp => match record
+            .ok_or(revert::Why::NotRecorded)
+            .and_then(|r| revert::to_tcp(fd, r, level, name, value))
+        {
+            Ok(()) => (0, Said::MadeTcp),
+            Err(why) => (-1, Said::Kept(why.words())),
+        },
+        Refusal::Keep => (
+            -1,
+            Said::Kept(match state {
+                _ if strict => "--strict-options",
+                SocketState::Connected => "the socket is connected",
+                _ => "the socket is listening, connecting or not one the shim made",
+            }),
+        ),
+    };
+    if config.debug() {
+        match said {
+            Said::Honest => log::sockopt_honest(call),
+            Said::MadeTcp => log::sockopt_made_tcp(call),
+            Said::Kept(why) => log::sockopt_kept(call, why),
         }
     }
+    drop(guard);
+    rc
+}
+
+/// What the debug line says.
+enum Said {
+    Honest,
+    MadeTcp,
+    Kept(&'static str),
 }
