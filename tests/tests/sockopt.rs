@@ -345,3 +345,39 @@ print("\n".join(out))
         "{out}"
     );
 }
+
+/// `run --report` counts the sockets made TCP, and says so of their
+/// connections, rather than blaming MPTCP being unavailable.
+#[test]
+fn the_report_counts_sockets_made_tcp_after_a_refused_option() {
+    require_root_mptcp!();
+    let server = EchoServer::start(true);
+    let mut cmd = Command::new(launcher());
+    cmd.args(["run", "--report", "--"])
+        .arg(mptcpize_tests::bin("sockopt-probe"))
+        .args([&server.addr, "before", "set", "0", "2", "40000000"]);
+    let out = run(cmd, Duration::from_secs(30));
+    out.assert_success();
+    assert!(
+        out.stdout.contains("option=ok protocol=6 echoed=65536"),
+        "{out}"
+    );
+    let report: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("] report: "))
+        .collect();
+    assert!(
+        report.iter().any(|l| l.contains(
+            ": TCP (made TCP: MPTCP refused a socket option set before connecting), 65536 bytes sent, 65536 bytes received"
+        )),
+        "{out}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("exit: 1 socket made MPTCP")
+                && l.contains(", 1 made TCP again after MPTCP refused a socket option")),
+        "{out}"
+    );
+}
