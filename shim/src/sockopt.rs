@@ -35,15 +35,7 @@ pub unsafe extern "C" fn setsockopt(
         }
         return 0;
     }
-    // SAFETY: the kernel accepted the pointer or failed before reading it;
-    // either way the program vouches for `len` bytes at `value`.
-    refused(
-        fd,
-        level,
-        name,
-        unsafe { revert::value_bytes(value, len) },
-        record,
-    )
+    refused(fd, level, name, value, len, record)
 }
 
 /// A `setsockopt()` failed: decide what the program sees.
@@ -53,13 +45,17 @@ fn refused(
     fd: c_int,
     level: c_int,
     name: c_int,
-    value: &[u8],
+    value: *const c_void,
+    len: u32,
     record: Option<fdtable::Record>,
 ) -> c_int {
     let err = errno::get();
     if !rules::is_refusal(err) || !rules::is_tcp_level(level) {
         return -1;
     }
+    // SAFETY: setsockopt's contract: `value` is readable for `len` bytes
+    // (a refused option is one the kernel did not read or did not mind).
+    let value = unsafe { revert::value_bytes(value, len) };
     // The shim's own system calls leave the program's errno alone.
     let guard = errno::Guard::save();
     let config = config::get();
