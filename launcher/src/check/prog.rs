@@ -73,10 +73,10 @@ impl Program {
             items.push(item(
                 "program",
                 Status::Warn,
-                why.clone(),
-                Some(format!(
-                    "run it as the user it changes to, or try `mptcpize-rs run --mode {other}`"
-                )),
+                format!(
+                    "{why}: run it as the user it changes to, or try `mptcpize-rs run --mode {other}`"
+                ),
+                None,
             ));
         }
         items
