@@ -221,11 +221,11 @@ pub fn check(args: CheckArgs) -> Outcome {
     }
 
     if let Some(peer) = peer {
-        let report = peer::test(
-            peer,
-            &findings.paths,
-            std::time::Duration::from_secs_f64(args.wait),
-        );
+        let wait = std::time::Duration::from_secs_f64(args.wait);
+        let report = match netlink::Netlink::open() {
+            Ok(nl) => peer::test(&nl, peer, &findings.paths, wait),
+            Err(e) => peer::Report::failed(peer, format!("netlink: {e}")),
+        };
         findings.items.extend(report.items());
         if !report.connected {
             code = FAILED;
@@ -258,12 +258,17 @@ fn summary(f: &Findings, problems: usize) -> String {
     } else if problems > 0 {
         format!("MPTCP works, but not every path will carry a subflow: {problems} problem{s} above")
     } else {
-        let extra = f.paths.iter().filter(|p| p.kind != "initial").count();
-        match extra {
-            0 => "MPTCP is ready (one path here)".into(),
-            n => format!(
+        let extra = f.paths.iter().filter(|p| p.kind == "extra").count();
+        let any = f.paths.iter().filter(|p| p.kind == "any").count();
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        match (extra, any) {
+            (0, 0) | (0, 1) => "MPTCP is ready (one path here)".into(),
+            (0, n) => {
+                format!("MPTCP is ready for multipath: {n} addresses, each with its endpoint")
+            }
+            (n, _) => format!(
                 "MPTCP is ready for multipath: {n} path{} besides the initial one",
-                if n == 1 { "" } else { "s" }
+                s(n)
             ),
         }
     }

@@ -309,6 +309,35 @@ impl Netlink {
         })
     }
 
+    /// The state of the neighbour entry for `address` on interface `index`
+    /// (`incomplete`, `failed`, `reachable`, …), when there is one.
+    pub fn neighbour_state(&self, index: u32, address: IpAddr) -> Option<String> {
+        let msgs = self
+            .rt
+            .block_on(
+                self.route
+                    .neighbours()
+                    .get()
+                    .execute()
+                    .try_collect::<Vec<_>>(),
+            )
+            .ok()?;
+        msgs.into_iter()
+            .find(|m| {
+                m.header.ifindex == index
+                    && m.attributes.iter().any(|a| match a {
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => {
+                            IpAddr::from(*a) == address
+                        }
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
+                            IpAddr::from(*a) == address
+                        }
+                        _ => false,
+                    })
+            })
+            .map(|m| format!("{:?}", m.header.state).to_lowercase())
+    }
+
     /// `ip route get DST [from SRC] [oif IF]`.
     pub fn lookup(&self, dst: IpAddr, src: Option<IpAddr>, oif: Option<u32>) -> Lookup {
         let mut b = RouteMessageBuilder::<IpAddr>::new()

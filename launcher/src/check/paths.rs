@@ -192,11 +192,13 @@ pub fn analyse(
                         "; its subflow endpoint is unused while connections start from it",
                     );
                 }
-                items.push(item(&name, Status::Ok, detail, None));
-                paths.push(path);
                 if others.is_empty() {
-                    items.push(single_homed(role, i0, a0, family));
+                    let (status, words) = single_homed(role, family);
+                    items.push(item(&name, status, format!("{detail}; {words}"), None));
+                } else {
+                    items.push(item(&name, Status::Ok, detail, None));
                 }
+                paths.push(path);
                 for (i, a) in others {
                     let (path, mut its) = ctx.extra(i, a, Some(dest), false);
                     paths.push(path);
@@ -286,21 +288,16 @@ fn path_name(i: &Interface, a: IpAddr) -> String {
     format!("path {} {a}", i.name)
 }
 
-/// The one line for a host with one address in a family.
-fn single_homed(role: Role, i: &Interface, a: IpAddr, family: &str) -> Item {
-    let name = format!("{family} paths");
+/// What one address in a family means for the role (the single path line).
+fn single_homed(role: Role, family: &str) -> (Status, String) {
+    let server = "a single-homed server needs no endpoint: clients with several paths open their subflows to it";
+    let client = "as a client, a second subflow needs a peer that announces addresses (or a second interface here)";
     match role {
-        Role::Server => item(
-            &name,
+        Role::Server => (Status::Ok, format!("the only {family} address; {server}")),
+        Role::Client => (Status::Info, format!("the only {family} address; {client}")),
+        Role::Both => (
             Status::Ok,
-            format!("one address ({a} on {}): a single-homed server needs no endpoint; clients with several paths open their subflows to it", i.name),
-            None,
-        ),
-        _ => item(
-            &name,
-            Status::Info,
-            format!("one address ({a} on {}): a second subflow needs a peer that announces addresses, or a second interface here", i.name),
-            None,
+            format!("the only {family} address; {server}; {client}"),
         ),
     }
 }

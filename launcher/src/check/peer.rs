@@ -6,6 +6,7 @@
 //! extra subflows only once the peer has acknowledged data) and closes with
 //! a FIN.
 
+use super::netlink::Netlink;
 use super::paths::Path;
 use super::{host, item, Item, Status};
 use serde::Serialize;
@@ -26,6 +27,10 @@ const SUBFLOW_ADDRS_LEN: usize = 256;
 /// As much of `struct tcp_info` as we read (its first byte is the state).
 const TCP_INFO_LEN: usize = 8;
 const MAX_SUBFLOWS: usize = 16;
+/// Long enough for the kernel's fallback to plain TCP when MPTCP SYNs are
+/// dropped (after `syn_retrans_before_tcp_fallback` retransmissions: 7 s
+/// by default), so that a blackhole shows as one.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The counters that tell what happened to joins (namespace-wide).
 const COUNTERS: [&str; 10] = [
@@ -87,27 +92,15 @@ pub struct Info {
 }
 
 /// Connects, waits up to `wait` for a subflow on every path, closes.
-pub fn test(peer: SocketAddr, paths: &[Path], wait: Duration) -> Report {
+pub fn test(nl: &Netlink, peer: SocketAddr, paths: &[Path], wait: Duration) -> Report {
     let before = host::counters();
     let start = Instant::now();
-    let mut report = Report {
-        peer,
-        connected: false,
-        error: None,
-        mptcp: false,
-        info: None,
-        subflows: Vec::new(),
-        paths: Vec::new(),
-        counters: BTreeMap::new(),
-        waited_ms: 0,
-    };
-    let stream = match connect(peer, wait.max(Duration::from_secs(1))) {
+    let stream = match connect(peer, CONNECT_TIMEOUT) {
         Ok(s) => s,
-        Err(e) => {
-            report.error = Some(e);
-            return report;
-        }
+        Err(e) => return Report::failed(peer, e),
     };
+    let mut report = Report::failed(peer, String::new());
+    report.error = None;
     report.connected = true;
     // One byte, so that the peer acknowledges data: only then is the
     // connection "fully established" and the kernel opens extra subflows.
@@ -202,6 +195,10 @@ pub fn test(peer: SocketAddr, paths: &[Path], wait: Duration) -> Report {
                 ),
             )
         };
+        let detail = match result {
+            "syn_sent" | "closed" => format!("{detail}{}", next_hop(nl, p, peer.ip())),
+            _ => detail,
+        };
         report.paths.push(PathResult {
             interface: p.interface.clone(),
             address: p.address,
@@ -213,6 +210,30 @@ pub fn test(peer: SocketAddr, paths: &[Path], wait: Duration) -> Report {
     report
 }
 
+/// What the neighbour table says of the next hop a join from path `p`
+/// takes: an entry `incomplete` or `failed` means nothing answered ARP (or
+/// neighbour solicitation) for it on that link.
+fn next_hop(nl: &Netlink, p: &Path, peer: IpAddr) -> String {
+    let oif = p.endpoint.as_ref().and_then(|e| e.ifindex);
+    let route = nl.lookup(peer, Some(p.address), oif);
+    let (Some(index), None) = (route.oif, &route.error) else {
+        return String::new();
+    };
+    let hop = route.gateway.unwrap_or(peer);
+    match nl.neighbour_state(index, hop).as_deref() {
+        Some(state @ ("incomplete" | "failed")) => format!(
+            "; neighbour {hop} on {}: {state}: nothing answers for it on that link{}",
+            p.interface,
+            if route.table.is_none() {
+                " (no route by that interface, so the kernel took the peer for a neighbour)"
+            } else {
+                ""
+            }
+        ),
+        _ => String::new(),
+    }
+}
+
 fn counter_hint(c: &BTreeMap<String, u64>) -> String {
     if c.is_empty() {
         return String::new();
@@ -222,6 +243,21 @@ fn counter_hint(c: &BTreeMap<String, u64>) -> String {
 }
 
 impl Report {
+    /// A test that could not even start.
+    pub fn failed(peer: SocketAddr, error: String) -> Report {
+        Report {
+            peer,
+            connected: false,
+            error: Some(error),
+            mptcp: false,
+            info: None,
+            subflows: Vec::new(),
+            paths: Vec::new(),
+            counters: BTreeMap::new(),
+            waited_ms: 0,
+        }
+    }
+
     /// The lines `--peer` adds.
     pub fn items(&self) -> Vec<Item> {
         let name = format!("peer {}", self.peer);
