@@ -218,6 +218,7 @@ Examples:
   mptcpize-rs check --peer 192.0.2.7:5201     open a connection, see its subflows
   mptcpize-rs check --fix --dry-run           print the fixes, change nothing
   mptcpize-rs check --fix                     apply them (until the next reboot)
+  mptcpize-rs check --fix --persist           ... and keep them across reboots
   mptcpize-rs check --json | jq '.paths[]'
   mptcpize-rs check /usr/bin/iperf3";
 
@@ -244,6 +245,11 @@ pub struct CheckArgs {
     /// With --fix: print the commands, run none
     #[arg(long, requires = "fix")]
     pub dry_run: bool,
+    /// Keep the MPTCP configuration across reboots: NetworkManager's
+    /// mptcp-flags, or /etc/sysctl.d/90-mptcpize.conf and
+    /// mptcpize-paths.service (new files only)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub persist: bool,
     /// Also say which mode `run` would use for PROG, and why
     #[arg(value_name = "PROG")]
     pub prog: Option<OsString>,

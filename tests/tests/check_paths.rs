@@ -799,3 +799,108 @@ fn a_correct_multipath_setup_is_ready_and_its_peer_test_sees_every_subflow() {
     assert!(out.stdout.contains("nothing to fix"), "{out}");
     assert_eq!(state(&bed.client), before);
 }
+
+// --- Persistence ----------------------------------------------------------
+
+/// Runs `check ARGS` in the client namespace with private, empty
+/// /etc/sysctl.d and /etc/systemd/system (tmpfs in a mount namespace of its
+/// own), then prints what it wrote there: the host's /etc is never touched.
+fn check_in_private_etc(ns: &Netns, args: &str, setup: &str) -> Output {
+    let script = format!(
+        "set -e; mount -t tmpfs mz /etc/sysctl.d; mount -t tmpfs mz /etc/systemd/system; {setup}
+         ip netns exec {ns} {launcher} check {args} || echo exit=$?
+         echo '--- sysctl.d'; cat /etc/sysctl.d/90-mptcpize.conf || true
+         echo '--- unit'; cat /etc/systemd/system/mptcpize-paths.service || true
+         echo '--- wants'; ls /etc/systemd/system/multi-user.target.wants/ || true
+         ip netns exec {ns} {launcher} check {args} || echo exit=$?",
+        ns = ns.name,
+        launcher = launcher().display(),
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+    run(cmd, T)
+}
+
+#[test]
+fn persist_writes_a_unit_that_restores_the_paths_after_a_reboot() {
+    require_root_mptcp!();
+    let r = routed();
+    routed_findings(&r);
+    let fixed = check(&r.client, &["--fix"]);
+    assert!(
+        fixed
+            .stdout
+            .contains("`mptcpize-rs check --persist` keeps them"),
+        "{fixed}"
+    );
+    let out = check_in_private_etc(&r.client, "--persist", "");
+    assert!(!out.stdout.contains("exit="), "{out}");
+    let unit = out
+        .stdout
+        .split("--- unit\n")
+        .nth(1)
+        .and_then(|s| s.split("--- wants").next())
+        .unwrap();
+    let c1 = &r.c1;
+    for line in [
+        "ExecStart=-ip mptcp limits set subflow 2 add_addr_accepted 2".to_string(),
+        format!("ExecStart=-ip mptcp endpoint add 10.242.1.1 dev {c1} subflow"),
+        format!("ExecStart=-ip route add default via 10.242.1.254 dev {c1} table 100"),
+        "ExecStart=-ip rule add from 10.242.1.1/32 table 100 priority 32765".to_string(),
+    ] {
+        assert!(unit.contains(&line), "no {line:?}:\n{out}");
+    }
+    assert!(out.stdout.contains("net.mptcp.enabled = 1"), "{out}");
+    let wants = out.stdout.split("--- wants\n").nth(1).unwrap();
+    assert!(
+        wants.starts_with("mptcpize-paths.service\n"),
+        "not enabled:\n{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("wrote /etc/systemd/system/mptcpize-paths.service"),
+        "{out}"
+    );
+    // Run again: the files already say this.
+    assert!(
+        out.stdout
+            .contains("ok   persist: /etc/systemd/system/mptcpize-paths.service already says this"),
+        "{out}"
+    );
+
+    // A reboot forgets the runtime state; the unit's commands bring it back.
+    r.client.ip(&["mptcp", "endpoint", "flush"]);
+    r.client.ip(&[
+        "mptcp",
+        "limits",
+        "set",
+        "subflow",
+        "0",
+        "add_addr_accepted",
+        "0",
+    ]);
+    r.client
+        .ip(&["rule", "del", "from", "10.242.1.1", "table", "100"]);
+    r.client.ip(&["route", "flush", "table", "100"]);
+    not_ready(&check(&r.client, &[]));
+    for line in unit.lines().filter_map(|l| l.strip_prefix("ExecStart=-")) {
+        r.client.exec("sh", &["-c", line]);
+    }
+    ready(&check(&r.client, &[]));
+    joined(&r.client, &r.server, "10.242.9.2", &r.c1);
+
+    // A file with other content is left alone, and said so (exit 1).
+    let out = check_in_private_etc(
+        &r.client,
+        "--persist",
+        "echo '# mine' > /etc/systemd/system/mptcpize-paths.service;",
+    );
+    assert!(out.stdout.contains("exit=1"), "{out}");
+    assert!(
+        out.stdout.contains(
+            "FAIL persist: /etc/systemd/system/mptcpize-paths.service: exists with other content"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("--- unit\n# mine\n--- wants"), "{out}");
+}

@@ -1,6 +1,5 @@
 //! Fixes: the commands `check` prints after `fix:` and `check --fix` runs,
-//! exactly as printed (no shell in between), and how to make them last
-//! beyond a reboot.
+//! exactly as printed (no shell in between).
 
 use serde::Serialize;
 use std::fmt;
@@ -93,62 +92,6 @@ impl fmt::Display for Fix {
         let words: Vec<String> = self.commands.iter().map(Command::to_string).collect();
         f.write_str(&words.join(" && "))
     }
-}
-
-/// How the runtime fixes outlive a reboot on this host, for `check --fix`
-/// to print: NetworkManager's connection settings for the interfaces it
-/// manages, otherwise a sysctl.d file and a oneshot unit.
-pub fn persistence(applied: &[Command], nm: &dyn Fn(&str) -> Option<String>) -> String {
-    let sysctls: Vec<&str> = applied
-        .iter()
-        .filter(|c| c.0.first().is_some_and(|w| w == "sysctl"))
-        .filter_map(|c| c.0.last().map(String::as_str))
-        .collect();
-    let ip: Vec<&Command> = applied
-        .iter()
-        .filter(|c| c.0.first().is_some_and(|w| w == "ip"))
-        .collect();
-    let mut out = String::from("These fixes last until the next reboot. To keep them:\n");
-    let mut by_nm = Vec::new();
-    let mut rest = Vec::new();
-    for c in &ip {
-        let dev =
-            c.0.iter()
-                .position(|w| w == "dev")
-                .and_then(|p| c.0.get(p + 1));
-        match dev.and_then(|d| nm(d).map(|conn| (d.clone(), conn))) {
-            Some((dev, conn)) if c.0.get(1).is_some_and(|w| w == "mptcp") => {
-                let flags: Vec<&str> =
-                    c.0.iter()
-                        .map(String::as_str)
-                        .filter(|w| ["subflow", "signal", "backup", "fullmesh"].contains(w))
-                        .collect();
-                by_nm.push(format!(
-                    "  nmcli connection modify '{conn}' connection.mptcp-flags enabled,{}   # {dev}",
-                    flags.join(",")
-                ));
-            }
-            _ => rest.push(*c),
-        }
-    }
-    if !by_nm.is_empty() {
-        out.push_str("- NetworkManager manages these interfaces (1.40 or later sets their endpoints itself):\n");
-        out.extend(by_nm.iter().map(|l| format!("{l}\n")));
-    }
-    if !sysctls.is_empty() {
-        out.push_str("- /etc/sysctl.d/90-mptcp.conf:\n");
-        out.extend(sysctls.iter().map(|s| format!("  {s}\n")));
-    }
-    if !rest.is_empty() {
-        out.push_str("- /etc/systemd/system/mptcp-paths.service (then `systemctl enable mptcp-paths.service`):\n");
-        out.push_str("  [Unit]\n  Description=MPTCP limits, endpoints and routing by source\n  After=network-online.target\n  Wants=network-online.target\n\n  [Service]\n  Type=oneshot\n  RemainAfterExit=yes\n");
-        for c in rest {
-            // `-` : a piece that is already there is no failure.
-            out.push_str(&format!("  ExecStart=-{c}\n"));
-        }
-        out.push_str("\n  [Install]\n  WantedBy=multi-user.target\n");
-    }
-    out
 }
 
 #[cfg(test)]

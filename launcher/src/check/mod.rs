@@ -18,6 +18,7 @@ mod host;
 mod netlink;
 mod paths;
 mod peer;
+mod persist;
 mod pm;
 mod prog;
 
@@ -103,6 +104,12 @@ struct Findings {
     connection: Option<peer::Report>,
     /// What `--fix` ran (or would run, with `--dry-run`).
     fixes: Option<Vec<Applied>>,
+    /// How the configuration survives a reboot (with `--fix`, `--persist`).
+    persist: Option<persist::Plan>,
+    #[serde(skip)]
+    state: Option<netlink::State>,
+    #[serde(skip)]
+    pm: Option<pm::PathManager>,
 }
 
 #[derive(Serialize)]
@@ -194,21 +201,8 @@ pub fn check(args: CheckArgs) -> Outcome {
                 error: result.err(),
             });
         }
-        if !args.json {
-            if commands.is_empty() {
-                println!("nothing to fix");
-            } else {
-                let ran: Vec<Command> = applied
-                    .iter()
-                    .filter(|a| a.result != "failed")
-                    .map(|a| a.command.clone())
-                    .collect();
-                print!(
-                    "{}",
-                    fix::persistence(&ran, &host::networkmanager_connection)
-                );
-                println!();
-            }
+        if !args.json && commands.is_empty() {
+            println!("nothing to fix");
         }
         if !args.dry_run && !commands.is_empty() {
             // What the host looks like now.
@@ -218,6 +212,31 @@ pub fn check(args: CheckArgs) -> Outcome {
             }
         }
         findings.fixes = Some(applied);
+    }
+
+    if (args.fix && !args.dry_run) || args.persist {
+        if let Some(state) = &findings.state {
+            let plan = persist::plan(
+                state,
+                findings.pm.as_ref(),
+                &findings.paths,
+                &host::networkmanager_connection,
+            );
+            if args.persist {
+                let (lines, ok) = plan.apply();
+                if !args.json {
+                    for (status, line) in lines {
+                        println!("{:<4} persist: {line}", status.label());
+                    }
+                }
+                if !ok {
+                    code = FAILED;
+                }
+            } else if !args.json {
+                print!("{}", plan.describe());
+            }
+            findings.persist = Some(plan);
+        }
     }
 
     if let Some(peer) = peer {
@@ -342,6 +361,9 @@ fn gather(role: Role, peer: Option<SocketAddr>, program: Option<prog::Program>) 
         program,
         connection: None,
         fixes: None,
+        persist: None,
+        state: None,
+        pm: None,
     };
     let sysctl = &findings.sysctl;
 
@@ -480,9 +502,11 @@ fn gather(role: Role, peer: Option<SocketAddr>, program: Option<prog::Program>) 
     items.extend(analysis.items);
     findings.paths = analysis.paths;
     findings.interfaces = paths::interfaces(&state);
-    findings.rules = state.rules;
+    findings.rules = state.rules.clone();
     findings.limits = pm.as_ref().map(|p| p.limits);
-    findings.endpoints = pm.map(|p| p.endpoints);
+    findings.endpoints = pm.as_ref().map(|p| p.endpoints.clone());
+    findings.state = Some(state);
+    findings.pm = pm;
 
     // systemd.
     findings.systemd = host::systemd().map(|s| Systemd {
@@ -663,5 +687,102 @@ fn limits_item(limits: pm::Limits, a: &paths::Analysis, role: Role) -> Item {
         )
     } else {
         item("limits", Status::Ok, detail, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(planned: u32, multihomed: bool) -> paths::Analysis {
+        paths::Analysis {
+            paths: Vec::new(),
+            items: Vec::new(),
+            planned_subflow_endpoints: planned,
+            multihomed,
+            has_signal_endpoint: false,
+        }
+    }
+
+    fn limits(subflows: u32, add_addr_accepted: u32) -> pm::Limits {
+        pm::Limits {
+            subflows,
+            add_addr_accepted,
+        }
+    }
+
+    #[test]
+    fn limits_warn_with_a_fix_that_keeps_what_is_already_higher() {
+        let ok = limits_item(limits(2, 2), &analysis(1, true), Role::Client);
+        assert_eq!((ok.status, ok.fix), (Status::Ok, None));
+
+        let none = limits_item(limits(0, 0), &analysis(1, true), Role::Both);
+        assert_eq!(none.status, Status::Warn);
+        assert_eq!(
+            none.fix.as_deref(),
+            Some("ip mptcp limits set subflow 2 add_addr_accepted 2")
+        );
+        assert_eq!(
+            none.commands,
+            vec![Command::new([
+                "ip",
+                "mptcp",
+                "limits",
+                "set",
+                "subflow",
+                "2",
+                "add_addr_accepted",
+                "2"
+            ])]
+        );
+
+        let few = limits_item(limits(1, 8), &analysis(3, true), Role::Client);
+        assert_eq!(few.status, Status::Warn);
+        assert!(few.detail.contains("fewer than the 3 subflow endpoints"));
+        assert_eq!(
+            few.fix.as_deref(),
+            Some("ip mptcp limits set subflow 3 add_addr_accepted 8")
+        );
+
+        // ADD_ADDR ignored: the only way to a second path for a
+        // single-homed client, a detail for a multi-homed one, nothing a
+        // server needs (its fix leaves add_addr_accepted alone).
+        let deaf = limits_item(limits(4, 0), &analysis(0, false), Role::Client);
+        assert_eq!(deaf.status, Status::Warn);
+        assert!(deaf.detail.contains("ADD_ADDR"), "{}", deaf.detail);
+        let multi = limits_item(limits(4, 0), &analysis(1, true), Role::Client);
+        assert_eq!((multi.status, multi.fix), (Status::Info, None));
+        let server = limits_item(limits(4, 0), &analysis(0, false), Role::Server);
+        assert_eq!(server.status, Status::Ok);
+        let closed = limits_item(limits(0, 0), &analysis(0, false), Role::Server);
+        assert_eq!(
+            closed.fix.as_deref(),
+            Some("ip mptcp limits set subflow 2 add_addr_accepted 0")
+        );
+    }
+
+    #[test]
+    fn joins_to_the_initial_address_matter_to_servers_without_signal_endpoints() {
+        let s = |v: &str| Sysctls {
+            enabled: None,
+            path_manager: None,
+            pm_type: None,
+            scheduler: None,
+            available_schedulers: None,
+            blackhole_timeout: None,
+            allow_join_initial_addr_port: Some(v.into()),
+            checksum_enabled: None,
+        };
+        assert!(join_initial_item(&s("0"), Role::Client, false).is_none());
+        let warn = join_initial_item(&s("0"), Role::Both, false).unwrap();
+        assert_eq!(warn.status, Status::Warn);
+        assert_eq!(
+            warn.fix.as_deref(),
+            Some("sysctl -w net.mptcp.allow_join_initial_addr_port=1")
+        );
+        let info = join_initial_item(&s("0"), Role::Server, true).unwrap();
+        assert_eq!((info.status, info.fix), (Status::Info, None));
+        let ok = join_initial_item(&s("1"), Role::Server, false).unwrap();
+        assert_eq!(ok.status, Status::Ok);
     }
 }

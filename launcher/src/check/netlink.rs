@@ -59,6 +59,8 @@ pub struct Route {
     pub prefix_len: u8,
     pub gateway: Option<IpAddr>,
     pub oif: Option<u32>,
+    /// `src ADDR`: the source it gives.
+    pub source: Option<IpAddr>,
     pub metric: u32,
     /// `unicast`, `local`, `blackhole`, `unreachable`, …
     pub kind: String,
@@ -403,6 +405,7 @@ fn route_of(m: &RouteMessage) -> Route {
         prefix_len: m.header.destination_prefix_length,
         gateway: None,
         oif: None,
+        source: None,
         metric: 0,
         kind: format!("{:?}", m.header.kind).to_lowercase(),
         ipv6: m.header.address_family == AddressFamily::Inet6,
@@ -416,6 +419,7 @@ fn route_of(m: &RouteMessage) -> Route {
             RouteAttribute::Destination(d) => r.destination = ip_of(d),
             RouteAttribute::Gateway(g) => r.gateway = ip_of(g),
             RouteAttribute::Oif(i) => r.oif = Some(*i),
+            RouteAttribute::PrefSource(a) => r.source = ip_of(a),
             RouteAttribute::Priority(p) => r.metric = *p,
             RouteAttribute::MultiPath(hops) => {
                 // The first next hop stands for all of them here.

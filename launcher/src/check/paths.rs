@@ -130,7 +130,6 @@ pub fn analyse(
     let mut paths = Vec::new();
     let mut items = Vec::new();
     let mut multihomed = false;
-    let mut peer_reachable = peer.is_none();
     for v6 in [false, true] {
         let addrs: Vec<(&Interface, IpAddr)> = interfaces
             .iter()
@@ -159,9 +158,6 @@ pub fn analyse(
                 .copied(),
             _ => None,
         };
-        if peer_here.is_some() {
-            peer_reachable |= initial.is_some();
-        }
         let interfaces_here: BTreeSet<u32> = addrs.iter().map(|(i, _)| i.index).collect();
         match initial {
             Some((i0, a0)) => {
@@ -247,9 +243,6 @@ pub fn analyse(
                 }
             }
         }
-    }
-    if !peer_reachable {
-        // Already a FAIL item; nothing else to say about paths.
     }
     // Endpoints for addresses no usable interface has.
     for ep in endpoints {
