@@ -141,8 +141,10 @@ Environment:
   MPTCPIZE_LIB        the preload library to use (default: next to mptcpize-rs,
                       then ../lib/mptcpize-rs/ relative to it)
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
+                      (MPTCPWRAP_DEBUG=1 too)
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
   MPTCPIZE_REPORT     stderr or a file: what --report sets
+  An empty value is unset; 0, no, false, off and n mean off in every variable.
 
 Examples:
   mptcpize-rs run iperf3 -c server.example

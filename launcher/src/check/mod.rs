@@ -23,7 +23,8 @@ mod pm;
 mod prog;
 
 use crate::cli::{CheckArgs, CheckRole as Role};
-use crate::failure::{Failure, Outcome, FAILED, SUCCESS};
+use crate::error::{FAILED, SUCCESS};
+use crate::policy;
 use fix::{Command, Fix};
 use host::KernelMptcp;
 use serde::Serialize;
@@ -149,18 +150,30 @@ struct Applied {
     error: Option<String>,
 }
 
-/// systemd learnt `SocketProtocol=mptcp` in this version.
-const SYSTEMD_SOCKET_PROTOCOL: u32 = 257;
+/// Why `check` could not check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PROG cannot be found (127) or executed (126).
+    #[error(transparent)]
+    Prog(#[from] crate::target::Error),
+    /// `--peer` or `--wait` make no sense (exit 2, as clap's usage errors).
+    #[error("{0}")]
+    Usage(String),
+}
 
-pub fn check(args: CheckArgs) -> Outcome {
+pub fn check(args: CheckArgs) -> Result<u8, crate::error::Error> {
     // PROG and --peer first: bad input is a usage problem, reported alone.
-    let program = args.prog.as_deref().map(prog::inspect).transpose()?;
+    let program = args
+        .prog
+        .as_deref()
+        .map(prog::inspect)
+        .transpose()
+        .map_err(Error::from)?;
     let peer = args.peer.as_deref().map(resolve).transpose()?;
     if !(args.wait.is_finite() && (0.0..=60.0).contains(&args.wait)) {
-        return Err(Failure::new(
-            2,
-            format!("--wait {}: give seconds from 0 to 60", args.wait),
-        ));
+        return Err(
+            Error::Usage(format!("--wait {}: give seconds from 0 to 60", args.wait)).into(),
+        );
     }
     let mut findings = gather(args.role, peer, program.clone());
     let mut code = if findings.usable { SUCCESS } else { FAILED };
@@ -176,7 +189,7 @@ pub fn check(args: CheckArgs) -> Outcome {
         for c in &commands {
             if args.dry_run {
                 if !args.json {
-                    println!("would run: {c}");
+                    say(format!("would run: {c}\n"))?;
                 }
                 applied.push(Applied {
                     command: c.clone(),
@@ -186,12 +199,12 @@ pub fn check(args: CheckArgs) -> Outcome {
                 continue;
             }
             if !args.json {
-                println!("run: {c}");
+                say(format!("run: {c}\n"))?;
             }
             let result = c.run();
             if let Err(e) = &result {
                 if !args.json {
-                    println!("FAIL {c}: {e}");
+                    say(format!("FAIL {c}: {e}\n"))?;
                 }
                 code = FAILED;
             }
@@ -202,7 +215,7 @@ pub fn check(args: CheckArgs) -> Outcome {
             });
         }
         if !args.json && commands.is_empty() {
-            println!("nothing to fix");
+            say("nothing to fix\n".into())?;
         }
         if !args.dry_run && !commands.is_empty() {
             // What the host looks like now.
@@ -226,14 +239,14 @@ pub fn check(args: CheckArgs) -> Outcome {
                 let (lines, ok) = plan.apply();
                 if !args.json {
                     for (status, line) in lines {
-                        println!("{:<4} persist: {line}", status.label());
+                        say(format!("{:<4} persist: {line}\n", status.label()))?;
                     }
                 }
                 if !ok {
                     code = FAILED;
                 }
             } else if !args.json {
-                print!("{}", plan.describe());
+                say(plan.describe())?;
             }
             findings.persist = Some(plan);
         }
@@ -255,17 +268,17 @@ pub fn check(args: CheckArgs) -> Outcome {
 
     if args.json {
         let text = serde_json::to_string_pretty(&findings).expect("findings serialize");
-        println!("{text}");
+        say(format!("{text}\n"))?;
     } else {
         for it in &findings.items {
-            print_item(it);
+            say(line_of(it))?;
         }
         let problems = findings
             .items
             .iter()
             .filter(|i| matches!(i.status, Status::Warn | Status::Fail))
             .count();
-        println!("{}", summary(&findings, problems));
+        say(format!("{}\n", summary(&findings, problems)))?;
     }
     Ok(code)
 }
@@ -294,8 +307,8 @@ fn summary(f: &Findings, problems: usize) -> String {
 }
 
 /// `HOST:PORT` (or `[V6]:PORT`) to one address.
-fn resolve(peer: &str) -> Result<SocketAddr, Failure> {
-    let usage = |why: String| Failure::new(2, format!("--peer {peer}: {why}"));
+fn resolve(peer: &str) -> Result<SocketAddr, Error> {
+    let usage = |why: String| Error::Usage(format!("--peer {peer}: {why}"));
     let mut addrs = peer
         .to_socket_addrs()
         .map_err(|e| usage(format!("{e} (give HOST:PORT, [IPv6]:PORT)")))?;
@@ -304,16 +317,23 @@ fn resolve(peer: &str) -> Result<SocketAddr, Failure> {
         .ok_or_else(|| usage("the name has no address".into()))
 }
 
-fn print_item(it: &Item) {
+/// One item as its line: `STATUS name: detail[; fix: COMMANDS]`.
+fn line_of(it: &Item) -> String {
     match &it.fix {
-        Some(fix) => println!(
-            "{:<4} {}: {}; fix: {fix}",
+        Some(fix) => format!(
+            "{:<4} {}: {}; fix: {fix}\n",
             it.status.label(),
             it.name,
             it.detail
         ),
-        None => println!("{:<4} {}: {}", it.status.label(), it.name, it.detail),
+        None => format!("{:<4} {}: {}\n", it.status.label(), it.name, it.detail),
     }
+}
+
+/// Writes on stdout, where the findings are the product (a write error
+/// ends `check` with exit 1, see [`crate::say::out`]).
+fn say(text: String) -> Result<(), crate::error::Error> {
+    crate::say::out(&text)
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -379,8 +399,10 @@ fn gather(role: Role, peer: Option<SocketAddr>, program: Option<prog::Program>) 
             "kernel",
             Status::Fail,
             format!(
-                "Linux {release} makes no MPTCP socket ({}): built without CONFIG_MPTCP, or older than 5.6; boot a kernel built with CONFIG_MPTCP=y (Linux 5.6 or later)",
-                std::io::Error::from_raw_os_error(errno.unwrap_or(0))
+                "Linux {release} makes no MPTCP socket ({}: {}); boot a kernel built with CONFIG_MPTCP=y (Linux 5.6 or later)",
+                mptcpize_rules::names::Errno(errno.unwrap_or(0)),
+                mptcpize_rules::errno::Unavailable::from_errno(errno.unwrap_or(0))
+                    .map_or("built without CONFIG_MPTCP, or older than 5.6", |u| u.reason())
             ),
             None,
         ),
@@ -512,7 +534,7 @@ fn gather(role: Role, peer: Option<SocketAddr>, program: Option<prog::Program>) 
     findings.systemd = host::systemd().map(|s| Systemd {
         version: s.version,
         running: s.running,
-        socket_protocol_mptcp: s.version >= SYSTEMD_SOCKET_PROTOCOL,
+        socket_protocol_mptcp: policy::systemd_has_socket_protocol_mptcp(s.version),
     });
     items.push(match &findings.systemd {
         None => item("systemd", Status::Info, "not installed (no systemctl)", None),
@@ -532,8 +554,9 @@ fn gather(role: Role, peer: Option<SocketAddr>, program: Option<prog::Program>) 
             "systemd",
             Status::Info,
             format!(
-                "running {}: socket units cannot say SocketProtocol=mptcp (needs {SYSTEMD_SOCKET_PROTOCOL}); services get MPTCP with `mptcpize-rs enable UNIT`",
-                s.version
+                "running {}: socket units cannot say SocketProtocol=mptcp (needs {}); services get MPTCP with `mptcpize-rs enable UNIT`",
+                s.version,
+                policy::SYSTEMD_SOCKET_PROTOCOL_MPTCP
             ),
             None,
         ),

@@ -233,7 +233,7 @@ pub fn analyse(
                 items.push(item(
                     &format!("{family} routing"),
                     Status::Info,
-                    format!("no default route: which address starts a connection depends on its destination, so every address gets an endpoint; give --peer HOST:PORT to judge the routes to one peer"),
+                    "no default route: which address starts a connection depends on its destination, so every address gets an endpoint; give --peer HOST:PORT to judge the routes to one peer",
                     None,
                 ));
                 for (i, a) in addrs {
@@ -365,7 +365,7 @@ impl Ctx<'_> {
                     &name,
                     Status::Warn,
                     format!("no endpoint: no subflow uses this address ({role_words})"),
-                    Some(Fix::one(add(&flags)).into()),
+                    Some(Fix::one(add(&flags))),
                 ));
                 path.problems.push(format!("{name} endpoint"));
             }
@@ -426,7 +426,7 @@ impl Ctx<'_> {
                         &e.id.to_string(),
                     ]));
                     fix.push(add(&flags));
-                    items.push(item(&name, Status::Warn, why, Some(fix.into())));
+                    items.push(item(&name, Status::Warn, why, Some(fix)));
                     path.problems.push(format!("{name} endpoint"));
                 }
             }
@@ -511,7 +511,7 @@ impl Ctx<'_> {
                 "{why}; {rules}: route by source, so that what {a} sends leaves by {} (a table of its own and a rule selecting it){todo}",
                 i.name
             );
-            items.push(item(&name, Status::Warn, detail, fix.map(Into::into)));
+            items.push(item(&name, Status::Warn, detail, fix));
             path.problems.push(format!("{name} routing"));
         }
 
@@ -531,8 +531,7 @@ impl Ctx<'_> {
                         "sysctl".to_string(),
                         "-w".to_string(),
                         format!("net.ipv4.conf.{}.rp_filter=2", i.name),
-                    ]))
-                    .into(),
+                    ])),
                 ),
             ));
             path.problems.push(format!("{name} rp_filter"));

@@ -332,7 +332,7 @@ fn write_new(path: &str, text: &str) -> Result<bool, String> {
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
             let same = read
                 .open(path)
-                .and_then(|f| std::io::read_to_string(f))
+                .and_then(std::io::read_to_string)
                 .is_ok_and(|old| old == text);
             if same {
                 Ok(false)

@@ -9,16 +9,11 @@ use super::systemctl::Systemctl;
 use super::unit::{Kind, Unit};
 use super::{dropin, fail, manager};
 use crate::cli::ChangeArgs;
-use crate::failure::{Outcome, SUCCESS};
+use crate::error::SUCCESS;
 
 /// `mptcpize-rs disable UNIT`.
-pub fn disable(args: ChangeArgs) -> Outcome {
+pub fn disable(args: ChangeArgs) -> Result<u8, super::Error> {
     let m = manager(&args.unit)?;
-    if args.now && m.root.is_some() {
-        return Err(fail(
-            "--now needs a running systemd; it does not go with --root",
-        ));
-    }
     let unit = Unit::parse(&args.unit.unit)?;
     // The unit may be gone or masked by now: our drop-in still goes.
     let (name, known) = match lookup(&m, &unit)? {

@@ -14,12 +14,10 @@ use super::unitfile::Settings;
 use super::{dropin, fail, lookup, manager, shim_path, trust, warn};
 use crate::cli::EnableArgs;
 use crate::envvars::{godebug_with, ld_preload_with};
-use crate::failure::{Outcome, SUCCESS};
+use crate::error::SUCCESS;
+use crate::policy::{systemd_has_socket_protocol_mptcp, SYSTEMD_SOCKET_PROTOCOL_MPTCP};
 use std::ffi::OsStr;
 use std::path::Path;
-
-/// The first systemd release whose `SocketProtocol=` accepts `mptcp`.
-const SOCKET_PROTOCOL_MPTCP: u32 = 257;
 
 /// One drop-in to write.
 struct Planned {
@@ -30,14 +28,9 @@ struct Planned {
 }
 
 /// `mptcpize-rs enable UNIT`.
-pub fn enable(args: EnableArgs) -> Outcome {
+pub fn enable(args: EnableArgs) -> Result<u8, super::Error> {
     let ch = &args.change;
     let m = manager(&ch.unit)?;
-    if ch.now && m.root.is_some() {
-        return Err(fail(
-            "--now needs a running systemd; it does not go with --root",
-        ));
-    }
     let unit = Unit::parse(&ch.unit.unit)?;
     let svc = resolve_service(&m, &unit)?;
     let shim = shim_path(&m, args.shim.as_deref())?;
@@ -183,13 +176,13 @@ fn mptcp_sockets(m: &Manager, svc: &Service) -> Vec<String> {
     } else {
         Systemctl { user: m.user }.version()
     };
-    let socket_mptcp = version.is_some_and(|v| v >= SOCKET_PROTOCOL_MPTCP);
+    let socket_mptcp = version.is_some_and(systemd_has_socket_protocol_mptcp);
     if !svc.sockets.is_empty() && !socket_mptcp {
         let have = version.map_or("this systemd's version is unknown".to_string(), |v| {
             format!("this is systemd {v}")
         });
         println!(
-            "{name} is started by {}: its listening socket comes from systemd and stays TCP (SocketProtocol=mptcp needs systemd {SOCKET_PROTOCOL_MPTCP}, {have}); the connections {name} opens itself use MPTCP",
+            "{name} is started by {}: its listening socket comes from systemd and stays TCP (SocketProtocol=mptcp needs systemd {SYSTEMD_SOCKET_PROTOCOL_MPTCP}, {have}); the connections {name} opens itself use MPTCP",
             svc.sockets.join(", ")
         );
     }

@@ -7,7 +7,6 @@
 
 use super::unit::Unit;
 use super::unitfile::Settings;
-use crate::failure::{Failure, FAILED};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +28,7 @@ impl Manager {
     }
 
     /// The persistent and the runtime drop-in base of this manager.
-    fn bases(&self) -> Result<[PathBuf; 2], Failure> {
+    fn bases(&self) -> Result<[PathBuf; 2], super::Error> {
         if !self.user {
             return Ok([
                 self.host_path(Path::new("/etc/systemd/system")),
@@ -43,22 +42,20 @@ impl Manager {
         };
         let config = env("XDG_CONFIG_HOME")
             .or_else(|| env("HOME").map(|h| h.join(".config")))
-            .ok_or_else(|| {
-                Failure::new(FAILED, "--user: neither XDG_CONFIG_HOME nor HOME is set")
-            })?;
+            .ok_or_else(|| super::fail("--user: neither XDG_CONFIG_HOME nor HOME is set"))?;
         let runtime = env("XDG_RUNTIME_DIR")
             .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", current_uid())));
         Ok([config.join("systemd/user"), runtime.join("systemd/user")])
     }
 
     /// Where `enable` writes and `disable` removes drop-ins.
-    pub fn dropin_base(&self) -> Result<PathBuf, Failure> {
+    pub fn dropin_base(&self) -> Result<PathBuf, super::Error> {
         let [persistent, runtime] = self.bases()?;
         Ok(if self.runtime { runtime } else { persistent })
     }
 
     /// Every base `status` looks in.
-    pub fn all_bases(&self) -> Result<Vec<PathBuf>, Failure> {
+    pub fn all_bases(&self) -> Result<Vec<PathBuf>, super::Error> {
         Ok(self.bases()?.to_vec())
     }
 }

@@ -30,27 +30,27 @@ pub use enable::enable;
 pub use status::status;
 
 use crate::cli::UnitArgs;
-use crate::failure::{Failure, FAILED};
 use crate::locate;
 use lookup::Manager;
 use std::path::{Path, PathBuf};
 
-pub(crate) fn fail(message: impl Into<String>) -> Failure {
-    Failure::new(FAILED, message)
+/// Why `enable`, `disable` or `status` failed: one line for the user
+/// (`crate::error` gives it exit status 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(String);
+
+pub(crate) fn fail(message: impl Into<String>) -> Error {
+    Error(message.into())
 }
 
 pub(crate) fn warn(message: impl std::fmt::Display) {
     eprintln!("mptcpize-rs: warning: {message}");
 }
 
-/// The manager the flags select, after checking they go together.
-pub(crate) fn manager(args: &UnitArgs) -> Result<Manager, Failure> {
+/// The manager the flags select (clap keeps `--user` from `--root`).
+pub(crate) fn manager(args: &UnitArgs) -> Result<Manager, Error> {
     if let Some(root) = &args.root {
-        if args.user {
-            return Err(fail(
-                "--user and --root do not go together: --root works on an image's system units",
-            ));
-        }
         if !root.is_dir() {
             return Err(fail(format!(
                 "--root {}: no such directory",
@@ -73,7 +73,7 @@ pub(crate) fn manager(args: &UnitArgs) -> Result<Manager, Failure> {
 }
 
 /// The shim's absolute path as the services will see it, checked to exist.
-pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Failure> {
+pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Error> {
     let path = match (given, &m.root) {
         (Some(p), _) if !p.is_absolute() => {
             return Err(fail(format!(
@@ -93,7 +93,7 @@ pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Fa
             }
         },
         (None, Some(_)) => Path::new(locate::COMPILED_IN).join(locate::SHIM_NAME),
-        (None, None) => locate::shim().map_err(|f| fail(f.message))?,
+        (None, None) => locate::shim().map_err(|e| fail(e.to_string()))?,
     };
     let host = m.host_path(&path);
     if !host.is_file() {

@@ -5,7 +5,6 @@
 
 use super::safefs::{self, Dir};
 use super::{dropin, fail};
-use crate::failure::Failure;
 use std::path::Path;
 
 /// The state of `<base>/<dir>/90-mptcpize.conf`.
@@ -17,7 +16,7 @@ pub struct Existing {
 
 /// Looks at one drop-in place without following symlinks, refusing files
 /// that are not ours.
-pub fn existing(base: &Path, dir: &str) -> Result<Existing, Failure> {
+pub fn existing(base: &Path, dir: &str) -> Result<Existing, super::Error> {
     let none = Existing {
         dir_exists: false,
         ours: None,
@@ -63,7 +62,7 @@ pub fn existing(base: &Path, dir: &str) -> Result<Existing, Failure> {
     }
 }
 
-pub fn permission_check(base: &Path) -> Result<(), Failure> {
+pub fn permission_check(base: &Path) -> Result<(), super::Error> {
     if safefs::can_write(base) {
         return Ok(());
     }
@@ -75,7 +74,7 @@ pub fn permission_check(base: &Path) -> Result<(), Failure> {
 
 /// Writes `text` as our drop-in in `<base>/<dir>`, creating `dir` first
 /// when `create_dir`.
-pub fn write(base: &Path, dir: &str, text: &str, create_dir: bool) -> Result<(), Failure> {
+pub fn write(base: &Path, dir: &str, text: &str, create_dir: bool) -> Result<(), super::Error> {
     let path = base.join(dir);
     let io = |e: std::io::Error| fail(format!("cannot write in {}: {e}", path.display()));
     let b = Dir::open(base).map_err(io)?;
@@ -88,7 +87,7 @@ pub fn write(base: &Path, dir: &str, text: &str, create_dir: bool) -> Result<(),
 
 /// Removes our drop-in from `<base>/<dir>`, and `dir` if we created it and
 /// it is left empty.
-pub fn remove(base: &Path, dir: &str, created_dir: bool) -> Result<(), Failure> {
+pub fn remove(base: &Path, dir: &str, created_dir: bool) -> Result<(), super::Error> {
     let path = base.join(dir);
     let io = |e: std::io::Error| fail(format!("cannot remove from {}: {e}", path.display()));
     let b = Dir::open(base).map_err(io)?;

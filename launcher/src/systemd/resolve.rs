@@ -8,7 +8,6 @@ use super::fail;
 use super::lookup::{self, Manager, Offline};
 use super::systemctl::Systemctl;
 use super::unit::{Kind, Unit};
-use crate::failure::Failure;
 use std::path::PathBuf;
 
 /// A service as the manager (or, offline, its files) describes it.
@@ -29,7 +28,7 @@ pub enum Lookup {
 }
 
 /// Finds `unit` through the running manager, or offline below `--root`.
-pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
+pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, super::Error> {
     if let Some(root) = &m.root {
         return Ok(match lookup::find_offline(root, unit) {
             Offline::Missing => Lookup::Missing,
@@ -98,7 +97,7 @@ pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
 
 /// The service `unit` names (for a socket: the service it starts), or the
 /// one-line error for an unknown or masked unit.
-pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
+pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, super::Error> {
     let scope = if m.user { "--user " } else { "" };
     let found = match lookup(m, unit)? {
         Lookup::Found(s) => s,

@@ -10,13 +10,13 @@ use super::resolve::resolve_service;
 use super::unit::Unit;
 use super::{fail, manager};
 use crate::cli::UnitArgs;
-use crate::failure::{Outcome, SUCCESS};
+use crate::error::SUCCESS;
 use std::path::Path;
 
 /// Exit status when the unit is not enabled by us.
 const NOT_ENABLED: u8 = 3;
 
-pub fn status(args: UnitArgs) -> Outcome {
+pub fn status(args: UnitArgs) -> Result<u8, super::Error> {
     let m = manager(&args)?;
     let unit = Unit::parse(&args.unit)?;
     let svc = resolve_service(&m, &unit)?;

@@ -5,36 +5,31 @@
 //! as root in every service we enabled.
 
 use super::lookup::Manager;
-use crate::failure::{Failure, FAILED};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 const ADVICE: &str = "install it owned by root in a directory only root can write to (e.g. install -D -o root -g root -m 0644 libmptcpize.so /usr/local/lib/mptcpize-rs/libmptcpize.so) and pass --shim with that path";
 
 /// Fails unless `shim` (as the services see it) is safe for root services.
-pub fn check(m: &Manager, shim: &Path) -> Result<(), Failure> {
+pub fn check(m: &Manager, shim: &Path) -> Result<(), super::Error> {
     for (i, path) in shim.ancestors().enumerate() {
         let host = m.host_path(path);
         let meta = std::fs::metadata(&host)
-            .map_err(|e| Failure::new(FAILED, format!("cannot check {}: {e}", host.display())))?;
+            .map_err(|e| super::fail(format!("cannot check {}: {e}", host.display())))?;
         let what = if i == 0 {
             format!("the shim {}", shim.display())
         } else {
             format!("{} (a directory above the shim)", path.display())
         };
         if meta.uid() != 0 {
-            return Err(Failure::new(
-                FAILED,
-                format!(
+            return Err(super::fail(format!(
                     "refusing: {what} is owned by uid {}, not root, and system services load the shim as root; {ADVICE}",
                     meta.uid()
                 ),
             ));
         }
         if meta.mode() & 0o022 != 0 {
-            return Err(Failure::new(
-                FAILED,
-                format!(
+            return Err(super::fail(format!(
                     "refusing: {what} is writable by others (mode {:o}), and system services load the shim as root; {ADVICE}",
                     meta.mode() & 0o7777
                 ),
