@@ -366,7 +366,11 @@ fn routed_client_gets_routing_by_source_from_check_fix() {
             .contains("run: ip rule add from 10.242.1.1 table 100"),
         "{out}"
     );
-    assert!(out.stdout.contains("To keep them"), "{out}");
+    assert!(
+        out.stdout
+            .contains("`mptcpize-rs check --persist` keeps them"),
+        "{out}"
+    );
     assert!(out.stdout.contains("MPTCP is ready for multipath"), "{out}");
     joined(&r.client, &r.server, "10.242.9.2", &r.c1);
 
