@@ -3,6 +3,7 @@
 //! Unit names are passed as single arguments after `--`, never through a
 //! shell.
 
+use super::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -22,20 +23,22 @@ impl Systemctl {
     }
 
     /// Fails with advice when no service manager of this kind runs here.
-    pub fn require_running(&self) -> Result<(), super::Error> {
+    pub fn require_running(&self) -> Result<()> {
         // sd_booted(): a system booted with systemd has /run/systemd/system.
         if !self.user && !Path::new("/run/systemd/system").is_dir() {
-            return Err(super::fail("no running systemd here (/run/systemd/system is missing); to change the unit files of an image or chroot, use --root DIR",
+            return Err(Error::Manager(
+                "no running systemd here (/run/systemd/system is missing); to change the unit files of an image or chroot, use --root DIR"
+                    .into(),
             ));
         }
         self.output(&["show", "--property=Version"]).map(|_| ())
     }
 
-    fn output(&self, args: &[&str]) -> Result<String, super::Error> {
+    fn output(&self, args: &[&str]) -> Result<String> {
         let mut cmd = self.command();
         cmd.args(args);
         let out = cmd.output().map_err(|e| {
-            super::fail(format!(
+            Error::Manager(format!(
                 "cannot run systemctl: {e}; is systemd installed? (or use --root DIR)"
             ))
         })?;
@@ -47,7 +50,7 @@ impl Systemctl {
             } else {
                 "use --root DIR for an image without a running systemd"
             };
-            return Err(super::fail(format!(
+            return Err(Error::Manager(format!(
                 "systemctl {} failed: {first}; {hint}",
                 args.join(" ")
             )));
@@ -56,11 +59,7 @@ impl Systemctl {
     }
 
     /// `systemctl show` of `props` of `unit`.
-    pub fn show(
-        &self,
-        unit: &str,
-        props: &[&str],
-    ) -> Result<HashMap<String, String>, super::Error> {
+    pub fn show(&self, unit: &str, props: &[&str]) -> Result<HashMap<String, String>> {
         let mut args = vec!["show".to_string()];
         args.extend(props.iter().map(|p| format!("--property={p}")));
         args.push("--".into());
@@ -88,16 +87,16 @@ impl Systemctl {
     }
 
     /// `systemctl ARGS…`, inheriting our terminal so the user sees its output.
-    pub fn run(&self, args: &[&str]) -> Result<(), super::Error> {
+    pub fn run(&self, args: &[&str]) -> Result<()> {
         let mut cmd = self.command();
         cmd.args(args);
         let status = cmd
             .status()
-            .map_err(|e| super::fail(format!("cannot run systemctl: {e}")))?;
+            .map_err(|e| Error::Manager(format!("cannot run systemctl: {e}")))?;
         if status.success() {
             Ok(())
         } else {
-            Err(super::fail(format!(
+            Err(Error::Manager(format!(
                 "systemctl {} failed (the drop-ins are in place; see systemctl status)",
                 args.join(" ")
             )))
@@ -106,7 +105,7 @@ impl Systemctl {
 
     /// Restarts `service`; with socket drop-ins, the sockets too (with the
     /// service stopped, so that they can be recreated).
-    pub fn restart(&self, service: &str, sockets: &[String]) -> Result<(), super::Error> {
+    pub fn restart(&self, service: &str, sockets: &[String]) -> Result<()> {
         if sockets.is_empty() {
             return self.run(&["restart", "--", service]);
         }

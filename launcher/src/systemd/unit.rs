@@ -4,6 +4,8 @@
 //! to. Names are checked against systemd's rules and are only ever passed
 //! to programs as single arguments, never through a shell.
 
+use super::error::{Error, Result};
+
 /// The two kinds of unit `enable` works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -37,14 +39,14 @@ const TYPES: &[&str] = &[
 impl Unit {
     /// Parses `arg`: a unit name (with or without `.service`) or a path to a
     /// unit file (anything containing a `/`).
-    pub fn parse(arg: &str) -> Result<Unit, super::Error> {
+    pub fn parse(arg: &str) -> Result<Unit> {
         let name = if arg.contains('/') {
             arg.rsplit('/').next().unwrap_or_default().to_string()
         } else {
             arg.to_string()
         };
         if name.is_empty() {
-            return Err(super::fail(format!(
+            return Err(Error::Unit(format!(
                 "{arg:?} names no unit; give a unit such as nginx.service"
             )));
         }
@@ -58,7 +60,8 @@ impl Unit {
         } else if name.ends_with(".socket") {
             Kind::Socket
         } else {
-            return Err(super::fail(format!("{name} is neither a service nor a socket; only those run programs that open sockets"),
+            return Err(Error::Unit(
+                format!("{name} is neither a service nor a socket; only those run programs that open sockets"),
             ));
         };
         let stem = &name[..name.rfind('.').unwrap()];
@@ -73,7 +76,8 @@ impl Unit {
             || stem.starts_with('@')
             || stem.starts_with('-')
         {
-            return Err(super::fail(format!("{arg:?} is not a valid unit name (letters, digits and :-_.\\ only, one @ for a template instance); escape others with systemd-escape"),
+            return Err(Error::Unit(
+                format!("{arg:?} is not a valid unit name (letters, digits and :-_.\\ only, one @ for a template instance); escape others with systemd-escape"),
             ));
         }
         Ok(Unit { name, kind })
