@@ -52,10 +52,15 @@ pub enum Command {
 }
 
 const ENABLE_EXAMPLES: &str = "\
-Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the shim, after any
-preload the unit already has) and GODEBUG=multipathtcp=1, then runs
-systemctl daemon-reload. For socket-activated services, also a drop-in with
-SocketProtocol=mptcp for their .socket units (systemd 257 and later).
+Judges the program of every ExecStart= line as `run` judges PROG (one line
+each, and why). Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the
+shim, after any preload the unit already has) and GODEBUG=multipathtcp=1;
+or, when a program is statically linked or Go before 1.21, wrapping each
+ExecStart= line in `mptcpize-rs run --mode seccomp --` (prefixes, specifiers
+and $VARs kept). Then runs systemctl daemon-reload. For socket-activated
+services, also a drop-in with SocketProtocol=mptcp for their .socket units
+(systemd 257 and later). A drop-in of ours that you edited is never
+replaced or removed without --force.
 
 Examples:
   mptcpize-rs enable nginx                     from nginx.service's next restart
@@ -64,7 +69,8 @@ Examples:
   mptcpize-rs enable --runtime redis           until the next reboot (/run/systemd/system)
   mptcpize-rs enable --user syncthing          your own service (~/.config/systemd/user)
   mptcpize-rs enable --root /mnt/image nginx   offline, in an image or chroot
-  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing";
+  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing
+  mptcpize-rs enable --mode seccomp app        wrap its command lines in `run --mode seccomp`";
 
 const DISABLE_EXAMPLES: &str = "\
 Removes only the drop-ins mptcpize-rs wrote (and the .d directories it
@@ -144,7 +150,9 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Replace (enable) or remove (disable) our drop-in even though it was
-    /// edited since mptcpize-rs wrote it: the edit is lost
+    /// edited since mptcpize-rs wrote it (the edit is lost); with
+    /// `enable --mode preload`, write the preload drop-in even for a
+    /// program LD_PRELOAD cannot reach
     #[arg(long)]
     pub force: bool,
 }
