@@ -188,6 +188,8 @@ Environment:
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
                       (MPTCPWRAP_DEBUG=1 too)
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
+  MPTCPIZE_STRICT_OPTIONS=1
+                      keep the error of a socket option MPTCP refuses
   MPTCPIZE_REPORT     stderr or a file: what --report sets
   An empty value is unset; 0, no, false, off and n mean off in every variable.
 
@@ -206,6 +208,10 @@ pub struct RunArgs {
     /// Fail with ENOPROTOOPT instead of falling back to TCP when MPTCP is unavailable
     #[arg(long)]
     pub no_fallback: bool,
+    /// Return the error of a socket option MPTCP refuses, instead of making the
+    /// socket TCP when it has not connected or listened yet (sets MPTCPIZE_STRICT_OPTIONS=1)
+    #[arg(long)]
+    pub strict_options: bool,
     /// Report each connection (MPTCP negotiated or fell back to TCP, subflows, bytes) and,
     /// when each process exits, its socket counts: on stderr, or appended to FILE
     #[arg(
