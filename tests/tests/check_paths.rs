@@ -12,26 +12,14 @@
 //! the server) with every byte intact. `--fix` a second time changes
 //! nothing, and `--peer` names the path that fails.
 
+mod check_support;
+
+use check_support::{check, check_json, T};
 use mptcpize_tests::netns::sh;
 use mptcpize_tests::proc::{run, Child, Output};
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
-use std::time::Duration;
 
-const T: Duration = Duration::from_secs(60);
 const PORT: u16 = 7411;
-
-fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
-    run(cmd, T)
-}
-
-fn check_json(ns: &Netns, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = check(ns, &all);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
 
 /// The text after `fix: ` on every line that has one.
 fn fixes(out: &Output) -> Vec<String> {
@@ -237,6 +225,7 @@ struct Routed {
     client: Netns,
     _router: Netns,
     server: Netns,
+    c0: String,
     c1: String,
 }
 
@@ -283,6 +272,7 @@ fn routed() -> Routed {
         client,
         _router: router,
         server,
+        c0,
         c1,
     }
 }
@@ -907,4 +897,68 @@ fn persist_writes_a_unit_that_restores_the_paths_after_a_reboot() {
         "{out}"
     );
     assert!(out.stdout.contains("--- unit\n# mine\n--- wants"), "{out}");
+}
+
+// --- IPv6 -----------------------------------------------------------------
+
+#[test]
+fn ipv6_routed_client_gets_routing_by_source_and_its_subflow() {
+    require_root_mptcp!();
+    let r = routed();
+    let router = &r._router;
+    router.sysctl("net.ipv6.conf.all.forwarding", "1");
+    let c0 = r.c0.clone();
+    let rdev = |suffix: &str| format!("{}{suffix}", r.client.name);
+    for (ns, addr, dev) in [
+        (&r.client, "fd42:0::1/64", c0.clone()),
+        (&r.client, "fd42:1::1/64", r.c1.clone()),
+        (router, "fd42:0::fe/64", rdev("c")),
+        (router, "fd42:1::fe/64", rdev("d")),
+        (router, "fd42:9::fe/64", rdev("e")),
+        (&r.server, "fd42:9::2/64", rdev("f")),
+    ] {
+        ns.ip(&["addr", "add", addr, "dev", &dev, "nodad"]);
+    }
+    r.client.ip(&[
+        "-6", "route", "add", "default", "via", "fd42::fe", "dev", &c0,
+    ]);
+    r.server
+        .ip(&["-6", "route", "add", "default", "via", "fd42:9::fe"]);
+    // The second router answers neighbour solicitations as a router.
+    r.client.exec(
+        "sh",
+        &[
+            "-c",
+            "timeout 5 bash -c 'exec 3<>/dev/tcp/fd42:1::fe/9' 2>/dev/null; true",
+        ],
+    );
+    let out = check(&r.client, &["--role", "client"]);
+    not_ready(&out);
+    let c1 = &r.c1;
+    let f = fixes(&out);
+    assert!(
+        f.contains(&format!("ip mptcp endpoint add fd42:1::1 dev {c1} subflow")),
+        "{out}"
+    );
+    assert!(
+        f.contains(&format!(
+            "ip -6 route add fd42:1::/64 dev {c1} src fd42:1::1 table 101 && ip -6 route add default via fd42:1::fe dev {c1} table 101 && ip -6 rule add from fd42:1::1 table 101"
+        )),
+        "{out}"
+    );
+    apply_verbatim(&r.client, &f);
+    ready(&check(&r.client, &["--role", "client"]));
+
+    let srv = r.server.echo_server(&format!("[::]:{PORT}"), true, &[]);
+    let joins = r.server.counter("MPTcpExtMPJoinAckRx");
+    let peer = format!("[fd42:9::2]:{PORT}");
+    let out = check(&r.client, &["--role", "client", "--peer", &peer]);
+    assert!(
+        out.stdout.contains(&format!(
+            "ok   peer path {c1} fd42:1::1: subflow [fd42:1::1]:"
+        )),
+        "{out}"
+    );
+    assert!(r.server.counter("MPTcpExtMPJoinAckRx") > joins);
+    drop(srv);
 }
