@@ -682,7 +682,7 @@ fn server_refusing_joins_fixed_by_the_printed_commands() {
 }
 
 #[test]
-fn an_mptcp_blackhole_is_reported_while_active() {
+fn an_mptcp_blackhole_is_reported_while_active_and_its_fix_ends_it() {
     require_root_mptcp!();
     let r = routed();
     // The router drops every segment with an MPTCP option; the client's
@@ -715,19 +715,28 @@ fn an_mptcp_blackhole_is_reported_while_active() {
         first.stdout.contains("connected, but as plain TCP"),
         "{first}"
     );
+    // Without --peer: reported, not judged active.
+    let out = check(&r.client, &[]);
+    assert!(
+        out.stdout.lines().any(|l| l
+            .starts_with("info blackhole: the kernel found 1 MPTCP blackhole since boot")
+            && l.contains("blackhole_timeout (3600 s")),
+        "{out}"
+    );
+    // The path is repaired, but the kernel still keeps MPTCP off: --peer
+    // sees it, and says how to end it.
+    router.exec("nft", &["delete", "table", "inet", "mz"]);
     let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
     not_ready(&out);
     let line = out
         .stdout
         .lines()
-        .find(|l| l.starts_with("WARN blackhole:"))
+        .find(|l| l.starts_with("WARN blackhole: active"))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("found 1 MPTCP blackhole"), "{out}");
-    assert!(line.contains("blackhole_timeout (3600 s"), "{out}");
-    // While it is active, even a path without the filter gets plain TCP.
-    router.exec("nft", &["delete", "table", "inet", "mz"]);
-    let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
-    assert!(out.stdout.contains("connected, but as plain TCP"), "{out}");
+    assert!(
+        line.ends_with("fix: sysctl -w net.mptcp.blackhole_timeout=3600"),
+        "{out}"
+    );
     let j = check_json(&r.client, &["--peer", &peer, "--wait", "1"]);
     assert_eq!(j["connection"]["mptcp"], false, "{j}");
     assert!(
@@ -735,6 +744,17 @@ fn an_mptcp_blackhole_is_reported_while_active() {
             .as_u64()
             .is_some_and(|n| n >= 1),
         "{j}"
+    );
+    let reset: Vec<String> = fixes(&out)
+        .into_iter()
+        .filter(|f| f.contains("blackhole_timeout"))
+        .collect();
+    apply_verbatim(&r.client, &reset);
+    let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
+    assert!(
+        out.stdout
+            .contains(&format!("ok   peer {peer}: MPTCP connection")),
+        "{out}"
     );
     drop(srv);
 }
