@@ -11,7 +11,9 @@
 # It is linked statically (crt-static, for this one binary only: the examples
 # must stay dynamic to be preloaded): it sits in front of every program it
 # starts, and a static launcher skips the dynamic loader's symbol binding,
-# two thirds of its start-up (see the README's Benchmarks).
+# two thirds of its start-up (see the README's Benchmarks), and runs on any
+# glibc. The preload libraries are linked to load on glibc 2.17+ (see
+# preload-link/).
 # BUILD=no installs what BUILD_DIR already holds without building (the tests
 # use it with their own debug build). The binary and the shim are installed
 # stripped (INSTALL_STRIP= keeps their symbols).
@@ -31,13 +33,17 @@ ZSHDIR   := $(PREFIX)/share/zsh/vendor-completions
 FISHDIR  := $(PREFIX)/share/fish/vendor_completions.d
 ASSETS   := $(BUILD_DIR)/assets
 
+# The preload libraries: their cargo packages, and the files they build.
+LIB_PACKAGES := mptcpize-shim
+LIBS         := libmptcpize.so
+
 .PHONY: all build assets install uninstall deb
 
 all: build assets
 
 build:
 ifneq ($(BUILD),no)
-	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-shim
+	$(CARGO) build --release $(addprefix -p ,$(LIB_PACKAGES))
 	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) rustc --release -p mptcpize-rs --bin mptcpize-rs -- -C target-feature=+crt-static
 endif
 
@@ -48,7 +54,8 @@ assets: build
 
 install: assets
 	install -D -m 0755 $(INSTALL_STRIP) $(BUILD_DIR)/mptcpize-rs $(DESTDIR)$(BINDIR)/mptcpize-rs
-	install -D -m 0644 $(INSTALL_STRIP) $(BUILD_DIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(INSTALL_STRIP) $(addprefix $(BUILD_DIR)/,$(LIBS)) $(DESTDIR)$(LIBDIR)/
 	install -d $(DESTDIR)$(MANDIR)
 	install -m 0644 $(ASSETS)/man/*.1 $(DESTDIR)$(MANDIR)/
 	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.bash $(DESTDIR)$(BASHDIR)/mptcpize-rs
@@ -56,7 +63,7 @@ install: assets
 	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.fish $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/mptcpize-rs $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	rm -f $(DESTDIR)$(BINDIR)/mptcpize-rs $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIBS))
 	-rmdir $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(MANDIR)/mptcpize-rs.1 $(DESTDIR)$(MANDIR)/mptcpize-rs-*.1
 	rm -f $(DESTDIR)$(BASHDIR)/mptcpize-rs $(DESTDIR)$(ZSHDIR)/_mptcpize-rs $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish

@@ -38,8 +38,10 @@ fn resolve_socket() -> SocketFn {
     // preconditions; it returns NULL when there is no such symbol.
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"socket".as_ptr()) };
     let f: SocketFn = if f.is_null() {
-        // A C library without socket() (never seen): fail each call.
-        no_socket
+        // No dlsym: glibc before 2.34 in a program that does not load
+        // libdl.so.2 (see preload-link/); the shim does not need libdl,
+        // which would cost every program its loading.
+        raw_socket
     } else {
         // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
         // int socket(int, int, int).
@@ -56,11 +58,13 @@ unsafe extern "C" fn lazy_socket(domain: c_int, ty: c_int, protocol: c_int) -> c
     unsafe { resolve_socket()(domain, ty, protocol) }
 }
 
-/// Stands in for a `socket()` the C library does not have: ENOSYS.
-unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
-    // SAFETY: this thread's errno slot.
-    unsafe { *libc::__errno_location() = libc::ENOSYS };
-    -1
+/// The next `socket()` when dlsym is not there to find it: the system call
+/// itself, which is all glibc's `socket()` does (a library preloaded after
+/// ours that interposes socket() is then bypassed).
+unsafe extern "C" fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: socket(2) takes three integers; syscall() returns -1 and sets
+    // errno on failure, as socket() does.
+    unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int }
 }
 
 /// Calls the next `socket()`.
@@ -68,17 +72,17 @@ unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let f = NEXT.load(Ordering::Relaxed);
     // SAFETY: NEXT only ever holds a function of socket()'s C type:
-    // lazy_socket, no_socket or what dlsym found for `socket`.
+    // lazy_socket, raw_socket or what dlsym found for `socket`.
     unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f)(domain, ty, protocol) }
 }
 
-/// For each `name: fn(args) -> ret = SYSCALL`, defines `pub fn name(args)`
+/// For each `name: fn(args) -> c_int = SYS_name`, defines `pub fn name(args)`
 /// calling the next definition through an atomic pointer that starts as a
 /// stand-in which looks it up with dlsym (one indirect call, no NULL
-/// check), and which fails with ENOSYS if the C library has none (never
-/// seen, as for socket()).
+/// check), and which makes the system call itself when dlsym finds none
+/// or is not there (glibc before 2.34 without libdl.so.2, as for socket()).
 macro_rules! chain {
-    ($($name:ident: fn($($arg:ident: $ty:ty),*) -> c_int;)*) => {
+    ($($name:ident: fn($($arg:ident: $ty:ty),*) -> c_int = $sys:ident;)*) => {
         $(
             #[allow(non_snake_case)]
             mod $name {
@@ -93,7 +97,7 @@ macro_rules! chain {
                     // has no other preconditions; NULL when there is none.
                     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) };
                     let f: Fn = if f.is_null() {
-                        missing
+                        raw
                     } else {
                         // SAFETY: dlsym's address for this symbol, whose C
                         // type is Fn.
@@ -108,10 +112,11 @@ macro_rules! chain {
                     unsafe { resolve()($($arg),*) }
                 }
 
-                unsafe extern "C" fn missing($(_: $ty),*) -> c_int {
-                    // SAFETY: this thread's errno slot.
-                    unsafe { *libc::__errno_location() = libc::ENOSYS };
-                    -1
+                unsafe extern "C" fn raw($($arg: $ty),*) -> c_int {
+                    // SAFETY: the system call of this name takes these
+                    // arguments; syscall() returns -1 and sets errno on
+                    // failure, as the C library's wrapper does.
+                    unsafe { libc::syscall(libc::$sys, $($arg),*) as c_int }
                 }
             }
 
@@ -133,11 +138,11 @@ macro_rules! chain {
 }
 
 chain! {
-    close: fn(fd: c_int) -> c_int;
-    dup2: fn(old: c_int, new: c_int) -> c_int;
-    dup3: fn(old: c_int, new: c_int, flags: c_int) -> c_int;
-    close_range: fn(first: c_uint, last: c_uint, flags: c_int) -> c_int;
-    shutdown: fn(fd: c_int, how: c_int) -> c_int;
-    accept: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int;
-    accept4: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: c_int) -> c_int;
+    close: fn(fd: c_int) -> c_int = SYS_close;
+    dup2: fn(old: c_int, new: c_int) -> c_int = SYS_dup2;
+    dup3: fn(old: c_int, new: c_int, flags: c_int) -> c_int = SYS_dup3;
+    close_range: fn(first: c_uint, last: c_uint, flags: c_int) -> c_int = SYS_close_range;
+    shutdown: fn(fd: c_int, how: c_int) -> c_int = SYS_shutdown;
+    accept: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int = SYS_accept;
+    accept4: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: c_int) -> c_int = SYS_accept4;
 }
