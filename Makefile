@@ -4,7 +4,8 @@
 #   make install                  install under PREFIX (default /usr/local)
 #   make install PREFIX=/usr DESTDIR=/tmp/stage
 #   make uninstall
-#   make deb                      build the Debian package (cargo-deb) into target/debian/
+#   make deb                      the Debian package (cargo-deb) in target/debian/
+#   make rpm                      the RPM (cargo-generate-rpm) in target/generate-rpm/
 #
 # The launcher is compiled with MPTCPIZE_LIBDIR=$(PREFIX)/lib/mptcpize-rs, the
 # place it looks for the shim when it is not beside it or in ../lib/mptcpize-rs/.
@@ -26,6 +27,7 @@ BUILD_DIR ?= target/release
 INSTALL_STRIP ?= -s
 
 BINDIR   := $(PREFIX)/bin
+# The libraries' private directory (the RPM sets /usr/lib64/mptcpize-rs).
 LIBDIR   := $(PREFIX)/lib/mptcpize-rs
 MANDIR   := $(PREFIX)/share/man/man1
 BASHDIR  := $(PREFIX)/share/bash-completion/completions
@@ -37,7 +39,7 @@ ASSETS   := $(BUILD_DIR)/assets
 LIB_PACKAGES := mptcpize-shim
 LIBS         := libmptcpize.so
 
-.PHONY: all build assets install uninstall deb
+.PHONY: all build assets install uninstall deb rpm
 
 all: build assets
 
@@ -68,10 +70,21 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/mptcpize-rs.1 $(DESTDIR)$(MANDIR)/mptcpize-rs-*.1
 	rm -f $(DESTDIR)$(BASHDIR)/mptcpize-rs $(DESTDIR)$(ZSHDIR)/_mptcpize-rs $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish
 
-# The package installs to /usr: build for that prefix, then let cargo-deb
-# (cargo install cargo-deb) package the files listed in launcher/Cargo.toml.
+# The packages hold what `make install` stages under target/package/ for
+# /usr (their layouts in launcher/Cargo.toml), man pages compressed.
+PKG := target/package
+
 deb:
-	$(MAKE) PREFIX=/usr assets
-	gzip -9n -c $(ASSETS)/man/mptcpize-rs.1 > $(ASSETS)/man/mptcpize-rs.1.gz
-	for p in $(ASSETS)/man/mptcpize-rs-*.1; do gzip -9n -c $$p > $$p.gz; done
-	$(CARGO) deb -p mptcpize-rs --no-build
+	rm -rf $(PKG)/deb
+	$(MAKE) install PREFIX=/usr DESTDIR=$(CURDIR)/$(PKG)/deb
+	gzip -9n $(PKG)/deb/usr/share/man/man1/*.1
+	$(CARGO) deb -p mptcpize-rs --no-build --no-strip
+
+# Fedora's layout: the libraries in /usr/lib64/mptcpize-rs (compiled into
+# the launcher), zsh completions in site-functions.
+rpm:
+	rm -rf $(PKG)/rpm
+	$(MAKE) install PREFIX=/usr LIBDIR=/usr/lib64/mptcpize-rs \
+	    ZSHDIR=/usr/share/zsh/site-functions DESTDIR=$(CURDIR)/$(PKG)/rpm
+	gzip -9n $(PKG)/rpm/usr/share/man/man1/*.1
+	$(CARGO) generate-rpm -p launcher
