@@ -36,8 +36,8 @@ FISHDIR  := $(PREFIX)/share/fish/vendor_completions.d
 ASSETS   := $(BUILD_DIR)/assets
 
 # The preload libraries: their cargo packages, and the files they build.
-LIB_PACKAGES := mptcpize-shim
-LIBS         := libmptcpize.so
+LIB_PACKAGES := mptcpize-shim mptcpize-report
+LIBS         := libmptcpize.so libmptcpize_report.so
 
 .PHONY: all build assets install uninstall deb rpm
 

@@ -5,7 +5,7 @@
 
 use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_root_mptcp, shim, Netns};
+use mptcpize_tests::{bin, launcher, preload_with_report, require_root_mptcp, Netns};
 use std::process::Command;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ fn report_off_words_and_empty_values_write_nothing_anywhere() {
         let mut cmd = Command::new(bin("socket-threads"));
         cmd.current_dir(dir.path())
             .args(["1", "2"])
-            .env("LD_PRELOAD", shim())
+            .env("LD_PRELOAD", preload_with_report())
             .env("MPTCPIZE_REPORT", value);
         let out = run(cmd, T);
         out.assert_success();

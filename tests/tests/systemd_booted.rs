@@ -51,6 +51,16 @@ fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
     sd.run(all[0], &all[1..])
 }
 
+/// Writes `len` bytes of a pattern as `blob` in `dir` (what [`fetch`]
+/// gets), and returns them.
+fn write_blob(dir: &mptcpize_tests::artifacts::ScratchDir, len: u32) -> Vec<u8> {
+    let blob: Vec<u8> = (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("blob"), &blob).unwrap();
+    blob
+}
+
 /// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
 fn fetch(sd: &BootedSystemd) -> Vec<u8> {
     let out = sd.dir.join("fetched");
@@ -84,10 +94,7 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "systemd is not installed"
     );
     let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob: Vec<u8> = (0..2_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+    let blob = write_blob(&data_dir, 2_000_000);
 
     let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
     sd.systemctl(&["start", "mzweb.service"]);
@@ -127,6 +134,21 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     let status = mptcpize(&sd, &["status", "mzweb"]);
     assert!(status.stdout.contains("mzweb.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
+    assert!(
+        status
+            .stdout
+            .contains(&format!("listening: 127.0.0.1:{PORT} MPTCP")),
+        "{status}"
+    );
+    // Without UNIT: one line for each unit we enabled, with its processes.
+    let listing = mptcpize(&sd, &["status"]);
+    assert_eq!(listing.stdout.lines().count(), 1, "{listing}");
+    assert!(
+        listing
+            .stdout
+            .starts_with("mzweb.service  active; shim mapped in 1 of 1 processes"),
+        "{listing}"
+    );
 
     let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
     assert_eq!(fetch(&sd), blob, "the file arrived damaged");
@@ -381,10 +403,7 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         "busybox-static is not installed"
     );
     let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob: Vec<u8> = (0..500_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+    let blob = write_blob(&data_dir, 500_000);
     let launcher = launcher();
     let notify = String::from(
         "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify\nTimeoutStartSec=20\n\
@@ -476,13 +495,14 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         "{status}"
     );
 
-    // Type=notify, wrapped: the notification comes from the program, a
-    // child of the launcher; NotifyAccess=all lets it through.
+    // Type=notify, wrapped: the notification comes from the program, which
+    // the launcher executes in its own place: the main process, as before
+    // (NotifyAccess= left as the unit has it).
     let out = mptcpize(&sd, &["enable", "--mode", "seccomp", "--now", "mznotify"]);
     out.assert_success();
     let state = sd.systemctl(&["show", "-p", "ActiveState,NotifyAccess", "mznotify.service"]);
     assert!(
-        state.contains("ActiveState=active") && state.contains("NotifyAccess=all"),
+        state.contains("ActiveState=active") && state.contains("NotifyAccess=main"),
         "{state}"
     );
     mptcpize(&sd, &["disable", "--now", "mznotify"]).assert_success();

@@ -762,8 +762,8 @@ fn wrapped(line: &str) -> String {
 
 /// Issue 16: each ExecStart= program judged as `run` judges PROG; static
 /// and old-Go services get their command lines wrapped (prefixes,
-/// specifiers, variables kept; every line of a oneshot; NotifyAccess=all
-/// for Type=notify); a dynamic one keeps the preload drop-in; drift is
+/// specifiers, variables kept; every line of a oneshot; Type=notify left
+/// as it is, the program keeping the main pid); a dynamic one keeps the preload drop-in; drift is
 /// seen and refreshed; disable restores the tree byte for byte.
 #[test]
 fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
@@ -790,6 +790,11 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
         "{out}"
     );
     assert_eq!(img.snapshot(), before);
+    img.mptcpize(&["enable", "--mode", "preload", "--force", "httpd"])
+        .assert_success();
+    assert!(img.read(&dropin("httpd.service")).contains("LD_PRELOAD="));
+    img.mptcpize(&["disable", "httpd"]).assert_success();
+    assert_eq!(img.snapshot(), before);
 
     let out = img.mptcpize(&["enable", "httpd"]);
     out.assert_success();
@@ -808,7 +813,7 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
         "{text}"
     );
     assert!(
-        text.contains("\nNotifyAccess=all\n") && !text.contains("Environment="),
+        !text.contains("NotifyAccess") && !text.contains("Environment="),
         "{text}"
     );
 
@@ -831,6 +836,21 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
     );
     assert!(img.read(&dropin("dyn.service")).contains("LD_PRELOAD="));
 
+    // An admin's drop-in applied after ours that sets ExecStart= would win:
+    // said plainly.
+    img.write(
+        "etc/systemd/system/batch.service.d/99-local.conf",
+        "[Service]\nExecStart=/usr/bin/busybox echo local\n",
+    );
+    let out = img.mptcpize(&["enable", "batch"]);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("99-local.conf sets ExecStart= and is applied after our 90-mptcpize.conf"),
+        "{out}"
+    );
+    img.mptcpize(&["disable", "batch"]).assert_success();
+    std::fs::remove_dir_all(img.dir.join("etc/systemd/system/batch.service.d")).unwrap();
     img.mptcpize(&["enable", "batch"]).assert_success();
     let text = img.read(&dropin("batch.service"));
     assert!(
@@ -880,10 +900,11 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
 }
 
 /// What seccomp mode cannot reach is refused in one line: a set-user-ID
-/// program, a SystemCallFilter= that denies seccomp(), an @ prefix.
+/// program, one with file capabilities, a SystemCallFilter= that denies seccomp(), an @ prefix.
 #[test]
 fn what_seccomp_mode_cannot_reach_is_refused() {
     require_root!();
+    require_program!("setcap");
     let img = image_with_programs();
     let suid = img.dir.join("usr/bin/suidbox");
     std::fs::copy("/bin/busybox", &suid).unwrap();
@@ -891,6 +912,15 @@ fn what_seccomp_mode_cannot_reach_is_refused() {
     img.unit(
         "suid.service",
         "[Service]\nExecStart=/usr/bin/suidbox httpd -f\n",
+    );
+    let capbox = img.dir.join("usr/bin/capbox");
+    std::fs::copy("/bin/busybox", &capbox).unwrap();
+    let mut setcap = Command::new("setcap");
+    setcap.arg("cap_net_bind_service+ep").arg(&capbox);
+    mptcpize_tests::proc::run(setcap, Duration::from_secs(10)).assert_success();
+    img.unit(
+        "caps.service",
+        "[Service]\nExecStart=/usr/bin/capbox httpd -f\n",
     );
     img.unit(
         "sandboxed.service",
@@ -903,6 +933,7 @@ fn what_seccomp_mode_cannot_reach_is_refused() {
     let before = img.snapshot();
     for (unit, what) in [
         ("suid", "/usr/bin/suidbox is set-user-ID"),
+        ("caps", "/usr/bin/capbox is given file capabilities"),
         (
             "sandboxed",
             "SystemCallFilter=@system-service, which denies the seccomp() system call",

@@ -54,6 +54,31 @@ fn header(what: &str, undo: &str) -> String {
     format!("{MARK} ({SUM}{BLANK}): {what}\n# Undo with: mptcpize-rs disable {undo}\n")
 }
 
+/// The marker, the undo line and the records of a service's drop-in:
+/// `records` (key, value) in order, then its socket drop-ins and whether we
+/// created the directory.
+fn service_header(
+    unit: &str,
+    records: &[(&str, &str)],
+    sockets: &[String],
+    created_dir: bool,
+) -> String {
+    let mut s = header(
+        &format!("{unit} uses Multipath TCP from its next start."),
+        unit,
+    );
+    for (k, v) in records {
+        s.push_str(&format!("{KEY}{k}={v}\n"));
+    }
+    for socket in sockets {
+        s.push_str(&format!("{KEY}socket={socket}\n"));
+    }
+    if created_dir {
+        s.push_str(&format!("{KEY}created-dir=yes\n"));
+    }
+    s
+}
+
 /// The drop-in for a service: LD_PRELOAD and GODEBUG, as computed by the
 /// caller from the service's own environment.
 pub fn service(
@@ -64,17 +89,7 @@ pub fn service(
     sockets: &[String],
     created_dir: bool,
 ) -> String {
-    let mut s = header(
-        &format!("{unit} uses Multipath TCP from its next start."),
-        unit,
-    );
-    s.push_str(&format!("{KEY}shim={shim}\n"));
-    for socket in sockets {
-        s.push_str(&format!("{KEY}socket={socket}\n"));
-    }
-    if created_dir {
-        s.push_str(&format!("{KEY}created-dir=yes\n"));
-    }
+    let mut s = service_header(unit, &[("shim", shim)], sockets, created_dir);
     s.push_str(&format!(
         "[Service]\nEnvironment={}\nEnvironment={}\n",
         quote(&format!("LD_PRELOAD={ld_preload}")),
@@ -85,42 +100,33 @@ pub fn service(
 
 /// The drop-in for a service whose programs need seccomp mode: every
 /// `ExecStart=` line wrapped (`wrapped`: the originals and their
-/// wrappers), and for `Type=notify` `NotifyAccess=all`.
+/// wrappers). The launcher executes the program in its own place, so the
+/// main process of a `Type=notify` or `Type=forking` unit is still the
+/// program (or the daemon its PID file names): `NotifyAccess=` and
+/// `PIDFile=` need no change.
 pub fn service_seccomp(
     unit: &str,
     launcher: &str,
     wrapped: &[(String, String)],
-    notify: bool,
     sockets: &[String],
     created_dir: bool,
 ) -> String {
-    let mut s = header(
-        &format!("{unit} uses Multipath TCP from its next start."),
-        unit,
+    let mut records = vec![("mode", "seccomp"), ("launcher", launcher)];
+    records.extend(
+        wrapped
+            .iter()
+            .map(|(original, _)| ("wrapped", original.as_str())),
     );
-    s.push_str(&format!("{KEY}mode=seccomp\n{KEY}launcher={launcher}\n"));
-    for (original, _) in wrapped {
-        s.push_str(&format!("{KEY}wrapped={original}\n"));
-    }
-    for socket in sockets {
-        s.push_str(&format!("{KEY}socket={socket}\n"));
-    }
-    if created_dir {
-        s.push_str(&format!("{KEY}created-dir=yes\n"));
-    }
+    let mut s = service_header(unit, &records, sockets, created_dir);
     s.push_str(
         "# Its programs never read LD_PRELOAD (statically linked, or Go before 1.21),\n\
          # so each command line runs under `mptcpize-rs run --mode seccomp`, whose\n\
-         # supervisor makes their TCP sockets MPTCP.\n[Service]\nExecStart=\n",
+         # supervisor makes their TCP sockets MPTCP. The program keeps the main\n\
+         # process's pid (the launcher executes it in its own place), so Type=notify\n\
+         # and PIDFile= work as before.\n[Service]\nExecStart=\n",
     );
     for (_, wrapper) in wrapped {
         s.push_str(&format!("ExecStart={wrapper}\n"));
-    }
-    if notify {
-        s.push_str(
-            "# Type=notify: the readiness notification now comes from a child of the\n\
-             # main process (the program, under the launcher).\nNotifyAccess=all\n",
-        );
     }
     sealed(s)
 }

@@ -218,20 +218,10 @@ fn report(m: &Manager, unit: &Unit, svc: Option<&Service>) -> Result<Report> {
     r.mode = Some(if seccomp { "seccomp" } else { "preload" }.to_string());
     if seccomp {
         r.stale = svc.is_some() && exec_start != ours.wrapped;
-        r.supervisor = r
-            .processes
-            .iter()
-            .copied()
-            .filter(|&pid| runs(pid, &file))
-            .collect();
+        r.supervisor = those(&r.processes, |pid| runs(pid, &file));
         r.launcher = Some(file);
     } else {
-        r.shim_mapped = r
-            .processes
-            .iter()
-            .copied()
-            .filter(|&pid| has_mapped(pid, &file))
-            .collect();
+        r.shim_mapped = those(&r.processes, |pid| has_mapped(pid, &file));
         r.shim = Some(file);
     }
     for s in &ours.sockets {
@@ -430,6 +420,11 @@ fn listening_words(listeners: &[Listener]) -> Option<String> {
             .collect();
         format!("listening: {}", each.join(", "))
     })
+}
+
+/// The processes of `pids` for which `test` holds.
+fn those(pids: &[u32], test: impl Fn(u32) -> bool) -> Vec<u32> {
+    pids.iter().copied().filter(|&pid| test(pid)).collect()
 }
 
 /// Whether process `pid` runs the program `exe`.

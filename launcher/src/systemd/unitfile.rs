@@ -23,9 +23,6 @@ pub struct Settings {
     /// `[Service] ExecStart=` command lines (raw, prefixes included) and
     /// the file of each; an empty assignment resets the list.
     pub exec_start: Vec<(String, PathBuf)>,
-    /// `[Service] Type=`, `NotifyAccess=`.
-    pub service_type: Option<String>,
-    pub notify_access: Option<String>,
     /// `[Service] SystemCallFilter=` assignments in order (an empty one
     /// resets the list).
     pub syscall_filter: Vec<String>,
@@ -72,8 +69,6 @@ impl Settings {
                         self.exec_start.push((value.clone(), file.to_path_buf()));
                     }
                 }
-                ("Service", "Type") => self.service_type = Some(value.trim().to_string()),
-                ("Service", "NotifyAccess") => self.notify_access = Some(value.trim().to_string()),
                 ("Service", "SystemCallFilter") => {
                     if value.trim().is_empty() {
                         self.syscall_filter.clear();
