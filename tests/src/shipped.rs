@@ -17,7 +17,7 @@ use std::time::Duration;
 pub const GLIBC_FLOOR: (u32, u32, u32) = (2, 28, 0);
 
 /// The preload libraries `make install` puts in the libraries' directory.
-pub const PRELOAD_LIBRARIES: &[&str] = &["libmptcpize.so"];
+pub const PRELOAD_LIBRARIES: &[&str] = &["libmptcpize.so", "libmptcpize_report.so"];
 
 /// A release build, a package or a debootstrap under load takes minutes.
 const LONG: Duration = Duration::from_secs(3600);

@@ -10,8 +10,8 @@
 use mptcpize_tests::artifacts::workspace;
 use mptcpize_tests::proc::run;
 use mptcpize_tests::shipped::{
-    assert_glibc_floor, built_package, glibc_version, make, show_version, unpack_deb,
-    unpack_rpm, Debian11, GLIBC_FLOOR, PRELOAD_LIBRARIES,
+    assert_glibc_floor, built_package, glibc_version, make, show_version, unpack_deb, unpack_rpm,
+    Debian11, GLIBC_FLOOR, PRELOAD_LIBRARIES,
 };
 use mptcpize_tests::{require_program, require_root};
 use std::path::Path;
@@ -36,7 +36,15 @@ fn output(program: &str, args: &[&str], file: &Path) -> String {
 fn expected_files(libdir: &str, zsh: &str) -> Vec<String> {
     let mut files = vec!["/usr/bin/mptcpize-rs".to_string()];
     files.extend(PRELOAD_LIBRARIES.iter().map(|l| format!("{libdir}/{l}")));
-    for page in ["", "-run", "-preload-path", "-check", "-enable", "-disable", "-status"] {
+    for page in [
+        "",
+        "-run",
+        "-preload-path",
+        "-check",
+        "-enable",
+        "-disable",
+        "-status",
+    ] {
         files.push(format!("/usr/share/man/man1/mptcpize-rs{page}.1.gz"));
     }
     files.push("/usr/share/bash-completion/completions/mptcpize-rs".into());
@@ -57,7 +65,10 @@ fn deb_package_installs_and_runs_on_debian_11() {
 
     let listing = output("dpkg-deb", &["-c"], &deb);
     for file in expected_files("/usr/lib/mptcpize-rs", "/usr/share/zsh/vendor-completions") {
-        assert!(listing.contains(&format!(".{file}\n")), "{file} in:\n{listing}");
+        assert!(
+            listing.contains(&format!(".{file}\n")),
+            "{file} in:\n{listing}"
+        );
     }
     let depends = {
         let mut cmd = Command::new("dpkg-deb");
@@ -88,9 +99,16 @@ fn deb_package_installs_and_runs_on_debian_11() {
         !lintian.stdout.lines().any(|l| l.starts_with("E: ")),
         "lintian errors:\n{lintian}"
     );
-    assert!(!lintian.stdout.contains("no-md5sums-control-file"), "{lintian}");
+    assert!(
+        !lintian.stdout.contains("no-md5sums-control-file"),
+        "{lintian}"
+    );
 
-    eprintln!("{}: {} bytes", deb.display(), std::fs::metadata(&deb).unwrap().len());
+    eprintln!(
+        "{}: {} bytes",
+        deb.display(),
+        std::fs::metadata(&deb).unwrap().len()
+    );
     let debian = Debian11::new();
     std::fs::copy(&deb, debian.add().join("mptcpize-rs.deb")).unwrap();
     let out = debian.run(&format!(
@@ -101,11 +119,15 @@ fn deb_package_installs_and_runs_on_debian_11() {
     ));
     out.assert_success();
     assert!(
-        out.stdout.contains("path=/usr/lib/mptcpize-rs/libmptcpize.so\n"),
+        out.stdout
+            .contains("path=/usr/lib/mptcpize-rs/libmptcpize.so\n"),
         "{out}"
     );
     assert!(out.stdout.contains("run=262\n"), "{out}");
-    assert!(out.stdout.contains("removed=yes\n"), "dpkg -r removes it all:\n{out}");
+    assert!(
+        out.stdout.contains("removed=yes\n"),
+        "dpkg -r removes it all:\n{out}"
+    );
 }
 
 #[test]
@@ -123,13 +145,19 @@ fn rpm_package_installs_and_runs_from_its_fedora_layout() {
         format!("mptcpize-rs-{}-1.x86_64.rpm", env!("CARGO_PKG_VERSION"))
     );
 
-    eprintln!("{}: {} bytes", rpm.display(), std::fs::metadata(&rpm).unwrap().len());
+    eprintln!(
+        "{}: {} bytes",
+        rpm.display(),
+        std::fs::metadata(&rpm).unwrap().len()
+    );
     let listing = output("rpm", &["-qpl"], &rpm);
     for file in expected_files("/usr/lib64/mptcpize-rs", "/usr/share/zsh/site-functions") {
         assert!(listing.lines().any(|l| l == file), "{file} in:\n{listing}");
     }
     assert!(
-        listing.lines().any(|l| l.starts_with("/usr/share/licenses/mptcpize-rs/")),
+        listing
+            .lines()
+            .any(|l| l.starts_with("/usr/share/licenses/mptcpize-rs/")),
         "a license file:\n{listing}"
     );
     let info = output("rpm", &["-qpi"], &rpm);
@@ -139,7 +167,11 @@ fn rpm_package_installs_and_runs_from_its_fedora_layout() {
     for line in requires.lines() {
         // libc.so.6(GLIBC_2.2.5)(64bit), rpmlib(…), /bin/sh …
         if let Some(v) = line.split(['(', ')']).find_map(glibc_version) {
-            assert!(v <= GLIBC_FLOOR, "Requires {line} (GLIBC_{})", show_version(v));
+            assert!(
+                v <= GLIBC_FLOOR,
+                "Requires {line} (GLIBC_{})",
+                show_version(v)
+            );
         }
     }
     assert!(requires.contains("libc.so.6"), "{requires}");
@@ -153,7 +185,10 @@ fn rpm_package_installs_and_runs_from_its_fedora_layout() {
         run(cmd, T)
     };
     eprintln!("rpmlint:\n{rpmlint}");
-    assert!(rpmlint.stdout.contains(" 0 errors"), "rpmlint errors:\n{rpmlint}");
+    assert!(
+        rpmlint.stdout.contains(" 0 errors"),
+        "rpmlint errors:\n{rpmlint}"
+    );
 
     // Installed with rpm into a root of its own, then that root's files put
     // over Debian 11's: the launcher in /usr/bin must find the libraries in
@@ -165,13 +200,17 @@ fn rpm_package_installs_and_runs_from_its_fedora_layout() {
         .arg(debian.add())
         .arg(&rpm);
     run(install, T).assert_success();
-    assert!(debian.add().join("usr/lib64/mptcpize-rs/libmptcpize.so").is_file());
+    assert!(debian
+        .add()
+        .join("usr/lib64/mptcpize-rs/libmptcpize.so")
+        .is_file());
     let out = debian.run(&format!(
         "set -e; echo path=$(mptcpize-rs preload-path); echo run=$(mptcpize-rs run {PERL_PROTOCOL})"
     ));
     out.assert_success();
     assert!(
-        out.stdout.contains("path=/usr/lib64/mptcpize-rs/libmptcpize.so\n"),
+        out.stdout
+            .contains("path=/usr/lib64/mptcpize-rs/libmptcpize.so\n"),
         "{out}"
     );
     assert!(out.stdout.contains("run=262\n"), "{out}");
