@@ -20,9 +20,11 @@
 //!
 //! - Unversioned: the linker records a symbol's version from the library it
 //!   found it in, so `dlsym` is found first in a stub built here: a shared
-//!   object that defines `dlsym` and nothing else, with the dynamic loader's
-//!   soname (`ld-linux-x86-64.so.2`), so the library's extra DT_NEEDED names
-//!   a file that every process has mapped already (no load, no cost).
+//!   object that defines `dlsym` and nothing else. The linker drops it from
+//!   the library's DT_NEEDED (`--as-needed`: only a weak reference uses
+//!   it); its soname is `libdl.so.2`, so that the crate's unit-test
+//!   programs, which link it too and call `dlsym` strongly, need a file
+//!   every glibc has (their `dlsym` is then found in the process as well).
 //! - Weak: Rust cannot declare a weak import, so the Rust code keeps calling
 //!   `dlsym` and the linker redirects those calls (`--wrap=dlsym`) to
 //!   `__wrap_dlsym`, a five-instruction trampoline assembled here that jumps
@@ -79,7 +81,7 @@ pub fn link(libdl: Libdl) {
     std::fs::create_dir_all(&dir).expect("create OUT_DIR/glibc-floor");
     // The stub, found by the linker before libc.so.6 (a library of the
     // crate itself comes before those of its dependencies, such as the libc
-    // crate's -lc; -as-needed keeps it although only a weak reference uses it).
+    // crate's -lc).
     let stub_src = dir.join("dlsym-stub.s");
     std::fs::write(&stub_src, STUB).expect("write the stub's source");
     let stub = dir.join(format!("lib{STUB_NAME}.so"));
@@ -87,7 +89,7 @@ pub fn link(libdl: Libdl) {
     let status = std::process::Command::new(&cc)
         .args(["-shared", "-nostdlib", "-o"])
         .arg(&stub)
-        .arg(format!("-Wl,-soname,{}", arch.loader))
+        .arg("-Wl,-soname,libdl.so.2")
         .arg(&stub_src)
         .status()
         .unwrap_or_else(|e| panic!("run {cc} to build the dlsym stub: {e}"));
@@ -106,8 +108,7 @@ fn arg(a: &str) {
     println!("cargo:rustc-cdylib-link-arg={a}");
 }
 
-/// The name the stub is linked as (never installed: only its soname,
-/// the loader's, is recorded).
+/// The name the stub is linked as (never installed).
 const STUB_NAME: &str = "mptcpize_dlsym_stub";
 
 /// A shared object defining `dlsym` (unversioned) and nothing else.
@@ -123,8 +124,6 @@ dlsym:
 
 /// What differs between the architectures covered.
 struct Arch {
-    /// The dynamic loader's soname.
-    loader: &'static str,
     /// `__wrap_dlsym`, which every call to `dlsym` in the library reaches:
     /// it jumps to the weak `dlsym` (`__real_dlsym` under `--wrap`), or
     /// returns NULL when that is unresolved (glibc before 2.34 in a
@@ -135,10 +134,7 @@ struct Arch {
 impl Arch {
     fn target() -> Option<Arch> {
         match std::env::var("CARGO_CFG_TARGET_ARCH").ok()?.as_str() {
-            "x86_64" => Some(Arch {
-                loader: "ld-linux-x86-64.so.2",
-                trampoline: X86_64,
-            }),
+            "x86_64" => Some(Arch { trampoline: X86_64 }),
             _ => None,
         }
     }
