@@ -150,6 +150,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "log each converted socket and fallback on stderr (MPTCPWRAP_DEBUG=1 too)",
     ),
     ("MPTCPIZE_FALLBACK=0", "fail instead of falling back to TCP"),
+    (
+        "MPTCPIZE_STRICT_OPTIONS=1",
+        "keep the error of a socket option MPTCP refuses",
+    ),
     ("MPTCPIZE_REPORT", "stderr or a file: what --report sets"),
     (
         "LD_PRELOAD, GODEBUG",
@@ -221,24 +225,51 @@ path tried).",
 
 const CHECK: Doc = Doc {
     notes: "\
-One line per item: ok, WARN (MPTCP works, but less well than it could) or
-FAIL (MPTCP cannot be used), each problem with the command that fixes it.",
-    exit_status: "0 when MPTCP can be used, 1 when it cannot, 127/126 when PROG \
-cannot be found or executed, 2 for a usage error.",
+One line per item: ok, info, WARN (MPTCP works, but less well than it could:
+no extra subflow will open on that path) or FAIL (MPTCP cannot be used). Paths
+are judged one by one: the address connections start from, and for every
+other address its endpoint, its route (the kernel's lookup with that source
+and interface), the policy rules and rp_filter. Each problem ends with
+`fix: COMMANDS`, runnable as printed.",
+    exit_status: "0 when MPTCP can be used (even with warnings), 1 when it cannot \
+(or --fix or --peer failed), 127/126 when PROG cannot be found or executed, 2 for a \
+usage error.",
     environment: &[],
     examples: &[
         ("mptcpize-rs check", ""),
-        ("mptcpize-rs check --json | jq .endpoints", ""),
+        ("mptcpize-rs check --role server", ""),
+        (
+            "mptcpize-rs check --peer 192.0.2.7:5201",
+            "open a connection, see its subflows",
+        ),
+        (
+            "mptcpize-rs check --fix --dry-run",
+            "print the fixes, change nothing",
+        ),
+        (
+            "mptcpize-rs check --fix",
+            "apply them (until the next reboot)",
+        ),
+        (
+            "mptcpize-rs check --fix --persist",
+            "... and keep them across reboots",
+        ),
+        ("mptcpize-rs check --json | jq '.paths[]'", ""),
         ("mptcpize-rs check /usr/bin/iperf3", ""),
     ],
 };
 
 const ENABLE: Doc = Doc {
     notes: "\
-Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the shim, after any
-preload the unit already has) and GODEBUG=multipathtcp=1, then runs
-systemctl daemon-reload. For socket-activated services, also a drop-in with
-SocketProtocol=mptcp for their .socket units (systemd 257 and later).",
+Judges the program of every ExecStart= line as `run` judges PROG (one line
+each, and why). Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the
+shim, after any preload the unit already has) and GODEBUG=multipathtcp=1;
+or, when a program is statically linked or Go before 1.21, wrapping each
+ExecStart= line in `mptcpize-rs run --mode seccomp --` (prefixes, specifiers
+and $VARs kept). Then runs systemctl daemon-reload. For socket-activated
+services, also a drop-in with SocketProtocol=mptcp for their .socket units
+(systemd 257 and later). A drop-in of ours that you edited is never
+replaced or removed without --force.",
     exit_status: "0 on success, 1 on an error (nothing is changed then), 2 for a \
 usage error.",
     environment: &[],
@@ -270,6 +301,10 @@ usage error.",
         (
             "mptcpize-rs enable --dry-run nginx",
             "print the drop-in, change nothing",
+        ),
+        (
+            "mptcpize-rs enable --mode seccomp app",
+            "wrap its command lines in `run --mode seccomp`",
         ),
     ],
 };
@@ -365,7 +400,9 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Replace (enable) or remove (disable) our drop-in even though it was
-    /// edited since mptcpize-rs wrote it: the edit is lost
+    /// edited since mptcpize-rs wrote it (the edit is lost); with
+    /// `enable --mode preload`, write the preload drop-in even for a
+    /// program LD_PRELOAD cannot reach
     #[arg(long)]
     pub force: bool,
 }
@@ -394,6 +431,10 @@ pub struct RunArgs {
     /// Fail with ENOPROTOOPT instead of falling back to TCP when MPTCP is unavailable
     #[arg(long)]
     pub no_fallback: bool,
+    /// Return the error of a socket option MPTCP refuses, instead of making the
+    /// socket TCP when it has not connected or listened yet (sets MPTCPIZE_STRICT_OPTIONS=1)
+    #[arg(long)]
+    pub strict_options: bool,
     /// Report each connection (MPTCP negotiated or fell back to TCP, subflows, bytes) and,
     /// when each process exits, its socket counts: on stderr, or appended to FILE
     #[arg(
@@ -434,11 +475,42 @@ pub enum RunMode {
     Seccomp,
 }
 
+/// Which side of connections `check` judges the host as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckRole {
+    Client,
+    Server,
+    Both,
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Print the findings as one JSON object (for scripts)
     #[arg(long)]
     pub json: bool,
+    /// Judge this host as a client (subflow endpoints), a server (signal
+    /// endpoints), or both
+    #[arg(long, value_enum, default_value_t = CheckRole::Both)]
+    pub role: CheckRole,
+    /// Judge the paths to this peer, and open an MPTCP connection to it (any
+    /// MPTCP listener) to see which subflows come up
+    #[arg(long, value_name = "HOST:PORT")]
+    pub peer: Option<String>,
+    /// How long --peer waits for the subflows, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, requires = "peer")]
+    pub wait: f64,
+    /// Apply the runtime fixes (limits, endpoints, routing by source,
+    /// rp_filter), each printed as the command it runs
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: print the commands, run none
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+    /// Keep the MPTCP configuration across reboots: NetworkManager's
+    /// mptcp-flags, or /etc/sysctl.d/90-mptcpize.conf and
+    /// mptcpize-paths.service (new files only)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub persist: bool,
     /// Also say which mode `run` would use for PROG, and why
     #[arg(value_name = "PROG", value_hint = ValueHint::CommandName)]
     pub prog: Option<OsString>,

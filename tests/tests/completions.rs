@@ -138,6 +138,7 @@ fn bash_completes_subcommands_options_values_and_programs() {
             "mzcomplete",
         ],
         &["mptcpize-rs", "check", "mzcomplete"],
+        &["mptcpize-rs", "check", "--role", "server", "mzcomplete"],
     ] {
         assert_eq!(a.bash(words), ["mzcompleteprog"], "{words:?}");
     }

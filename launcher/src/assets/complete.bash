@@ -23,14 +23,19 @@ _mptcpize-rs() {
             while ((j < COMP_CWORD)); do
                 case ${COMP_WORDS[j]} in
                     --) prog=$((j + 1)); break ;;
-                    --mode) [[ ${COMP_WORDS[j+1]} == = ]] && ((j++)); ((j++)) ;;
+                    --mode | --role | --peer | --wait) # options with a value
+                        [[ ${COMP_WORDS[j+1]} == = ]] && ((j++))
+                        ((j++)) ;;
                     =) ((j++)) ;; # bash splits --report=FILE at '='
                     -*) ;;
                     *) prog=$j; break ;;
                 esac
                 ((j++))
             done
-            [[ -z $prog && $cur != -* && $prev != --mode && $prev != = ]] && prog=$COMP_CWORD
+            case $prev in
+                --mode | --role | --peer | --wait | =) ;; # their value: below
+                *) [[ -z $prog && $cur != -* ]] && prog=$COMP_CWORD ;;
+            esac
             if [[ -n $prog ]] && ((prog <= COMP_CWORD)); then
                 [[ $sub == check ]] && ((prog < COMP_CWORD)) && return 0
                 if declare -F _command_offset >/dev/null; then
