@@ -91,7 +91,7 @@ fn deb_package_installs_and_runs_on_debian_11() {
 
     let lintian = {
         let mut cmd = Command::new("lintian");
-        cmd.arg("--no-tag-display-limit").arg(&deb);
+        cmd.args(["--tag-display-limit", "0"]).arg(&deb);
         run(cmd, T)
     };
     eprintln!("lintian:\n{lintian}");
