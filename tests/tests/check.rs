@@ -5,24 +5,11 @@
 //! lines and the `--json` fields must say what the kernel really has, and
 //! the fix `check` suggests must be a command that works.
 
+mod check_support;
+
+use check_support::{check, check_json as json, T};
 use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
-use std::time::Duration;
-
-const T: Duration = Duration::from_secs(30);
-
-fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
-    run(cmd, T)
-}
-
-fn json(ns: &Netns, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = check(ns, &all);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
 
 /// The line of `item`, panicking with the whole output when there is none.
 fn line<'a>(out: &'a Output, item: &str) -> &'a str {
@@ -217,4 +204,25 @@ fn check_prog_says_which_mode_run_would_use() {
         out.stderr.trim(),
         "mptcpize-rs: no-such-program-mz: command not found"
     );
+}
+
+#[test]
+fn bad_peer_or_wait_is_one_line_and_exit_2() {
+    require_root_mptcp!();
+    let ns = Netns::new();
+    for (args, message) in [
+        (
+            vec!["--peer", "1.2.3.4"],
+            "mptcpize-rs: --peer 1.2.3.4: invalid socket address (give HOST:PORT, [IPv6]:PORT)",
+        ),
+        (
+            vec!["--peer", "127.0.0.1:1", "--wait", "99"],
+            "mptcpize-rs: --wait 99: give seconds from 0 to 60",
+        ),
+    ] {
+        let out = check(&ns, &args);
+        assert_eq!(out.code(), 2, "{out}");
+        assert_eq!(out.stderr.trim(), message);
+        assert_eq!(out.stdout, "", "nothing half-written");
+    }
 }

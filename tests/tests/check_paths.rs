@@ -12,26 +12,14 @@
 //! the server) with every byte intact. `--fix` a second time changes
 //! nothing, and `--peer` names the path that fails.
 
+mod check_support;
+
+use check_support::{check, check_json, T};
 use mptcpize_tests::netns::sh;
 use mptcpize_tests::proc::{run, Child, Output};
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
-use std::time::Duration;
 
-const T: Duration = Duration::from_secs(60);
 const PORT: u16 = 7411;
-
-fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
-    run(cmd, T)
-}
-
-fn check_json(ns: &Netns, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = check(ns, &all);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
 
 /// The text after `fix: ` on every line that has one.
 fn fixes(out: &Output) -> Vec<String> {
@@ -237,6 +225,7 @@ struct Routed {
     client: Netns,
     _router: Netns,
     server: Netns,
+    c0: String,
     c1: String,
 }
 
@@ -283,6 +272,7 @@ fn routed() -> Routed {
         client,
         _router: router,
         server,
+        c0,
         c1,
     }
 }
@@ -692,7 +682,7 @@ fn server_refusing_joins_fixed_by_the_printed_commands() {
 }
 
 #[test]
-fn an_mptcp_blackhole_is_reported_while_active() {
+fn an_mptcp_blackhole_is_reported_while_active_and_its_fix_ends_it() {
     require_root_mptcp!();
     let r = routed();
     // The router drops every segment with an MPTCP option; the client's
@@ -725,19 +715,28 @@ fn an_mptcp_blackhole_is_reported_while_active() {
         first.stdout.contains("connected, but as plain TCP"),
         "{first}"
     );
+    // Without --peer: reported, not judged active.
+    let out = check(&r.client, &[]);
+    assert!(
+        out.stdout.lines().any(|l| l
+            .starts_with("info blackhole: the kernel found 1 MPTCP blackhole since boot")
+            && l.contains("blackhole_timeout (3600 s")),
+        "{out}"
+    );
+    // The path is repaired, but the kernel still keeps MPTCP off: --peer
+    // sees it, and says how to end it.
+    router.exec("nft", &["delete", "table", "inet", "mz"]);
     let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
     not_ready(&out);
     let line = out
         .stdout
         .lines()
-        .find(|l| l.starts_with("WARN blackhole:"))
+        .find(|l| l.starts_with("WARN blackhole: active"))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("found 1 MPTCP blackhole"), "{out}");
-    assert!(line.contains("blackhole_timeout (3600 s"), "{out}");
-    // While it is active, even a path without the filter gets plain TCP.
-    router.exec("nft", &["delete", "table", "inet", "mz"]);
-    let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
-    assert!(out.stdout.contains("connected, but as plain TCP"), "{out}");
+    assert!(
+        line.ends_with("fix: sysctl -w net.mptcp.blackhole_timeout=3600"),
+        "{out}"
+    );
     let j = check_json(&r.client, &["--peer", &peer, "--wait", "1"]);
     assert_eq!(j["connection"]["mptcp"], false, "{j}");
     assert!(
@@ -745,6 +744,17 @@ fn an_mptcp_blackhole_is_reported_while_active() {
             .as_u64()
             .is_some_and(|n| n >= 1),
         "{j}"
+    );
+    let reset: Vec<String> = fixes(&out)
+        .into_iter()
+        .filter(|f| f.contains("blackhole_timeout"))
+        .collect();
+    apply_verbatim(&r.client, &reset);
+    let out = check(&r.client, &["--peer", &peer, "--wait", "1"]);
+    assert!(
+        out.stdout
+            .contains(&format!("ok   peer {peer}: MPTCP connection")),
+        "{out}"
     );
     drop(srv);
 }
@@ -907,4 +917,68 @@ fn persist_writes_a_unit_that_restores_the_paths_after_a_reboot() {
         "{out}"
     );
     assert!(out.stdout.contains("--- unit\n# mine\n--- wants"), "{out}");
+}
+
+// --- IPv6 -----------------------------------------------------------------
+
+#[test]
+fn ipv6_routed_client_gets_routing_by_source_and_its_subflow() {
+    require_root_mptcp!();
+    let r = routed();
+    let router = &r._router;
+    router.sysctl("net.ipv6.conf.all.forwarding", "1");
+    let c0 = r.c0.clone();
+    let rdev = |suffix: &str| format!("{}{suffix}", r.client.name);
+    for (ns, addr, dev) in [
+        (&r.client, "fd42:0::1/64", c0.clone()),
+        (&r.client, "fd42:1::1/64", r.c1.clone()),
+        (router, "fd42:0::fe/64", rdev("c")),
+        (router, "fd42:1::fe/64", rdev("d")),
+        (router, "fd42:9::fe/64", rdev("e")),
+        (&r.server, "fd42:9::2/64", rdev("f")),
+    ] {
+        ns.ip(&["addr", "add", addr, "dev", &dev, "nodad"]);
+    }
+    r.client.ip(&[
+        "-6", "route", "add", "default", "via", "fd42::fe", "dev", &c0,
+    ]);
+    r.server
+        .ip(&["-6", "route", "add", "default", "via", "fd42:9::fe"]);
+    // The second router answers neighbour solicitations as a router.
+    r.client.exec(
+        "sh",
+        &[
+            "-c",
+            "timeout 5 bash -c 'exec 3<>/dev/tcp/fd42:1::fe/9' 2>/dev/null; true",
+        ],
+    );
+    let out = check(&r.client, &["--role", "client"]);
+    not_ready(&out);
+    let c1 = &r.c1;
+    let f = fixes(&out);
+    assert!(
+        f.contains(&format!("ip mptcp endpoint add fd42:1::1 dev {c1} subflow")),
+        "{out}"
+    );
+    assert!(
+        f.contains(&format!(
+            "ip -6 route add fd42:1::/64 dev {c1} src fd42:1::1 table 101 && ip -6 route add default via fd42:1::fe dev {c1} table 101 && ip -6 rule add from fd42:1::1 table 101"
+        )),
+        "{out}"
+    );
+    apply_verbatim(&r.client, &f);
+    ready(&check(&r.client, &["--role", "client"]));
+
+    let srv = r.server.echo_server(&format!("[::]:{PORT}"), true, &[]);
+    let joins = r.server.counter("MPTcpExtMPJoinAckRx");
+    let peer = format!("[fd42:9::2]:{PORT}");
+    let out = check(&r.client, &["--role", "client", "--peer", &peer]);
+    assert!(
+        out.stdout.contains(&format!(
+            "ok   peer path {c1} fd42:1::1: subflow [fd42:1::1]:"
+        )),
+        "{out}"
+    );
+    assert!(r.server.counter("MPTcpExtMPJoinAckRx") > joins);
+    drop(srv);
 }

@@ -595,9 +595,9 @@ fn other_sysctls(s: &Sysctls) -> Vec<Item> {
         items.push(if blackholes > 0 {
             item(
                 "blackhole",
-                Status::Warn,
+                Status::Info,
                 format!(
-                    "the kernel found {blackholes} MPTCP blackhole{} (a path dropping MPTCP's options): after each it opens new connections as plain TCP for blackhole_timeout ({timeout_words}); {disabled} SYN{} went out without MPTCP so far; check --peer shows whether it still does",
+                    "the kernel found {blackholes} MPTCP blackhole{} since boot (a path dropping MPTCP's options): after each it opens new connections as plain TCP for blackhole_timeout ({timeout_words}); {disabled} SYN{} went out without MPTCP so far; `check --peer HOST:PORT` shows whether it still does",
                     if blackholes == 1 { "" } else { "s" },
                     if disabled == 1 { "" } else { "s" }
                 ),

@@ -476,7 +476,14 @@ impl Ctx<'_> {
                 None,
             ));
         } else {
-            let why = if !forward_ok {
+            let why = if !forward_ok && forced.table.is_some() && forced.error.is_none() {
+                // IPv6 prefers, rather than forces, the interface asked for.
+                format!(
+                    "a packet from {a} to {dest} is routed {} instead: no route leaves by {}",
+                    route_text(&forced),
+                    i.name
+                )
+            } else if !forward_ok {
                 format!(
                     "a packet from {a} leaving by {} to {dest}: {}",
                     i.name,

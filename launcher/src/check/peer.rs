@@ -6,6 +6,7 @@
 //! extra subflows only once the peer has acknowledged data) and closes with
 //! a FIN.
 
+use super::fix::{Command, Fix};
 use super::netlink::Netlink;
 use super::paths::Path;
 use super::{host, item, Item, Status};
@@ -273,11 +274,28 @@ impl Report {
             )];
         };
         let mut items = Vec::new();
+        if !self.mptcp && self.counters.contains_key("MPTcpExtMPCapableSYNTXDisabled") {
+            // The kernel itself sent the SYN without MPTCP.
+            let timeout = host::sysctl("blackhole_timeout").unwrap_or_else(|| "3600".into());
+            items.push(item(
+                "blackhole",
+                Status::Warn,
+                format!(
+                    "active: this connection's SYN went out without MPTCP (MPCapableSYNTXDisabled +1), since the kernel found a path dropping MPTCP options; it keeps new connections plain TCP for blackhole_timeout ({timeout} s, doubling with each detection). Once that path is fixed, setting blackhole_timeout again (to the same value) ends the pause now"
+                ),
+                Some(Fix::one(Command::new([
+                    "sysctl".to_string(),
+                    "-w".into(),
+                    format!("net.mptcp.blackhole_timeout={timeout}"),
+                ]))),
+            ));
+            return items;
+        }
         if !self.mptcp {
             items.push(item(
                 &name,
                 Status::Warn,
-                "connected, but as plain TCP: the listener is not MPTCP (run it under `mptcpize-rs run`), something on the way strips MPTCP options, or the kernel's blackhole detection is active",
+                "connected, but as plain TCP: the listener is not MPTCP (run it under `mptcpize-rs run`), or something on the way strips MPTCP options (the kernel then counts a blackhole)",
                 None,
             ));
             return items;
