@@ -65,34 +65,6 @@ pub fn shim() -> PathBuf {
     bin("libmptcpize.so")
 }
 
-/// A fresh directory under `target/` (tests keep their files out of /tmp),
-/// removed with everything in it on drop.
-pub struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    pub fn new() -> ScratchDir {
-        let dir = built().join("scratch").join(crate::netns::unique_name());
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        ScratchDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Default for ScratchDir {
-    fn default() -> Self {
-        ScratchDir::new()
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Scratch directories moved to [`crate::common`]; this name stays for
+/// the tests that import it from here.
+pub use crate::common::ScratchDir;

@@ -1,5 +1,6 @@
-//! Helpers for the integration tests (and the benchmark, `xtask`): the built
-//! artifacts, the root/MPTCP precondition, network namespaces joined by
+//! Helpers for the integration tests (and the benchmark, `xtask`): what
+//! every test uses ([`common`]: the launcher command, the byte pattern, the
+//! handshake counters, scratch directories), the built artifacts, the root/MPTCP precondition, network namespaces joined by
 //! rate-limited and optionally delayed paths (the multipath testbed),
 //! threads inside a namespace, interface counters sampled over time, and
 //! child processes that never outlive a test.
@@ -9,6 +10,7 @@
 //! calls [`proc::kill_all`] and [`netns::teardown_all`] from its handler.
 
 pub mod artifacts;
+pub mod common;
 pub mod compat;
 pub mod delay;
 pub mod enter;
@@ -20,5 +22,9 @@ pub mod sampler;
 pub mod systemd;
 
 pub use artifacts::{bin, launcher, shim};
+pub use common::{
+    mptcpize, pattern, write_pattern, CounterWatch, Counters, ScratchDir, MP_CAPABLE_SYN_RX,
+    MP_JOIN_ACK_RX, MP_JOIN_SYN_ACK_RX,
+};
 pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};

@@ -15,7 +15,7 @@
 //! everything inside) and removes that cgroup subtree, also when the test
 //! panics.
 
-use crate::artifacts::ScratchDir;
+use crate::common::{CounterWatch, Counters, ScratchDir};
 use crate::proc::{run, Child, Output};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -89,8 +89,8 @@ impl Image {
 
     /// Runs `mptcpize-rs ARGS… --root IMAGE`.
     pub fn mptcpize(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(crate::launcher());
-        cmd.args(args).arg("--root").arg(self.root());
+        let mut cmd = crate::mptcpize(args);
+        cmd.arg("--root").arg(self.root());
         run(cmd, Duration::from_secs(30))
     }
 
@@ -437,6 +437,26 @@ impl BootedSystemd {
             .get(name)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Reads counter `name` inside now, to assert later how much it grew.
+    pub fn watch(&self, name: &'static str) -> CounterWatch<'_> {
+        CounterWatch::new(self, name)
+    }
+
+    /// Runs `mptcpize-rs ARGS…` inside (see [`crate::mptcpize`]) and
+    /// returns its output, whatever its exit.
+    pub fn mptcpize(&self, args: &[&str]) -> Output {
+        let mut cmd = self.cmd(crate::launcher());
+        crate::common::clean_env(&mut cmd);
+        cmd.args(args);
+        run(cmd, Duration::from_secs(60))
+    }
+}
+
+impl Counters for BootedSystemd {
+    fn counter(&self, name: &str) -> u64 {
+        BootedSystemd::counter(self, name)
     }
 }
 

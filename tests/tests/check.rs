@@ -5,14 +5,14 @@
 //! the fix `check` suggests must be a command that works.
 
 use mptcpize_tests::proc::{run, Output};
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
+use mptcpize_tests::{bin, require_root_mptcp, Netns, Testbed};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
 fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
+    let mut cmd = ns.mptcpize(["check"]);
+    cmd.args(args);
     run(cmd, T)
 }
 
@@ -174,8 +174,8 @@ fn check_prog_says_which_mode_run_would_use() {
             && program.contains("dynamically linked"),
         "{out}"
     );
-    let mut cmd = ns.cmd(launcher());
-    cmd.args(["check", "--json"]).arg(&server);
+    let mut cmd = ns.mptcpize(["check", "--json"]);
+    cmd.arg(&server);
     let j: serde_json::Value = serde_json::from_str(&run(cmd, T).stdout).unwrap();
     assert_eq!(j["program"]["mode"], "preload");
     assert_eq!(j["program"]["dynamic"], true);

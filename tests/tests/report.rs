@@ -4,9 +4,8 @@
 //! a fallback to TCP when the server is not under the shim, and TCP when
 //! MPTCP is disabled. Children of the program append to the same file.
 
-use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use mptcpize_tests::{bin, mptcpize, require_root_mptcp, Child, ScratchDir, Testbed};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -50,20 +49,16 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     let server_report = dir.join("server.report");
     let addr = format!("{}:7100", bed.server_ip());
 
-    let mut server = bed.server.cmd(launcher());
+    let mut server = bed.server.mptcpize(["run"]);
     server
-        .arg("run")
         .arg(format!("--report={}", server_report.display()))
         .arg(bin("echo-server"))
         .args([&addr, "--once"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("listening on", T);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "4000000"]);
+    let mut client = bed.client.mptcpize(["run", "--report"]);
+    client.arg(bin("echo-client")).args([&addr, "4000000"]);
     let out = run(client, T);
     out.assert_success();
     assert!(out.stdout.contains("intact"), "{out}");
@@ -112,11 +107,8 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     let bed = Testbed::new(2);
     let addr = format!("{}:7104", bed.server_ip());
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "2000000"]);
+    let mut client = bed.client.mptcpize(["run", "--report"]);
+    client.arg(bin("echo-client")).args([&addr, "2000000"]);
     let out = run(client, T);
     out.assert_success();
     let joins_done = bed.client.counter("MPTcpExtMPJoinSynAckRx");
@@ -143,11 +135,8 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
     let mut server = Child::spawn(server);
     server.wait_for_line("socket: TCP", T);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "300000"]);
+    let mut client = bed.client.mptcpize(["run", "--report"]);
+    client.arg(bin("echo-client")).args([&addr, "300000"]);
     let out = run(client, T);
     out.assert_success();
     assert!(out.stdout.contains("fell back to TCP"), "{out}");
@@ -179,11 +168,8 @@ fn mptcp_disabled_reports_tcp_and_why() {
     let addr = format!("{}:7102", bed.server_ip());
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report=-"])
-        .arg(bin("echo-client"))
-        .args([&addr, "5000"]);
+    let mut client = bed.client.mptcpize(["run", "--report=-"]);
+    client.arg(bin("echo-client")).args([&addr, "5000"]);
     let out = run(client, T);
     out.assert_success();
     let lines = report_lines(&out.stderr);
@@ -214,9 +200,8 @@ fn children_append_whole_lines_to_one_report_file() {
     let client = bin("echo-client").display().to_string();
     let script =
         format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
-    let mut cmd = bed.client.cmd(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
+    let mut cmd = bed.client.mptcpize(["run"]);
+    cmd.arg(format!("--report={}", report.display()))
         .args(["sh", "-c", &script]);
     run(cmd, T).assert_success();
 
@@ -263,8 +248,9 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
          print('got', got, flush=True)\n",
         bed.server_ip()
     );
-    let mut client = bed.client.cmd(launcher());
-    client.args(["run", "--report", "python3", "-c", &script]);
+    let client = bed
+        .client
+        .mptcpize(["run", "--report", "python3", "-c", &script]);
     let out = run(client, T);
     out.assert_success();
     assert!(out.stdout.contains("got b'ping'"), "{out}");
@@ -279,14 +265,13 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
 fn an_unwritable_report_file_is_refused_before_the_program_runs() {
     let dir = ScratchDir::new();
     let marker = dir.join("ran");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!(
-            "--report={}",
-            dir.join("no/such/dir/r.txt").display()
-        ))
-        .args(["touch"])
-        .arg(&marker);
+    let mut cmd = mptcpize(["run"]);
+    cmd.arg(format!(
+        "--report={}",
+        dir.join("no/such/dir/r.txt").display()
+    ))
+    .args(["touch"])
+    .arg(&marker);
     let out = run(cmd, T);
     assert_eq!(out.code(), 125, "{out}");
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
@@ -323,8 +308,9 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
          os._exit(0)\n",
         bed.server_ip()
     );
-    let mut client = bed.client.cmd(launcher());
-    client.args(["run", "--report", "python3", "-c", &script]);
+    let client = bed
+        .client
+        .mptcpize(["run", "--report", "python3", "-c", &script]);
     let out = run(client, T);
     out.assert_success();
     let lines = report_lines(&out.stderr);

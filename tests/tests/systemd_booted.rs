@@ -5,9 +5,10 @@
 //! MPTCP and a client under `mptcpize-rs run` negotiates MPTCP with it;
 //! after `disable --now` it is TCP again and /etc/systemd/system is as it was.
 
-use mptcpize_tests::proc::Output;
 use mptcpize_tests::systemd::{snapshot, BootedSystemd};
-use mptcpize_tests::{launcher, require_program, require_root_mptcp};
+use mptcpize_tests::{
+    launcher, require_program, require_root_mptcp, ScratchDir, MP_CAPABLE_SYN_RX,
+};
 use std::time::{Duration, Instant};
 
 const PORT: &str = "8080";
@@ -44,30 +45,20 @@ fn mptcp_listeners(sd: &BootedSystemd) -> String {
     sd.run("ss", &["-Mln"]).stdout
 }
 
-fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
-    let mut all = vec![launcher().to_str().unwrap().to_string()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    sd.run(all[0], &all[1..])
-}
-
 /// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
 fn fetch(sd: &BootedSystemd) -> Vec<u8> {
     let out = sd.dir.join("fetched");
     let _ = std::fs::remove_file(&out);
-    let r = mptcpize(
-        sd,
-        &[
-            "run",
-            "curl",
-            "-sS",
-            "--max-time",
-            "20",
-            "-o",
-            out.to_str().unwrap(),
-            &format!("http://127.0.0.1:{PORT}/blob"),
-        ],
-    );
+    let r = sd.mptcpize(&[
+        "run",
+        "curl",
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        out.to_str().unwrap(),
+        &format!("http://127.0.0.1:{PORT}/blob"),
+    ]);
     r.assert_success();
     std::fs::read(&out).unwrap()
 }
@@ -83,11 +74,8 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
         "systemd is not installed"
     );
-    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob: Vec<u8> = (0..2_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+    let data_dir = ScratchDir::new();
+    let blob = mptcpize_tests::write_pattern(&data_dir.join("blob"), 2_000_000);
 
     let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
     sd.systemctl(&["start", "mzweb.service"]);
@@ -96,10 +84,10 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     let etc_before = snapshot(&sd.etc);
 
     // enable without --now: in place, not yet in effect.
-    let out = mptcpize(&sd, &["enable", "mzweb"]);
+    let out = sd.mptcpize(&["enable", "mzweb"]);
     out.assert_success();
     assert!(out.stdout.contains("from its next start"), "{out}");
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert_eq!(status.code(), 0, "{status}");
     assert!(
         status
@@ -120,24 +108,23 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     );
 
     // enable --now: idempotent, and the restarted server listens with MPTCP.
-    let out = mptcpize(&sd, &["enable", "--now", "mzweb.service"]);
+    let out = sd.mptcpize(&["enable", "--now", "mzweb.service"]);
     out.assert_success();
     assert!(out.stdout.contains("already enabled"), "{out}");
     wait_listener(&sd, &["-Mln"]);
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert!(status.stdout.contains("mzweb.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
 
-    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = sd.watch(MP_CAPABLE_SYN_RX);
     assert_eq!(fetch(&sd), blob, "the file arrived damaged");
-    assert_eq!(
-        sd.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    handshakes.assert_grew_by(
+        1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client",
     );
 
     // disable --now: TCP again, and /etc/systemd/system as it was.
-    let out = mptcpize(&sd, &["disable", "--now", "mzweb"]);
+    let out = sd.mptcpize(&["disable", "--now", "mzweb"]);
     out.assert_success();
     assert_eq!(
         snapshot(&sd.etc),
@@ -150,14 +137,10 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "still MPTCP after disable:\n{}",
         mptcp_listeners(&sd)
     );
-    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = sd.watch(MP_CAPABLE_SYN_RX);
     assert_eq!(fetch(&sd), blob);
-    assert_eq!(
-        sd.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx,
-        "an MPTCP listener answered after disable"
-    );
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    handshakes.assert_grew_by(0, "an MPTCP listener answered after disable");
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert_eq!(status.code(), 3, "{status}");
     assert!(status.stdout.contains("not enabled"), "{status}");
 }
@@ -226,7 +209,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
             "does not exist",
         ),
     ] {
-        let out = mptcpize(&sd, args);
+        let out = sd.mptcpize(args);
         assert_eq!(out.code(), 1, "{args:?}: {out}");
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         assert!(out.stderr.contains(what), "{args:?}: {out}");
@@ -235,7 +218,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 
     // Socket activation on 252: the service gets the shim, the listener
     // stays TCP, and the user is told so.
-    let out = mptcpize(&sd, &["enable", "mzecho.socket"]);
+    let out = sd.mptcpize(&["enable", "mzecho.socket"]);
     out.assert_success();
     assert!(out.stdout.contains("started by mzecho.socket"), "{out}");
     assert!(
@@ -244,11 +227,11 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     );
     assert!(sd.etc.join("mzecho.service.d/90-mptcpize.conf").exists());
     assert!(!sd.etc.join("mzecho.socket.d").exists());
-    mptcpize(&sd, &["disable", "mzecho"]).assert_success();
+    sd.mptcpize(&["disable", "mzecho"]).assert_success();
     assert_eq!(snapshot(&sd.etc), before);
 
     // --dry-run names the reload it would do, and writes nothing.
-    let out = mptcpize(&sd, &["enable", "--dry-run", "--now", "mzweb"]);
+    let out = sd.mptcpize(&["enable", "--dry-run", "--now", "mzweb"]);
     out.assert_success();
     assert!(
         out.stdout.contains("would run: systemctl daemon-reload"),
@@ -264,7 +247,8 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     // --no-reload: written, but the manager (which has the unit loaded, as
     // it runs) has not read it yet.
     sd.systemctl(&["start", "mzweb.service"]);
-    mptcpize(&sd, &["enable", "--no-reload", "mzweb"]).assert_success();
+    sd.mptcpize(&["enable", "--no-reload", "mzweb"])
+        .assert_success();
     assert!(sd.etc.join("mzweb.service.d/90-mptcpize.conf").exists());
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(
@@ -274,7 +258,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     sd.systemctl(&["daemon-reload"]);
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(paths.contains("90-mptcpize.conf"), "{paths}");
-    mptcpize(&sd, &["disable", "mzweb"]).assert_success();
+    sd.mptcpize(&["disable", "mzweb"]).assert_success();
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(
         !paths.contains("90-mptcpize.conf"),
@@ -285,13 +269,15 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 
     // --runtime: in /run/systemd/system, seen by the manager, then gone.
     let runtime = "/run/systemd/system/mzweb.service.d/90-mptcpize.conf";
-    mptcpize(&sd, &["enable", "--runtime", "mzweb"]).assert_success();
+    sd.mptcpize(&["enable", "--runtime", "mzweb"])
+        .assert_success();
     assert!(sd.run("test", &["-f", runtime]).status.success());
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(paths.contains(runtime), "{paths}");
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert!(status.stdout.contains(runtime), "{status}");
-    mptcpize(&sd, &["disable", "--runtime", "mzweb"]).assert_success();
+    sd.mptcpize(&["disable", "--runtime", "mzweb"])
+        .assert_success();
     assert!(!sd
         .run("test", &["-e", "/run/systemd/system/mzweb.service.d"])
         .status
@@ -348,7 +334,7 @@ fn user_units_get_their_dropin_in_the_users_config() {
     assert!(status.stdout.contains("mzuser.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
 
-    let out = mptcpize(&sd, &["enable", "--shim", shim, "mzsys"]);
+    let out = sd.mptcpize(&["enable", "--shim", shim, "mzsys"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("is writable by others"), "{out}");
     assert!(!sd.etc.join("mzsys.service.d").exists());
