@@ -95,6 +95,15 @@ mod tests {
         assert_eq!(SOCK_TYPE_MASK & libc::SOCK_CLOEXEC, 0);
     }
 
+    /// The `socket()` calls that become MPTCP, written out: the four TCP
+    /// stream sockets of the two inet families (flags are checked apart).
+    const CONVERTED: [(i32, i32, i32); 4] = [
+        (libc::AF_INET, libc::SOCK_STREAM, 0),
+        (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_TCP),
+        (libc::AF_INET6, libc::SOCK_STREAM, 0),
+        (libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP),
+    ];
+
     #[test]
     fn converts_exactly_tcp_streams_of_inet_families() {
         let flags = [
@@ -123,17 +132,60 @@ mod tests {
             libc::IPPROTO_SCTP,
             libc::IPPROTO_MPTCP,
         ];
+        let mut converted = 0;
         for f in families {
             for t in types {
                 for fl in flags {
                     for p in protos {
-                        let want = (f == libc::AF_INET || f == libc::AF_INET6)
-                            && t == libc::SOCK_STREAM
-                            && (p == 0 || p == libc::IPPROTO_TCP);
+                        let want = CONVERTED.contains(&(f, t, p));
+                        converted += usize::from(want);
                         assert_eq!(should_convert(f, t | fl, p), want, "{f} {t}|{fl} {p}");
                     }
                 }
             }
+        }
+        assert_eq!(converted, CONVERTED.len() * flags.len());
+    }
+
+    /// Calls a program really makes, one by one, with the answer written out.
+    #[test]
+    fn the_calls_programs_make() {
+        let nonblock_cloexec = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        let table = [
+            // (family, type, protocol, becomes MPTCP)
+            (libc::AF_INET, libc::SOCK_STREAM, 0, true),
+            (
+                libc::AF_INET6,
+                libc::SOCK_STREAM | nonblock_cloexec,
+                6,
+                true,
+            ),
+            (
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                true,
+            ),
+            // Already MPTCP: left as asked.
+            (libc::AF_INET, libc::SOCK_STREAM, 262, false),
+            (libc::AF_INET, libc::SOCK_DGRAM, 0, false),
+            (libc::AF_INET6, libc::SOCK_DGRAM, 17, false),
+            // SCTP's one-to-one style is a stream socket too.
+            (libc::AF_INET, libc::SOCK_STREAM, 132, false),
+            (libc::AF_INET, libc::SOCK_SEQPACKET, 0, false),
+            (libc::AF_INET, libc::SOCK_RAW, 6, false),
+            (libc::AF_UNIX, libc::SOCK_STREAM, 0, false),
+            (
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                false,
+            ),
+            (libc::AF_NETLINK, libc::SOCK_RAW, 0, false),
+            (libc::AF_PACKET, libc::SOCK_STREAM, 0, false),
+        ];
+        for (f, t, p, want) in table {
+            assert_eq!(should_convert(f, t, p), want, "socket({f}, {t:#x}, {p})");
         }
     }
 
