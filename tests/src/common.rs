@@ -66,6 +66,8 @@ pub fn pattern_text(len: usize) -> String {
 pub const MP_CAPABLE_SYN_RX: &str = "MPTcpExtMPCapableSYNRX";
 /// The server's kernel saw the third ACK of an MP_JOIN: a subflow joined.
 pub const MP_JOIN_ACK_RX: &str = "MPTcpExtMPJoinAckRx";
+/// The client's kernel sent the SYN of an MP_JOIN: it tried a subflow.
+pub const MP_JOIN_SYN_TX: &str = "MPTcpExtMPJoinSynTx";
 /// The client's kernel got the SYN-ACK of an MP_JOIN it sent.
 pub const MP_JOIN_SYN_ACK_RX: &str = "MPTcpExtMPJoinSynAckRx";
 

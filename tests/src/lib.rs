@@ -24,7 +24,7 @@ pub mod systemd;
 pub use artifacts::{bin, launcher, shim};
 pub use common::{
     mptcpize, pattern, write_pattern, CounterWatch, Counters, ScratchDir, MP_CAPABLE_SYN_RX,
-    MP_JOIN_ACK_RX, MP_JOIN_SYN_ACK_RX,
+    MP_JOIN_ACK_RX, MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
 };
 pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};
