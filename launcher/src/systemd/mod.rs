@@ -51,11 +51,21 @@ pub(crate) fn manager(args: &UnitArgs) -> Result<Manager, Failure> {
                 "--user and --root do not go together: --root works on an image's system units",
             ));
         }
-        if !root.is_dir() {
-            return Err(fail(format!(
-                "--root {}: no such directory",
-                root.display()
-            )));
+        // Not there (ENOENT) is not the same as not allowed to look (EACCES).
+        let why = match std::fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => None,
+            Ok(_) => Some("not a directory".to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Some("no such directory".to_string())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some(
+                "permission denied (a directory on the way cannot be searched); run as root"
+                    .to_string(),
+            ),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            return Err(fail(format!("--root {}: {why}", root.display())));
         }
     }
     let root = match &args.root {
