@@ -155,6 +155,19 @@ impl Netns {
         server.wait_for_line("listening on", Duration::from_secs(30));
         server
     }
+
+    /// Runs the `echo-client` example in this namespace under
+    /// `mptcpize-rs run RUN_FLAGS…`, sending `bytes` to `addr`, and returns
+    /// what it printed, whatever its exit.
+    pub fn echo_client(&self, run_flags: &[&str], addr: &str, bytes: u64) -> Output {
+        let mut cmd = self.mptcpize(["run"]);
+        cmd.args(run_flags)
+            .arg("--")
+            .arg(crate::bin("echo-client"))
+            .arg(addr)
+            .arg(bytes.to_string());
+        run(cmd, Duration::from_secs(30))
+    }
 }
 
 impl Counters for Netns {
@@ -478,6 +491,11 @@ impl Testbed {
     /// The server's address on path 0, where clients connect.
     pub fn server_ip(&self) -> Ipv4Addr {
         self.paths[0].server_ip
+    }
+
+    /// `IP:port` of the server's first address, for a client to connect to.
+    pub fn server_addr(&self, port: u16) -> String {
+        format!("{}:{port}", self.server_ip())
     }
 
     /// Takes path `k` down (`ip link set … down` on both of its ends, as a

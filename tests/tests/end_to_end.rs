@@ -15,7 +15,7 @@ const T: Duration = Duration::from_secs(30);
 fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
     require_root_mptcp!();
     let bed = Testbed::new(2);
-    let addr = format!("{}:7000", bed.server_ip());
+    let addr = bed.server_addr(7000);
 
     let mut server = bed.server.mptcpize(["run", "--"]);
     server.arg(bin("echo-server")).arg(&addr);
@@ -30,9 +30,7 @@ fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
 
     let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let joins = bed.server.watch(MP_JOIN_ACK_RX);
-    let mut client = bed.client.mptcpize(["run", "--"]);
-    client.arg(bin("echo-client")).arg(&addr).arg("8000000");
-    let out = mptcpize_tests::proc::run(client, T);
+    let out = bed.client.echo_client(&[], &addr, 8_000_000);
     out.assert_success();
     assert!(
         out.stdout.contains("socket MPTCP, MPTCP negotiated"),

@@ -20,9 +20,7 @@ fn disabled_namespace_with_echo_server() -> (Netns, Child, String) {
 fn falls_back_to_tcp_when_mptcp_is_disabled() {
     require_root_mptcp!();
     let (ns, _server, addr) = disabled_namespace_with_echo_server();
-    let mut client = ns.mptcpize(["run", "--debug", "--"]);
-    client.arg(bin("echo-client")).args([&addr, "2000000"]);
-    let out = run(client, T);
+    let out = ns.echo_client(&["--debug"], &addr, 2_000_000);
     out.assert_success();
     assert!(out.stdout.contains("socket TCP, plain TCP"), "{out}");
     assert!(

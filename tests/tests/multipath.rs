@@ -34,7 +34,7 @@ fn after<'a>(line: &'a str, key: &str) -> &'a str {
 /// while the transfer does. Checks the sender's and the receiver's totals
 /// and hashes agree and the pattern arrived intact.
 fn transfer(bed: &Testbed, port: u16, seconds: u32, wrap: bool, during: impl FnOnce()) -> Received {
-    let addr = format!("{}:{port}", bed.server_ip());
+    let addr = bed.server_addr(port);
     let cmd = |ns: &mptcpize_tests::Netns, args: &[&str]| {
         let mut c = if wrap {
             let mut c = ns.mptcpize(["run", "--"]);
@@ -182,7 +182,7 @@ fn a_delayed_path_delays_each_way() {
         delay_ms: Some(25),
         ..TestbedConfig::default()
     });
-    let addr = format!("{}:6004", bed.server_ip());
+    let addr = bed.server_addr(6004);
     let mut server = Child::spawn({
         let mut c = bed.server.cmd(bin("bulk"));
         c.args(["serve", &addr]);

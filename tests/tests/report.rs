@@ -4,7 +4,7 @@
 //! a fallback to TCP when the server is not under the shim, and TCP when
 //! MPTCP is disabled. Children of the program append to the same file.
 
-use mptcpize_tests::proc::run;
+use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::{
     bin, mptcpize, require_program, require_root_mptcp, Child, Netns, ScratchDir, Testbed,
     MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
@@ -26,6 +26,25 @@ fn find<'a>(lines: &[&'a str], what: &str) -> &'a str {
         .iter()
         .find(|l| l.contains(what))
         .unwrap_or_else(|| panic!("no report line with {what:?} in:\n{}", lines.join("\n")))
+}
+
+/// Asserts that the report line containing `what` ends with `end`.
+#[track_caller]
+fn assert_line_ends(lines: &[&str], what: &str, end: &str) {
+    let line = find(lines, what);
+    assert!(
+        line.ends_with(end),
+        "the report line with {what:?} does not end with {end:?}:\n{}",
+        lines.join("\n")
+    );
+}
+
+/// Runs `python3 -c SCRIPT` in `ns` under `mptcpize-rs run --report`,
+/// which must succeed.
+fn python_with_report(ns: &Netns, script: &str) -> Output {
+    let out = run(ns.mptcpize(["run", "--report", "python3", "-c", script]), T);
+    out.assert_success();
+    out
 }
 
 /// Makes the server answer each client address over that address's own
@@ -50,7 +69,7 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     answer_each_client_address_on_its_link(&bed);
     let dir = ScratchDir::new();
     let server_report = dir.join("server.report");
-    let addr = format!("{}:7100", bed.server_ip());
+    let addr = bed.server_addr(7100);
 
     let mut server = bed.server.mptcpize(["run"]);
     server
@@ -60,9 +79,7 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     let mut server = Child::spawn(server);
     server.wait_for_line("listening on", T);
 
-    let mut client = bed.client.mptcpize(["run", "--report"]);
-    client.arg(bin("echo-client")).args([&addr, "4000000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report"], &addr, 4_000_000);
     out.assert_success();
     assert!(out.stdout.contains("intact"), "{out}");
     server.finish(T).assert_success();
@@ -70,28 +87,24 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     // The client reports on stderr by default.
     let lines = report_lines(&out.stderr);
     assert_eq!(lines.len(), 2, "{out}");
-    let conn = find(&lines, "connection to");
-    assert!(
-        conn.ends_with(&format!(
-            "connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
-        )),
-        "{conn}"
+    assert_line_ends(
+        &lines,
+        "connection to",
+        &format!("connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"),
     );
-    let exit = find(&lines, "exit:");
-    assert!(
-        exit.ends_with("exit: 1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0 fell back to TCP, 0 TCP"),
-        "{exit}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "exit: 1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0 fell back to TCP, 0 TCP",
     );
 
     let text = std::fs::read_to_string(&server_report).expect("server report file");
     let lines = report_lines(&text);
     assert_eq!(lines.len(), 2, "{text}");
-    let conn = find(&lines, "connection from 10.231.0.1:");
-    assert!(
-        conn.ends_with(
-            ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
-        ),
-        "{conn}"
+    assert_line_ends(
+        &lines,
+        "connection from 10.231.0.1:",
+        ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received",
     );
     assert!(
         find(&lines, "exit:").contains(
@@ -122,13 +135,11 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     let bed = Testbed::new(2);
     answer_each_client_address_on_its_link(&bed);
     drop_joins(&bed.server);
-    let addr = format!("{}:7104", bed.server_ip());
+    let addr = bed.server_addr(7104);
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
     let joins_tried = bed.client.watch(MP_JOIN_SYN_TX);
     let joins_answered = bed.client.watch(MP_JOIN_SYN_ACK_RX);
-    let mut client = bed.client.mptcpize(["run", "--report"]);
-    client.arg(bin("echo-client")).args([&addr, "8000000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report"], &addr, 8_000_000);
     out.assert_success();
     assert!(out.stdout.contains("intact"), "{out}");
     joins_tried.assert_grew("the client tried no join: this test would show nothing");
@@ -141,16 +152,14 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
 fn a_server_without_mptcp_shows_as_a_fallback() {
     require_root_mptcp!();
     let bed = Testbed::new(1);
-    let addr = format!("{}:7101", bed.server_ip());
+    let addr = bed.server_addr(7101);
     // The server is not under the shim: its listener is plain TCP.
     let mut server = bed.server.cmd(bin("echo-server"));
     server.args([&addr, "--once"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("socket: TCP", T);
 
-    let mut client = bed.client.mptcpize(["run", "--report"]);
-    client.arg(bin("echo-client")).args([&addr, "300000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report"], &addr, 300_000);
     out.assert_success();
     assert!(out.stdout.contains("fell back to TCP"), "{out}");
     let lines = report_lines(&out.stderr);
@@ -165,11 +174,10 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
         conn.contains("300000 bytes sent") || conn.contains("at least 300000 bytes sent"),
         "{conn}"
     );
-    assert!(
-        find(&lines, "exit:").ends_with(
-            "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP"
-        ),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP",
     );
 }
 
@@ -178,25 +186,21 @@ fn mptcp_disabled_reports_tcp_and_why() {
     require_root_mptcp!();
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
-    let addr = format!("{}:7102", bed.server_ip());
+    let addr = bed.server_addr(7102);
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
 
-    let mut client = bed.client.mptcpize(["run", "--report=-"]);
-    client.arg(bin("echo-client")).args([&addr, "5000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report=-"], &addr, 5_000);
     out.assert_success();
     let lines = report_lines(&out.stderr);
-    assert!(
-        find(&lines, "connection to").ends_with(&format!(
-            "connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"
-        )),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "connection to",
+        &format!("connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"),
     );
-    assert!(
-        find(&lines, "exit:").ends_with(
-            "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP"
-        ),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP",
     );
 }
 
@@ -206,7 +210,7 @@ fn children_append_whole_lines_to_one_report_file() {
     let bed = Testbed::new(1);
     let dir = ScratchDir::new();
     let report = dir.join("tree.report");
-    let addr = format!("{}:7103", bed.server_ip());
+    let addr = bed.server_addr(7103);
     let _server = bed.server.echo_server(&addr, true, &[]);
 
     // A shell (no sockets: no report) starts three clients at once.
@@ -239,7 +243,7 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
     require_root_mptcp!();
     require_program!("python3");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7105", bed.server_ip());
+    let addr = bed.server_addr(7105);
     let mut server = bed.server.echo_server(&addr, false, &["--once"]);
 
     // A daemon-like client: stderr closed, so its connection gets fd 2;
@@ -261,11 +265,7 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
          print('got', got, flush=True)\n",
         bed.server_ip()
     );
-    let client = bed
-        .client
-        .mptcpize(["run", "--report", "python3", "-c", &script]);
-    let out = run(client, T);
-    out.assert_success();
+    let out = python_with_report(&bed.client, &script);
     assert!(out.stdout.contains("got b'ping'"), "{out}");
     let closed = server.wait_for_line("closed", T);
     assert!(
@@ -302,7 +302,7 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
     require_root_mptcp!();
     require_program!("python3");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7106", bed.server_ip());
+    let addr = bed.server_addr(7106);
     let _server = bed.server.echo_server(&addr, true, &[]);
 
     // Python's os.closerange() calls close_range(); os.dup2() dup2().
@@ -321,11 +321,7 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
          os._exit(0)\n",
         bed.server_ip()
     );
-    let client = bed
-        .client
-        .mptcpize(["run", "--report", "python3", "-c", &script]);
-    let out = run(client, T);
-    out.assert_success();
+    let out = python_with_report(&bed.client, &script);
     let lines = report_lines(&out.stderr);
     for n in ["1111", "2222"] {
         let line = find(&lines, &format!("{n} bytes sent"));

@@ -23,9 +23,7 @@ const T: Duration = Duration::from_secs(30);
 /// the server namespace, and waits until it listens.
 fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
     let mut cmd = bed.server.mptcpize(["run", "busybox", "httpd", "-f", "-p"]);
-    cmd.arg(format!("{}:{port}", bed.server_ip()))
-        .arg("-h")
-        .arg(dir.path());
+    cmd.arg(bed.server_addr(port)).arg("-h").arg(dir.path());
     let server = Child::spawn(cmd);
     let deadline = Instant::now() + T;
     while !bed.server.ss(&["-tln"]).contains(&format!(":{port}")) {
@@ -177,7 +175,7 @@ fn static_go_server_and_client_negotiate_mptcp() {
     require_root_mptcp!();
     require_program!("go");
     let bed = Testbed::new(2);
-    let addr = format!("{}:7100", bed.server_ip());
+    let addr = bed.server_addr(7100);
     let (mut server, listening) = go_server(&bed, &addr);
     assert!(listening.contains("socket: MPTCP"), "{listening}");
 
@@ -206,7 +204,7 @@ fn static_go_falls_back_to_tcp_without_mptcp() {
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
     bed.server.set_mptcp(false);
-    let addr = format!("{}:7101", bed.server_ip());
+    let addr = bed.server_addr(7101);
     let (_server, listening) = go_server(&bed, &addr);
     assert!(listening.contains("socket: TCP"), "{listening}");
     let out = go_client(&bed, &addr, "500000");
@@ -507,7 +505,7 @@ fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
     require_program!("go");
     require_program!("busybox");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7102", bed.server_ip());
+    let addr = bed.server_addr(7102);
     let (_server, _) = go_server(&bed, &addr);
     let dir = ScratchDir::new();
     let log = dir.join("client.log");
