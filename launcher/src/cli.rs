@@ -46,9 +46,9 @@ pub enum Command {
     /// Remove what `enable` added (only that), so the service uses TCP again
     #[command(after_help = DISABLE_EXAMPLES)]
     Disable(ChangeArgs),
-    /// Say whether a service is enabled by mptcpize-rs, and whether it runs with the shim
+    /// Say which services mptcpize-rs enabled, and whether they run with MPTCP now
     #[command(after_help = STATUS_EXAMPLES)]
-    Status(UnitArgs),
+    Status(StatusArgs),
 }
 
 const ENABLE_EXAMPLES: &str = "\
@@ -78,10 +78,17 @@ Examples:
   mptcpize-rs disable --root /mnt/image nginx";
 
 const STATUS_EXAMPLES: &str = "\
-Exit status: 0 when enabled by mptcpize-rs, 3 when not, 1 on error.
+Without UNIT: one line for each unit enabled by mptcpize-rs (persistent and
+runtime drop-ins of the manager selected). Only what is on disk is reported:
+a drop-in an admin edited is named as such.
+
+Exit status: 0 when every UNIT is enabled by mptcpize-rs, 3 when one is not,
+1 on error.
 
 Examples:
+  mptcpize-rs status                           every unit enabled by mptcpize-rs
   mptcpize-rs status nginx                     active / enabled, takes effect on restart
+  mptcpize-rs status nginx redis --json        for scripts
   mptcpize-rs status --user syncthing
   mptcpize-rs status --root /mnt/image nginx";
 
@@ -91,6 +98,26 @@ pub struct UnitArgs {
     /// The unit: nginx, nginx.service, foo@bar.service, web.socket, or a path to its unit file
     #[arg(value_name = "UNIT")]
     pub unit: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `status [UNIT…]`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The units (default: every unit enabled by mptcpize-rs)
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print one JSON array, an object per unit (for scripts)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which service manager, and which of its directories.
+#[derive(Args, Debug)]
+pub struct ScopeArgs {
     /// A unit of your user's service manager (drop-in in ~/.config/systemd/user)
     #[arg(long)]
     pub user: bool,
@@ -116,6 +143,10 @@ pub struct ChangeArgs {
     /// Print the drop-ins and the actions, write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace (enable) or remove (disable) our drop-in even though it was
+    /// edited since mptcpize-rs wrote it: the edit is lost
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -141,8 +172,10 @@ Environment:
   MPTCPIZE_LIB        the preload library to use (default: next to mptcpize-rs,
                       then ../lib/mptcpize-rs/ relative to it)
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
+                      (MPTCPWRAP_DEBUG=1 too)
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
   MPTCPIZE_REPORT     stderr or a file: what --report sets
+  An empty value is unset; 0, no, false, off and n mean off in every variable.
 
 Examples:
   mptcpize-rs run iperf3 -c server.example

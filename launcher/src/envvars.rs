@@ -1,7 +1,8 @@
 //! How the launcher (and `enable`, for systemd units) adds itself to a
 //! program's environment without taking anything away from the user:
 //! `LD_PRELOAD` gets the shim appended once, `GODEBUG` gets `multipathtcp=1`
-//! unless the user already chose a `multipathtcp=` value.
+//! unless the user already chose a `multipathtcp=` value. (The variables'
+//! names and how their values read are `mptcpize_rules::env`'s.)
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -2,7 +2,8 @@
 //! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
 
-use crate::failure::{Failure, Outcome, FAILED, LAUNCHER_FAILED, SUCCESS};
+use crate::error::SUCCESS;
+use crate::say::short;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -30,19 +31,30 @@ pub fn candidates(env_lib: Option<OsString>, exe: Option<PathBuf>) -> Vec<PathBu
     out
 }
 
+/// Why there is no shim to preload.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall", .tried.join(", "))]
+    NotFound { tried: Vec<String> },
+    #[error("{}: {}", .path.display(), short(.source))]
+    Unusable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
 /// it is the only place looked at: a user who names a library means it.
-pub fn shim() -> Result<PathBuf, Failure> {
-    let env_lib = std::env::var_os("MPTCPIZE_LIB").filter(|l| !l.is_empty());
+pub fn shim() -> Result<PathBuf, Error> {
+    let env_lib = std::env::var_os(mptcpize_rules::env::LIB).filter(|l| !l.is_empty());
     let explicit = env_lib.is_some();
     let exe = std::env::current_exe().ok();
     let mut tried = Vec::new();
     for path in candidates(env_lib, exe) {
         match File::open(&path).and_then(|f| f.metadata()) {
             Ok(meta) if meta.is_file() => {
-                return std::fs::canonicalize(&path).map_err(|e| {
-                    Failure::new(LAUNCHER_FAILED, format!("{}: {e}", path.display()))
-                });
+                return std::fs::canonicalize(&path)
+                    .map_err(|source| Error::Unusable { path, source });
             }
             Ok(_) => tried.push(format!("{} (not a file)", path.display())),
             Err(e) => tried.push(format!("{} ({})", path.display(), short(&e))),
@@ -51,28 +63,16 @@ pub fn shim() -> Result<PathBuf, Failure> {
             break;
         }
     }
-    Err(Failure::new(
-        LAUNCHER_FAILED,
-        format!(
-            "cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall",
-            tried.join(", ")
-        ),
-    ))
+    Err(Error::NotFound { tried })
 }
 
-/// The error without its "(os error N)" suffix.
-fn short(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
-/// `mptcpize-rs preload-path`.
-pub fn print_preload_path() -> Outcome {
-    let path = shim().map_err(|f| Failure::new(FAILED, f.message))?;
-    println!("{}", path.display());
+/// `mptcpize-rs preload-path`: the path is the product, so failing to
+/// write it is an error (exit 1), not a panic.
+pub fn print_preload_path() -> Result<u8, crate::error::Error> {
+    let path = shim()?;
+    let mut line = path.into_os_string().into_encoded_bytes();
+    line.push(b'\n');
+    crate::say::out_bytes(&line)?;
     Ok(SUCCESS)
 }
 

@@ -6,13 +6,16 @@
 //! Readers that see "read" see the whole configuration.
 //!
 //! `MPTCPIZE_REPORT` (set by `mptcpize-rs run --report[=FILE]`) turns the
-//! per-connection report on: `stderr` (or `-`, or empty) writes it to fd 2,
-//! anything else is a file the report is appended to. Its path is copied
+//! per-connection report on, as `mptcpize_rules::env::Report` reads it:
+//! `stderr` (or `-`, or an on word) writes it to fd 2, an off word or an
+//! empty value leaves it off, anything else is a file the report is
+//! appended to. Its path is copied
 //! once (into a page mapped for it), so a program that rewrites its
 //! environment (for its process title) cannot change it.
 
 use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use mptcpize_rules::env::{self, Report, Settings};
 
 const UNREAD: u32 = 1;
 const DEBUG: u32 = 2;
@@ -158,21 +161,26 @@ pub fn mark_mptcp_unavailable() {
     STATE.fetch_or(MPTCP_UNAVAILABLE, Ordering::Relaxed);
 }
 
-/// Reads the configuration from the environment. Idempotent: two threads
-/// racing here compute the same bits.
+/// Reads the configuration from the environment, as the rules read it
+/// (`mptcpize_rules::env`). Idempotent: two threads racing here compute the
+/// same bits.
 #[cold]
 pub fn init() -> u32 {
+    let mut settings = Settings::new();
+    for_each_var(|name, value| settings.read(name, value));
     let mut bits = 0;
-    for_each_var(|name, value| match name {
-        b"MPTCPIZE_DEBUG" | b"MPTCPWRAP_DEBUG" if !is_false(value) => bits |= DEBUG,
-        b"MPTCPIZE_FALLBACK" if is_false(value) => bits |= NO_FALLBACK,
-        b"MPTCPIZE_REPORT" => match value {
-            b"" | b"-" | b"stderr" => bits |= REPORT,
-            path if keep_path(path) => bits |= REPORT | REPORT_TO_FILE,
-            _ => {}
-        },
-        _ => {}
-    });
+    if settings.debug() {
+        bits |= DEBUG;
+    }
+    if settings.no_fallback() {
+        bits |= NO_FALLBACK;
+    }
+    match settings.report() {
+        Report::Off => {}
+        Report::Stderr => bits |= REPORT,
+        Report::File(path) if keep_path(path) => bits |= REPORT | REPORT_TO_FILE,
+        Report::File(_) => {}
+    }
     // Set the configuration first, then mark it read, so that a reader that
     // sees the mark also sees the bits.
     STATE.fetch_or(bits, Ordering::Relaxed);
@@ -189,24 +197,16 @@ fn read_environment_at_load() {
     }
 }
 
-/// A variable is off when set to empty, `0`, `no`, `false` or `off`.
-fn is_false(v: &[u8]) -> bool {
-    matches!(
-        v,
-        b"" | b"0" | b"no" | b"false" | b"off" | b"NO" | b"FALSE" | b"OFF"
-    )
-}
-
 extern "C" {
     static environ: *const *const c_char;
 }
 
 /// The variables the shim reads.
 const NAMES: [&[u8]; 4] = [
-    b"MPTCPIZE_DEBUG",
-    b"MPTCPWRAP_DEBUG",
-    b"MPTCPIZE_FALLBACK",
-    b"MPTCPIZE_REPORT",
+    env::DEBUG.as_bytes(),
+    env::MPTCPWRAP_DEBUG.as_bytes(),
+    env::FALLBACK.as_bytes(),
+    env::REPORT.as_bytes(),
 ];
 
 /// Calls `f(name, value)` for each of [`NAMES`] that is set. Values are cut
@@ -214,7 +214,7 @@ const NAMES: [&[u8]; 4] = [
 /// report's path (at most [`PATH_MAX`], longer turns it off). One pass over
 /// `environ`, and most entries are passed over at their first byte: loading
 /// the shim stays cheap.
-fn for_each_var(mut f: impl FnMut(&[u8], &[u8])) {
+fn for_each_var<'e>(mut f: impl FnMut(&[u8], &'e [u8])) {
     // SAFETY: `environ` is the C library's NULL-terminated array of
     // NUL-terminated strings. It is only read here, never past an entry's
     // NUL (a byte that differs from a name's ends the comparison first), and
@@ -234,7 +234,7 @@ fn for_each_var(mut f: impl FnMut(&[u8], &[u8])) {
                 let matches = name.iter().enumerate().all(|(i, &b)| *entry.add(i) == b);
                 if matches && *entry.add(name.len()) == b'=' {
                     let value = entry.add(name.len() + 1);
-                    let max = if name == b"MPTCPIZE_REPORT" {
+                    let max = if name == env::REPORT.as_bytes() {
                         PATH_MAX
                     } else {
                         8
@@ -246,21 +246,6 @@ fn for_each_var(mut f: impl FnMut(&[u8], &[u8])) {
                     f(name, core::slice::from_raw_parts(value, len));
                 }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn false_words() {
-        for v in [&b""[..], b"0", b"no", b"off", b"false"] {
-            assert!(is_false(v));
-        }
-        for v in [&b"1"[..], b"yes", b"on"] {
-            assert!(!is_false(v));
         }
     }
 }

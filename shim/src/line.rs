@@ -196,6 +196,18 @@ impl Line {
     }
 }
 
+impl mptcpize_rules::names::Sink for Line {
+    fn text(&mut self, s: &str) {
+        self.s(s);
+    }
+    fn int(&mut self, n: i64) {
+        if n < 0 {
+            self.s("-");
+        }
+        self.n(n.unsigned_abs());
+    }
+}
+
 /// True when fd 2 is an IPv4 or IPv6 socket: a daemon that closed its
 /// stderr got it back as a connection (or an inetd-style service talks to its
 /// peer on it), and report lines there would go to the peer.

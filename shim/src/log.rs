@@ -4,6 +4,7 @@
 //! threads do not interleave. errno is preserved across the write.
 
 use core::ffi::c_int;
+use mptcpize_rules::names::{self, Sink};
 
 /// The longest line; longer text is cut.
 const MAX: usize = 192;
@@ -15,13 +16,13 @@ struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
-    /// Starts a line with `mptcpize[PID]: socket(`.
+    /// Starts a line with `mptcpize[PID]: `.
     fn new(buf: &'a mut [u8; MAX]) -> Self {
         let mut line = Line { buf, len: 0 };
         line.str("mptcpize[");
         // SAFETY: getpid(2) has no arguments and cannot fail.
         line.num(unsafe { libc::syscall(libc::SYS_getpid) });
-        line.str("]: socket(");
+        line.str("]: ");
         line
     }
 
@@ -64,34 +65,15 @@ impl<'a> Line<'a> {
         self
     }
 
-    /// `AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`.
+    /// `socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`, in the rules' words.
     fn call(&mut self, domain: c_int, ty: c_int, protocol: c_int) -> &mut Self {
-        match domain {
-            libc::AF_INET => self.str("AF_INET"),
-            libc::AF_INET6 => self.str("AF_INET6"),
-            d => self.num(d.into()),
-        };
-        self.str(", ");
-        match ty & mptcpize_rules::SOCK_TYPE_MASK {
-            libc::SOCK_STREAM => self.str("SOCK_STREAM"),
-            t => self.num(t.into()),
-        };
-        if ty & libc::SOCK_NONBLOCK != 0 {
-            self.str("|SOCK_NONBLOCK");
-        }
-        if ty & libc::SOCK_CLOEXEC != 0 {
-            self.str("|SOCK_CLOEXEC");
-        }
-        self.str(", ").num(protocol.into()).str(")")
+        names::write_socket_call(self, domain, ty, protocol);
+        self
     }
 
     fn errno(&mut self, err: c_int) -> &mut Self {
-        match err {
-            libc::ENOPROTOOPT => self.str("ENOPROTOOPT"),
-            libc::EPROTONOSUPPORT => self.str("EPROTONOSUPPORT"),
-            libc::EINVAL => self.str("EINVAL"),
-            e => self.str("errno ").num(e.into()),
-        }
+        names::write_errno(self, err);
+        self
     }
 
     fn emit(&mut self) {
@@ -108,6 +90,15 @@ impl<'a> Line<'a> {
             libc::syscall(libc::SYS_write, 2, self.buf.as_ptr(), self.len);
             *errno = saved;
         }
+    }
+}
+
+impl Sink for Line<'_> {
+    fn text(&mut self, s: &str) {
+        self.str(s);
+    }
+    fn int(&mut self, n: i64) {
+        self.num(n);
     }
 }
 

@@ -19,6 +19,8 @@ use crate::table::{self, Kind};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
+use mptcpize_rules::errno::Unavailable;
+use mptcpize_rules::names;
 
 /// Sockets `socket()` made MPTCP.
 static CONVERTED: AtomicU32 = AtomicU32::new(0);
@@ -251,13 +253,15 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
 
 /// `: ENOPROTOOPT, net.mptcp.enabled=0` and the like, for a fallback errno.
 fn reason(line: &mut Line, errno: c_int) -> &mut Line {
-    match errno {
-        libc::ENOPROTOOPT => line.s(": ENOPROTOOPT, net.mptcp.enabled=0"),
-        libc::EPROTONOSUPPORT => line.s(": EPROTONOSUPPORT, kernel without MPTCP"),
-        libc::EINVAL => line.s(": EINVAL, kernel older than 5.6"),
-        0 => line,
-        e => line.s(": errno ").n(e as u64),
+    if errno == 0 {
+        return line;
     }
+    line.s(": ");
+    names::write_errno(line, errno);
+    if let Some(why) = Unavailable::from_errno(errno) {
+        line.s(", ").s(why.reason());
+    }
+    line
 }
 
 /// Run by the C library when the process exits (after the program's own

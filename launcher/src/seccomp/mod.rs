@@ -17,58 +17,90 @@ mod netns;
 mod signals;
 mod supervisor;
 
-use crate::cli::RunArgs;
-use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
+use crate::say;
+use crate::target;
 use child::{Report, Stage};
 use std::ffi::OsStr;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Command;
+
+pub use supervisor::Config;
 
 /// Set in the supervised tree to the launcher's pid, so that a nested
 /// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
 /// (the kernel allows one listener per filter chain).
-pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
+pub const SUPERVISOR_ENV: &str = mptcpize_rules::env::SUPERVISOR;
 
-/// Runs `path` (found for `prog`) with `args` under a supervisor and ends
-/// the way it ends.
-pub fn run(
-    path: &Path,
-    prog: &OsStr,
-    rest: &[std::ffi::OsString],
-    args: &RunArgs,
-    mut cmd: Command,
-) -> crate::failure::Outcome {
-    let config = supervisor::Config {
-        debug: args.debug || env_on("MPTCPIZE_DEBUG"),
-        no_fallback: args.no_fallback || env_false("MPTCPIZE_FALLBACK"),
-    };
-    cmd.arg0(prog).args(rest);
+/// Why seccomp mode could not start PROG.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PROG itself could not be executed.
+    #[error(transparent)]
+    Exec(target::Error),
+    /// This kernel or architecture cannot do it.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{what}: {}", say::short(.source))]
+    Setup {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("cannot set no_new_privs for seccomp mode: {}", say::short(.0))]
+    NoNewPrivs(io::Error),
+    #[error("the kernel refused the seccomp filter: {}", say::short(.0))]
+    FilterRefused(io::Error),
+    /// The kernel allows one user-notification listener per filter chain.
+    #[error("{}", busy_message(*.ours))]
+    OtherSupervisor { ours: Option<u32> },
+    #[error("the supervisor went away before the program started")]
+    SupervisorGone,
+    #[error("the child did not pass on its seccomp listener")]
+    NoListener,
+}
+
+fn busy_message(ours: Option<u32>) -> String {
+    match ours {
+        Some(pid) => format!("this process is already under the seccomp supervisor of mptcpize-rs (pid {pid}), which converts its sockets already; the kernel allows only one: keep {SUPERVISOR_ENV} in the environment (env -i removed it), or run PROG without mptcpize-rs"),
+        None => "this process is already under another seccomp user-notification supervisor (a container runtime?); the kernel allows only one: use --mode preload".to_string(),
+    }
+}
+
+fn setup(what: &'static str) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Setup { what, source }
+}
+
+/// Runs `cmd` (PROG, found for `prog`) under a supervisor and ends the way
+/// it ends.
+pub fn run(mut cmd: Command, prog: &OsStr, config: Config) -> Result<u8, Error> {
     if already_supervised() {
         if config.debug {
-            eprintln!(
-                "mptcpize-rs: already under a seccomp supervisor: running {} directly",
-                path.display()
-            );
+            say::line(format_args!(
+                "already under a seccomp supervisor: running {} directly",
+                prog.to_string_lossy()
+            ));
         }
-        return Err(exec_failure(cmd.exec(), prog));
+        // SAFETY: the hook only calls signal(2), which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                say::restore_sigpipe();
+                Ok(())
+            })
+        };
+        return Err(Error::Exec(target::Error::from_exec(&cmd.exec(), prog)));
     }
-    let fail = |why: String| Failure::new(LAUNCHER_FAILED, why);
-    filter::check_support().map_err(fail)?;
-    supervisor::check_sizes().map_err(fail)?;
+    filter::check_support().map_err(Error::Unsupported)?;
+    supervisor::check_sizes().map_err(Error::Unsupported)?;
     let program = filter::Program::native().expect("checked by check_support");
 
     // The supervisor first, while the launcher has no other thread.
-    let to_supervisor =
-        supervisor::fork(config).map_err(|e| fail(format!("cannot start the supervisor: {e}")))?;
-    let blocked = signals::block().map_err(|e| fail(format!("cannot block signals: {e}")))?;
-    let (parent_end, child_end) =
-        child::socketpair().map_err(|e| fail(format!("socketpair: {e}")))?;
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    cmd.env(SUPERVISOR_ENV, me.to_string());
-    child::prepare(&mut cmd, program, &child_end, me);
+    let to_supervisor = supervisor::fork(config).map_err(setup("cannot start the supervisor"))?;
+    let blocked = signals::block().map_err(setup("cannot block signals"))?;
+    let (parent_end, child_end) = child::socketpair().map_err(setup("socketpair"))?;
+    let me = rustix::process::getpid();
+    cmd.env(SUPERVISOR_ENV, me.as_raw_nonzero().to_string());
+    child::prepare(&mut cmd, program, &child_end, me.as_raw_nonzero().get());
     let spawned = cmd.spawn();
     drop(child_end);
     let child = match spawned {
@@ -78,86 +110,66 @@ pub fn run(
     let mut guard = signals::ChildGuard(Some(child.id() as libc::pid_t));
     let listener = match child::receive(&parent_end, true) {
         Ok(Some(Report::Listener(fd))) => fd,
-        Ok(_) | Err(_) => {
-            return Err(fail(
-                "the child did not pass on its seccomp listener".into(),
-            ))
-        }
+        Ok(_) | Err(_) => return Err(Error::NoListener),
     };
     drop(parent_end);
     child::send_listener(&to_supervisor, &listener)
-        .map_err(|e| fail(format!("cannot pass the listener to the supervisor: {e}")))?;
+        .map_err(setup("cannot pass the listener to the supervisor"))?;
     drop((listener, to_supervisor));
     let ended = signals::supervise(child.id() as libc::pid_t, &blocked)
-        .map_err(|e| fail(format!("waiting for the child: {e}")))?;
+        .map_err(setup("waiting for the child"))?;
     guard.reaped();
     signals::end_like(ended)
 }
 
-/// The one-line failure for a child that never ran PROG: the stage it
-/// reported, or else the exec error.
-fn spawn_failure(err: std::io::Error, parent_end: &OwnedFd, prog: &OsStr) -> Failure {
+/// The failure of a child that never ran PROG: the stage it reported, or
+/// else the exec error.
+fn spawn_failure(err: io::Error, parent_end: &OwnedFd, prog: &OsStr) -> Error {
     match child::receive(parent_end, false) {
         Ok(Some(Report::Failed(stage, errno))) => {
-            let cause = std::io::Error::from_raw_os_error(errno);
-            let why = match stage {
-                Stage::NoNewPrivs => format!("cannot set no_new_privs for seccomp mode: {cause}"),
-                Stage::Filter if errno == libc::EBUSY => "this process is already under another seccomp user-notification supervisor (a container runtime?); the kernel allows only one: use --mode preload".to_string(),
-                Stage::Filter => format!("the kernel refused the seccomp filter: {cause}"),
-                Stage::ParentGone | Stage::Ready => "the supervisor went away before the program started".to_string(),
-            };
-            Failure::new(LAUNCHER_FAILED, why)
+            let cause = io::Error::from_raw_os_error(errno);
+            match stage {
+                Stage::NoNewPrivs => Error::NoNewPrivs(cause),
+                Stage::Filter if errno == libc::EBUSY => Error::OtherSupervisor {
+                    ours: our_launcher_above(),
+                },
+                Stage::Filter => Error::FilterRefused(cause),
+                Stage::ParentGone | Stage::Ready => Error::SupervisorGone,
+            }
         }
-        _ => exec_failure(err, prog),
+        _ => Error::Exec(target::Error::from_exec(&err, prog)),
     }
 }
 
-/// The failure of executing PROG, with env(1)'s exit codes.
-pub fn exec_failure(err: std::io::Error, prog: &OsStr) -> Failure {
-    let name = prog.to_string_lossy();
-    match err.kind() {
-        std::io::ErrorKind::NotFound if !name.contains('/') => {
-            Failure::new(NOT_FOUND, format!("{name}: command not found"))
-        }
-        std::io::ErrorKind::NotFound if std::path::Path::new(prog).exists() => Failure::new(
-            NOT_FOUND,
-            format!("{name}: its interpreter (#!) or ELF loader was not found"),
-        ),
-        std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
-        std::io::ErrorKind::PermissionDenied => Failure::new(
-            CANNOT_EXECUTE,
-            format!("{name}: permission denied (not executable?)"),
-        ),
-        _ => Failure::new(CANNOT_EXECUTE, format!("{name}: cannot execute: {err}")),
-    }
-}
-
-/// True inside a tree that a seccomp supervisor already covers: the
-/// variable is set and this process has a seccomp filter.
+/// True inside a tree that a seccomp supervisor of ours already covers:
+/// this process has a seccomp filter, and the variable is set or an
+/// ancestor is an `mptcpize-rs` launcher.
 fn already_supervised() -> bool {
-    if std::env::var_os(SUPERVISOR_ENV).is_none() {
-        return false;
-    }
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+    let filtered = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .find_map(|l| l.strip_prefix("Seccomp_filters:"))
             .and_then(|n| n.trim().parse::<u32>().ok())
             .is_some_and(|n| n > 0)
-    })
+    });
+    filtered && (std::env::var_os(SUPERVISOR_ENV).is_some() || our_launcher_above().is_some())
 }
 
-fn env_on(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !is_false(v.as_encoded_bytes()))
-}
-
-fn env_false(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| is_false(v.as_encoded_bytes()))
-}
-
-/// The words the shim reads as "off".
-fn is_false(v: &[u8]) -> bool {
-    matches!(
-        v,
-        b"" | b"0" | b"no" | b"false" | b"off" | b"NO" | b"FALSE" | b"OFF"
-    )
+/// The pid of an ancestor that is an `mptcpize-rs` launcher (the process
+/// that supervises a seccomp-mode tree), found through /proc.
+fn our_launcher_above() -> Option<u32> {
+    let mut pid = rustix::process::getppid()?.as_raw_nonzero().get() as u32;
+    for _ in 0..64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // pid (comm) state ppid …: comm may hold blanks and parentheses.
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1;
+        if comm == "mptcpize-rs" {
+            return Some(pid);
+        }
+        pid = tail.split_whitespace().nth(1)?.parse().ok()?;
+        if pid <= 1 {
+            return None;
+        }
+    }
+    None
 }

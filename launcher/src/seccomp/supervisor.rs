@@ -29,6 +29,7 @@
 
 use super::child::{self, Report};
 use super::netns;
+use mptcpize_rules::names::{Errno, SocketCall};
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -344,7 +345,7 @@ impl Supervisor {
     /// TCP socket) or fail the call, as the rules and `--no-fallback` say.
     fn mptcp_failed(&self, n: &libc::seccomp_notif, err: i32, foreign: bool) {
         if self.config.no_fallback || !is_fallback_errno(err) {
-            self.log(n, format_args!("= -1: MPTCP failed ({})", errno_name(err)));
+            self.log(n, format_args!("= -1: MPTCP failed ({})", Errno(err)));
             return self.fail(n.id, err);
         }
         // MPTCP is enabled per namespace: only our own one's state is
@@ -356,7 +357,7 @@ impl Supervisor {
             n,
             format_args!(
                 "TCP, MPTCP unavailable ({}), fallback for the rest of the tree",
-                errno_name(err)
+                Errno(err)
             ),
         );
         self.let_through(n.id);
@@ -420,46 +421,14 @@ impl Supervisor {
         if !self.config.debug {
             return;
         }
-        let line = format!(
-            "mptcpize[{}]: socket({}, {}, {}) {what} (seccomp)\n",
-            n.pid,
-            family_name(n.data.args[0] as i32),
-            type_name(n.data.args[1] as i32),
-            n.data.args[2] as i32
-        );
+        let call = SocketCall {
+            domain: n.data.args[0] as i32,
+            ty: n.data.args[1] as i32,
+            protocol: n.data.args[2] as i32,
+        };
+        let line = format!("mptcpize[{}]: {call} {what} (seccomp)\n", n.pid);
         // One write(2), no lock: lines from the threads do not interleave.
         // SAFETY: writes the bytes of a live String to fd 2.
         unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
-    }
-}
-
-fn family_name(domain: i32) -> String {
-    match domain {
-        libc::AF_INET => "AF_INET".into(),
-        libc::AF_INET6 => "AF_INET6".into(),
-        d => d.to_string(),
-    }
-}
-
-fn type_name(ty: i32) -> String {
-    let mut s = match ty & mptcpize_rules::SOCK_TYPE_MASK {
-        libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
-        t => t.to_string(),
-    };
-    if ty & libc::SOCK_NONBLOCK != 0 {
-        s.push_str("|SOCK_NONBLOCK");
-    }
-    if ty & libc::SOCK_CLOEXEC != 0 {
-        s.push_str("|SOCK_CLOEXEC");
-    }
-    s
-}
-
-fn errno_name(e: i32) -> String {
-    match e {
-        libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
-        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT".into(),
-        libc::EINVAL => "EINVAL".into(),
-        e => format!("errno {e}"),
     }
 }

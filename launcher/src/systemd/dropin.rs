@@ -1,5 +1,7 @@
 //! The drop-ins we write, and recognising them again. A drop-in of ours is
-//! `<unit>.d/90-mptcpize.conf` and starts with a marker line; a few
+//! `<unit>.d/90-mptcpize.conf`; its first line is a marker with a checksum
+//! of the whole text as we wrote it, so that an admin's edit is noticed
+//! (and never overwritten or removed: see `enable` and `disable`), and a few
 //! `# mptcpize-rs key=value` comment lines record what `status` and
 //! `disable` need to know (the shim, the socket drop-ins written with it,
 //! whether we created the `.d` directory).
@@ -11,6 +13,9 @@ use super::unitfile::quote;
 pub const FILE_NAME: &str = "90-mptcpize.conf";
 
 const MARK: &str = "# Written by mptcpize-rs";
+const SUM: &str = "checksum ";
+/// What stands for the checksum while it is computed.
+const BLANK: &str = "----------------";
 const KEY: &str = "# mptcpize-rs ";
 
 /// What one of our drop-ins records about itself.
@@ -19,6 +24,30 @@ pub struct Ours {
     pub shim: Option<String>,
     pub created_dir: bool,
     pub sockets: Vec<String>,
+    /// False when the text is no longer what we wrote (or carries no
+    /// checksum to tell).
+    pub intact: bool,
+}
+
+/// FNV-1a, 64 bits: enough to notice an edit (it is no defence against a
+/// forger, who would need root to write there anyway).
+fn fnv1a(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// `text` (whose marker line holds [`BLANK`]) with its checksum filled in.
+fn sealed(text: String) -> String {
+    let sum = fnv1a(&text);
+    text.replacen(BLANK, &sum, 1)
+}
+
+fn header(what: &str, undo: &str) -> String {
+    format!("{MARK} ({SUM}{BLANK}): {what}\n# Undo with: mptcpize-rs disable {undo}\n")
 }
 
 /// The drop-in for a service: LD_PRELOAD and GODEBUG, as computed by the
@@ -31,11 +60,11 @@ pub fn service(
     sockets: &[String],
     created_dir: bool,
 ) -> String {
-    let mut s = format!(
-        "{MARK}: {unit} uses Multipath TCP from its next start.\n\
-         # Undo with: mptcpize-rs disable {unit}\n\
-         {KEY}shim={shim}\n"
+    let mut s = header(
+        &format!("{unit} uses Multipath TCP from its next start."),
+        unit,
     );
+    s.push_str(&format!("{KEY}shim={shim}\n"));
     for socket in sockets {
         s.push_str(&format!("{KEY}socket={socket}\n"));
     }
@@ -47,21 +76,30 @@ pub fn service(
         quote(&format!("LD_PRELOAD={ld_preload}")),
         quote(&format!("GODEBUG={godebug}"))
     ));
-    s
+    sealed(s)
 }
 
 /// The drop-in that makes a socket unit's listening sockets MPTCP
 /// (systemd 257 and later).
 pub fn socket(socket: &str, service: &str, created_dir: bool) -> String {
-    let mut s = format!(
-        "{MARK}: {socket} listens with Multipath TCP.\n\
-         # Undo with: mptcpize-rs disable {service}\n"
-    );
+    let mut s = header(&format!("{socket} listens with Multipath TCP."), service);
     if created_dir {
         s.push_str(&format!("{KEY}created-dir=yes\n"));
     }
     s.push_str("[Socket]\nSocketProtocol=mptcp\n");
-    s
+    sealed(s)
+}
+
+/// Whether `text` is still exactly what we wrote.
+fn intact(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    let Some(sum) = first
+        .split_once(SUM)
+        .map(|(_, rest)| rest.get(..BLANK.len()).unwrap_or_default())
+    else {
+        return false;
+    };
+    sum.len() == BLANK.len() && fnv1a(&text.replacen(sum, BLANK, 1)) == sum
 }
 
 /// What `text` records, or None when it is not one of ours.
@@ -69,7 +107,10 @@ pub fn parse(text: &str) -> Option<Ours> {
     if !text.starts_with(MARK) {
         return None;
     }
-    let mut ours = Ours::default();
+    let mut ours = Ours {
+        intact: intact(text),
+        ..Ours::default()
+    };
     for line in text.lines() {
         let Some((k, v)) = line.strip_prefix(KEY).and_then(|kv| kv.split_once('=')) else {
             continue;
@@ -89,7 +130,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_back_what_it_writes() {
+    fn reads_back_what_it_writes_and_notices_edits() {
         let text = service(
             "web.service",
             "/l/libmptcpize.so",
@@ -104,14 +145,25 @@ mod tests {
                 shim: Some("/l/libmptcpize.so".into()),
                 created_dir: true,
                 sockets: vec!["web.socket".into()],
+                intact: true,
             })
         );
         assert!(text.contains("Environment=\"LD_PRELOAD=/a.so:/l/libmptcpize.so\"\n"));
+        assert!(!text.contains(BLANK));
         assert_eq!(parse("[Service]\nEnvironment=X=1\n"), None);
-        assert!(
-            !parse(&socket("web.socket", "web.service", false))
-                .unwrap()
-                .created_dir
-        );
+        let sock = parse(&socket("web.socket", "web.service", false)).unwrap();
+        assert!(!sock.created_dir && sock.intact);
+
+        // Any change, even of one byte or only of a comment, is an edit.
+        for edited in [
+            format!("{text}Environment=MINE=1\n"),
+            text.replace("multipathtcp=1", "multipathtcp=0"),
+            text.replace("# Undo", "#  Undo"),
+            text.replacen("checksum ", "checksum 0", 1),
+            text.lines().next().unwrap().to_string(),
+            format!("{MARK}: web.service (an older drop-in without a checksum)\n"),
+        ] {
+            assert!(!parse(&edited).unwrap().intact, "{edited}");
+        }
     }
 }
