@@ -157,13 +157,19 @@ pub struct EnableArgs {
     /// /usr/local/lib/mptcpize-rs/libmptcpize.so in the image)
     #[arg(long, value_name = "PATH")]
     pub shim: Option<std::path::PathBuf>,
+    /// How the service's programs are reached: auto (each ExecStart= program judged as `run`
+    /// judges PROG: seccomp when one is statically linked or Go before 1.21), preload
+    /// (LD_PRELOAD drop-in; refused for such programs without --force), or seccomp (every
+    /// ExecStart= line wrapped in `mptcpize-rs run --mode seccomp`)
+    #[arg(long, value_enum, default_value_t = RunMode::Auto)]
+    pub mode: RunMode,
 }
 
 const RUN_EXAMPLES: &str = "\
-PROG is found through PATH. In preload mode it is executed in place of
-mptcpize-rs: no fork, no shell, so it keeps the pid, signals, terminal and
-exit status of its own. In seccomp mode mptcpize-rs stays PROG's parent: it
-forwards signals to PROG and exits with PROG's status (128+N for signal N).
+PROG is found through PATH and executed in place of mptcpize-rs, in both
+modes: no shell, so it keeps the pid, signals, terminal and exit status of
+its own. Seccomp mode sets no_new_privs: set-ID programs that PROG's
+descendants start run without their privileges (-d says so).
 
 Exit status: PROG's own; 127 if PROG was not found, 126 if it could not be
 executed, 125 if mptcpize-rs itself failed, 2 for a usage error.

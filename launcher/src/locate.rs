@@ -4,6 +4,7 @@
 
 use crate::error::SUCCESS;
 use crate::say::short;
+use crate::target::{elf_id, ElfId};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,58 @@ pub fn shim() -> Result<PathBuf, Error> {
         }
     }
     Err(Error::NotFound { tried })
+}
+
+/// Why ld.so would not preload the shim into PROG (it would say so on
+/// stderr, ignore it, and PROG's sockets would stay TCP).
+#[derive(Debug, thiserror::Error)]
+pub enum Unloadable {
+    #[error("the preload library {} has a blank or a colon in its path, which LD_PRELOAD cannot carry; install it under a plain path, or point MPTCPIZE_LIB at one", .0.display())]
+    Path(PathBuf),
+    #[error("the preload library {} is not an ELF shared library", .0.display())]
+    NotElf(PathBuf),
+    #[error("the preload library {} is built for another machine ({shim}) than {} ({prog})", .path.display(), .prog_path.display())]
+    Machine {
+        path: PathBuf,
+        shim: ElfId,
+        prog_path: PathBuf,
+        prog: ElfId,
+    },
+    #[error("cannot read the preload library {}: {}", .path.display(), short(.source))]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Checks that ld.so can preload `shim` into a program of identity `prog`
+/// (`None`: not known, e.g. PROG is no ELF program of its own).
+pub fn loadable(shim: &Path, prog: Option<(&Path, ElfId)>) -> Result<(), Unloadable> {
+    use std::io::Read;
+    let bytes = shim.as_os_str().as_encoded_bytes();
+    if bytes
+        .iter()
+        .any(|b| matches!(b, b' ' | b':' | b'\t' | b'\n'))
+    {
+        return Err(Unloadable::Path(shim.to_path_buf()));
+    }
+    let mut head = Vec::with_capacity(64);
+    File::open(shim)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|source| Unloadable::Unreadable {
+            path: shim.to_path_buf(),
+            source,
+        })?;
+    let id = elf_id(&head, true).ok_or_else(|| Unloadable::NotElf(shim.to_path_buf()))?;
+    match prog {
+        Some((prog_path, prog)) if prog != id => Err(Unloadable::Machine {
+            path: shim.to_path_buf(),
+            shim: id,
+            prog_path: prog_path.to_path_buf(),
+            prog,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `mptcpize-rs preload-path`: the path is the product, so failing to

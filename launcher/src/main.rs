@@ -17,6 +17,7 @@ mod envvars;
 mod error;
 mod locate;
 mod policy;
+mod report_dest;
 mod run;
 mod say;
 mod seccomp;

@@ -205,6 +205,7 @@ mod tests {
         Elf {
             interpreter: interp.map(PathBuf::from),
             go: v.map(go),
+            id: None,
         }
     }
 

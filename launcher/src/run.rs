@@ -2,23 +2,24 @@
 //! environment, read once into [`Settings`]), finds PROG, lets
 //! [`crate::policy`] choose the mode that reaches its sockets, and runs it.
 //!
-//! Preload mode puts the shim into the environment and executes the program
-//! in place of the launcher (execvp semantics: PATH search, no fork, no
-//! shell), so the program keeps our pid, signals, stdio and exit status.
-//! Seccomp mode runs it under a supervisor (see [`crate::seccomp`]), which
-//! gets only its small [`seccomp::Config`].
+//! Both modes execute the program in place of the launcher (execvp
+//! semantics: PATH search, no shell), so the program keeps our pid,
+//! signals, stdio and exit status. Preload mode first puts the shim into
+//! the environment; seccomp mode first starts a supervisor and installs a
+//! filter (see [`crate::seccomp`]), which gets only its small
+//! [`seccomp::Config`].
 
 use crate::cli::{RunArgs, RunMode};
 use crate::envvars::{godebug_with, ld_preload_with};
 use crate::policy::{self, Mode};
 use crate::say;
 use crate::target::{self, Target};
-use crate::{locate, seccomp};
+use crate::{locate, report_dest, seccomp};
 use mptcpize_rules::env;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Why `run` failed: PROG cannot be executed (127/126), or the launcher
@@ -29,14 +30,14 @@ pub enum Error {
     Prog(#[from] target::Error),
     #[error(transparent)]
     Shim(#[from] locate::Error),
+    /// `--no-fallback` and a shim ld.so would not load.
+    #[error("{0}: with --no-fallback, refusing to run the program over TCP")]
+    Unloadable(locate::Unloadable),
     /// PROG changes credentials at exec: no mode can work.
     #[error("{0}")]
     Privileges(String),
-    #[error("cannot write the report to {}: {}; choose another --report=FILE", .path.display(), say::short(.source))]
-    Report {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Report(#[from] report_dest::Error),
     #[error(transparent)]
     Seccomp(seccomp::Error),
 }
@@ -140,7 +141,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         return Err(Error::Privileges(why));
     }
     let report = match &settings.report {
-        Some(to) => Some(report_target(to)?),
+        Some(to) => Some(report_dest::check(to)?),
         None => None,
     };
     if report.is_some() && mode == Mode::Seccomp {
@@ -150,7 +151,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     }
     let env = settings.env(report);
     match mode {
-        Mode::Preload => Err(preload(&settings, env)),
+        Mode::Preload => Err(preload(&settings, &target, env)),
         Mode::Seccomp => {
             if settings.debug {
                 say::line(format_args!("{}", policy::NO_NEW_PRIVS_NOTE));
@@ -161,22 +162,36 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             };
             let mut cmd = Command::new(&target.path);
             cmd.arg0(&settings.prog).args(&settings.args).envs(env);
-            Ok(seccomp::run(cmd, &settings.prog, config)?)
+            Err(seccomp::exec(cmd, &settings.prog, config).into())
         }
     }
 }
 
 /// Executes PROG in place of the launcher with the shim preloaded; returns
-/// only why that failed.
-fn preload(settings: &Settings, env: Vec<(&'static str, OsString)>) -> Error {
+/// only why that failed. A shim ld.so would not load is refused with
+/// `--no-fallback`, and otherwise left out with a warning: nobody is told
+/// MPTCP where the sockets stay TCP.
+fn preload(settings: &Settings, target: &Target, env: Vec<(&'static str, OsString)>) -> Error {
     let shim = match locate::shim() {
         Ok(shim) => shim,
         Err(e) => return e.into(),
     };
-    let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+    let prog = target
+        .program()
+        .and_then(|(t, elf)| Some((t.path.as_path(), elf.id?)));
     // The launcher is single-threaded and about to exec: setting its own
     // environment is safe, and spares Command a copy of the whole of it.
-    std::env::set_var("LD_PRELOAD", ld_preload);
+    match locate::loadable(&shim, prog) {
+        Ok(()) => {
+            let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+            std::env::set_var("LD_PRELOAD", ld_preload);
+        }
+        Err(e) if settings.no_fallback => return Error::Unloadable(e),
+        Err(e) => say::warn(format_args!(
+            "{e}: {} runs without it, its sockets stay TCP (--no-fallback refuses instead)",
+            settings.prog.to_string_lossy()
+        )),
+    }
     for (name, value) in env {
         std::env::set_var(name, value);
     }
@@ -192,27 +207,4 @@ fn preload(settings: &Settings, env: Vec<(&'static str, OsString)>) -> Error {
     // exec() only returns on failure.
     let err = cmd.exec();
     target::Error::from_exec(&err, &settings.prog).into()
-}
-
-/// The value of `MPTCPIZE_REPORT` for `--report[=FILE]`: `stderr`, or FILE
-/// made absolute (the program may change directory) after checking that it
-/// can be appended to. The file is created if needed and never truncated:
-/// every process of the run appends its lines.
-fn report_target(to: &Path) -> Result<PathBuf, Error> {
-    if to.as_os_str() == "stderr" || to.as_os_str() == "-" {
-        return Ok(PathBuf::from("stderr"));
-    }
-    let path = std::path::absolute(to).map_err(|source| Error::Report {
-        path: to.to_path_buf(),
-        source,
-    })?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(|source| Error::Report {
-            path: path.clone(),
-            source,
-        })?;
-    Ok(path)
 }

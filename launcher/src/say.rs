@@ -40,9 +40,8 @@ static SIGPIPE_WAS_IGNORED: std::sync::atomic::AtomicBool =
 /// it forks) instead of a fatal signal. PROG gets the disposition back
 /// (see [`restore_sigpipe`]).
 pub fn ignore_sigpipe() {
-    use rustix::process::Signal;
     // SAFETY: SIG_IGN is no handler: no code of ours runs on the signal.
-    let old = unsafe { libc::signal(Signal::PIPE.as_raw(), libc::SIG_IGN) };
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     SIGPIPE_WAS_IGNORED.store(old == libc::SIG_IGN, std::sync::atomic::Ordering::Relaxed);
 }
 

@@ -54,6 +54,8 @@ pub struct Elf {
     pub interpreter: Option<PathBuf>,
     /// Present when the program was written in Go (it has `.go.buildinfo`).
     pub go: Option<GoBuild>,
+    /// Its class and machine (a preloaded library must match them).
+    pub id: Option<ElfId>,
 }
 
 /// The Go toolchain that built a program, from its `.go.buildinfo`.
@@ -229,11 +231,7 @@ pub fn resolve(prog: &OsStr) -> Result<PathBuf, Error> {
 const NAME_MAX: usize = 255;
 
 fn is_executable(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access() reads a NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
 }
 
 fn inspect_file(path: &Path, depth: usize) -> Target {
@@ -321,6 +319,56 @@ fn env_command(arg: &[u8]) -> Option<OsString> {
     None
 }
 
+/// The class and machine of an ELF file: what ld.so matches a preloaded
+/// library against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElfId {
+    pub class64: bool,
+    pub machine: u16,
+}
+
+impl std::fmt::Display for ElfId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.machine {
+            m if m == object::elf::EM_386.0 => "i386",
+            m if m == object::elf::EM_X86_64.0 => "x86-64",
+            m if m == object::elf::EM_AARCH64.0 => "aarch64",
+            m if m == object::elf::EM_ARM.0 => "arm",
+            m if m == object::elf::EM_PPC64.0 => "ppc64",
+            m if m == object::elf::EM_S390.0 => "s390",
+            m if m == object::elf::EM_RISCV.0 => "riscv",
+            _ => "",
+        };
+        let bits = if self.class64 { 64 } else { 32 };
+        if name.is_empty() {
+            write!(f, "ELF{bits} machine {}", self.machine)
+        } else {
+            write!(f, "ELF{bits} {name}")
+        }
+    }
+}
+
+/// The identity of an ELF shared object (or executable) from its header;
+/// `None` when `head` is not ELF, or not a shared object when `shared`.
+pub fn elf_id(head: &[u8], shared: bool) -> Option<ElfId> {
+    use object::elf::{FileHeader32, FileHeader64, ET_DYN};
+    use object::read::elf::FileHeader;
+    use object::{Endianness, FileKind};
+    fn id<H: FileHeader<Endian = Endianness>>(head: &[u8], shared: bool) -> Option<ElfId> {
+        let h = H::parse(head).ok()?;
+        let e = h.endian().ok()?;
+        (!shared || h.e_type(e) == ET_DYN).then(|| ElfId {
+            class64: h.is_class_64(),
+            machine: h.e_machine(e).0,
+        })
+    }
+    match FileKind::parse(head).ok()? {
+        FileKind::Elf32 => id::<FileHeader32<Endianness>>(head, shared),
+        FileKind::Elf64 => id::<FileHeader64<Endianness>>(head, shared),
+        _ => None,
+    }
+}
+
 /// The interpreter and Go build of an ELF file; `None` if it is not ELF.
 fn elf<'a, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
     match FileKind::parse(bytes).ok()? {
@@ -333,7 +381,13 @@ fn elf<'a, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
 fn elf_of<'a, H: FileHeader<Endian = Endianness>, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
     let header = H::parse(bytes).ok()?;
     let endian = header.endian().ok()?;
-    let mut out = Elf::default();
+    let mut out = Elf {
+        id: Some(ElfId {
+            class64: header.is_class_64(),
+            machine: header.e_machine(endian).0,
+        }),
+        ..Elf::default()
+    };
     for ph in header.program_headers(endian, bytes).ok()? {
         if ph.p_type(endian) == PT_INTERP {
             let data = ph.data(endian, bytes).ok()?;
@@ -394,20 +448,7 @@ fn privileges(path: &Path) -> Privileges {
 }
 
 fn has_file_caps(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: getxattr with a NUL-terminated path and name, and a null buffer
-    // of size 0: it only returns the attribute's size (or -1).
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            c"security.capability".as_ptr(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    n > 0
+    rustix::fs::getxattr_query(path, "security.capability").is_ok_and(|n| n > 0)
 }
 
 impl Target {
@@ -546,8 +587,10 @@ mod tests {
         assert_eq!(interpreter, Path::new("/bin/sh"));
         assert_eq!(argument.as_deref(), Some(OsStr::new("-e")));
         assert_eq!(runs.as_ref().unwrap().path, Path::new("/bin/sh"));
-        // SAFETY: getuid/getgid have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
         assert_eq!(t.privileges.setuid, Some(uid));
         assert_eq!(t.privileges.setgid, Some(gid));
         // The kernel ignores set-ID bits on scripts; the interpreter's count.

@@ -774,3 +774,206 @@ fn an_image_nobody_may_enter_is_permission_denied() {
     assert_refused(&out, "permission denied");
     drop(img);
 }
+
+/// Where the image has the launcher (`bin/` beside the shim's `lib/`).
+const IMAGE_LAUNCHER: &str = "/usr/local/bin/mptcpize-rs";
+
+/// An image with the launcher installed and real programs: a static
+/// busybox, a Go 1.19 program, a dynamic `true`.
+fn image_with_programs() -> Image {
+    let img = Image::new(Some(252));
+    let install = |from: &std::path::Path, to: &str| {
+        let dest = img.dir.join(&to[1..]);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(from, &dest).unwrap();
+        img.chmod(&to[1..], 0o755);
+    };
+    install(&mptcpize_tests::launcher(), IMAGE_LAUNCHER);
+    install(std::path::Path::new("/bin/busybox"), "/usr/bin/busybox");
+    install(std::path::Path::new("/bin/true"), "/usr/bin/true");
+    install(
+        &mptcpize_tests::gobuild::go_program("gonet"),
+        "/usr/bin/gonet",
+    );
+    img
+}
+
+fn wrapped(line: &str) -> String {
+    format!("{IMAGE_LAUNCHER} run --mode seccomp -- {line}")
+}
+
+/// Issue 16: each ExecStart= program judged as `run` judges PROG; static
+/// and old-Go services get their command lines wrapped (prefixes,
+/// specifiers, variables kept; every line of a oneshot; Type=notify left
+/// as it is, the program keeping the main pid); a dynamic one keeps the preload drop-in; drift is
+/// seen and refreshed; disable restores the tree byte for byte.
+#[test]
+fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
+    require_root!();
+    require_program!("go");
+    let img = image_with_programs();
+    img.unit(
+        "httpd.service",
+        "[Service]\nType=notify\nExecStart=-:/usr/bin/busybox httpd -f -p ${PORT} -h /srv/%i\n",
+    );
+    img.unit("go.service", "[Service]\nExecStart=/usr/bin/gonet serve\n");
+    img.unit("dyn.service", "[Service]\nExecStart=/usr/bin/true\n");
+    img.unit(
+        "batch.service",
+        "[Service]\nType=oneshot\nExecStart=/usr/bin/true\nExecStart=+busybox echo \"a b\"\n",
+    );
+    let before = img.snapshot();
+
+    // --mode preload on a static program: refused, unless --force.
+    let out = img.mptcpize(&["enable", "--mode", "preload", "httpd"]);
+    assert_refused(&out, "statically linked");
+    assert!(
+        out.stderr.contains("would stay TCP under --mode preload"),
+        "{out}"
+    );
+    assert_eq!(img.snapshot(), before);
+    img.mptcpize(&["enable", "--mode", "preload", "--force", "httpd"])
+        .assert_success();
+    assert!(img.read(&dropin("httpd.service")).contains("LD_PRELOAD="));
+    img.mptcpize(&["disable", "httpd"]).assert_success();
+    assert_eq!(img.snapshot(), before);
+
+    let out = img.mptcpize(&["enable", "httpd"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains(
+            "httpd.service: /usr/bin/busybox: seccomp (/usr/bin/busybox is statically linked"
+        ),
+        "{out}"
+    );
+    let text = img.read(&dropin("httpd.service"));
+    assert!(
+        text.contains(&format!(
+            "[Service]\nExecStart=\nExecStart=-:{}\n",
+            wrapped("/usr/bin/busybox httpd -f -p ${PORT} -h /srv/%i")
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("NotifyAccess") && !text.contains("Environment="),
+        "{text}"
+    );
+
+    let out = img.mptcpize(&["enable", "go"]);
+    out.assert_success();
+    assert!(out.stdout.contains("Go before 1.21"), "{out}");
+    let text = img.read(&dropin("go.service"));
+    assert!(
+        text.contains(&format!("ExecStart={}\n", wrapped("/usr/bin/gonet serve"))),
+        "{text}"
+    );
+    assert!(!text.contains("NotifyAccess"), "{text}");
+
+    let out = img.mptcpize(&["enable", "dyn"]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("/usr/bin/true: preload (/usr/bin/true is dynamically linked"),
+        "{out}"
+    );
+    assert!(img.read(&dropin("dyn.service")).contains("LD_PRELOAD="));
+
+    img.mptcpize(&["enable", "batch"]).assert_success();
+    let text = img.read(&dropin("batch.service"));
+    assert!(
+        text.contains(&format!(
+            "ExecStart=\nExecStart={}\nExecStart=+{}\n",
+            wrapped("/usr/bin/true"),
+            wrapped("busybox echo \"a b\"")
+        )),
+        "{text}"
+    );
+
+    // Drift: a package upgrade changes ExecStart=; status says stale, and
+    // enable refreshes the wrapper.
+    let status = img.mptcpize(&["status", "go"]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(
+        status.stdout.contains("mode: seccomp") && !status.stdout.contains("stale"),
+        "{status}"
+    );
+    img.unit(
+        "go.service",
+        "[Service]\nExecStart=/usr/bin/gonet serve --port 81\n",
+    );
+    let status = img.mptcpize(&["status", "go"]);
+    assert!(
+        status
+            .stdout
+            .contains("stale: the unit's ExecStart= changed"),
+        "{status}"
+    );
+    let listing = img.mptcpize(&["status"]);
+    assert!(
+        listing.stdout.contains("go.service") && listing.stdout.contains("stale"),
+        "{listing}"
+    );
+    img.mptcpize(&["enable", "go"]).assert_success();
+    assert!(img
+        .read(&dropin("go.service"))
+        .contains(&wrapped("/usr/bin/gonet serve --port 81")));
+    assert!(!img.mptcpize(&["status", "go"]).stdout.contains("stale"));
+    img.unit("go.service", "[Service]\nExecStart=/usr/bin/gonet serve\n");
+
+    for u in ["httpd", "go", "dyn", "batch"] {
+        img.mptcpize(&["disable", u]).assert_success();
+    }
+    assert_eq!(img.snapshot(), before, "disable did not restore the tree");
+}
+
+/// What seccomp mode cannot reach is refused in one line: a set-user-ID
+/// program, one with file capabilities, a SystemCallFilter= that denies seccomp(), an @ prefix.
+#[test]
+fn what_seccomp_mode_cannot_reach_is_refused() {
+    require_root!();
+    require_program!("setcap");
+    let img = image_with_programs();
+    let suid = img.dir.join("usr/bin/suidbox");
+    std::fs::copy("/bin/busybox", &suid).unwrap();
+    img.chmod("usr/bin/suidbox", 0o4755);
+    img.unit(
+        "suid.service",
+        "[Service]\nExecStart=/usr/bin/suidbox httpd -f\n",
+    );
+    let capbox = img.dir.join("usr/bin/capbox");
+    std::fs::copy("/bin/busybox", &capbox).unwrap();
+    let mut setcap = Command::new("setcap");
+    setcap.arg("cap_net_bind_service+ep").arg(&capbox);
+    mptcpize_tests::proc::run(setcap, Duration::from_secs(10)).assert_success();
+    img.unit(
+        "caps.service",
+        "[Service]\nExecStart=/usr/bin/capbox httpd -f\n",
+    );
+    img.unit(
+        "sandboxed.service",
+        "[Service]\nSystemCallFilter=@system-service\nExecStart=/usr/bin/busybox httpd -f\n",
+    );
+    img.unit(
+        "argv0.service",
+        "[Service]\nExecStart=@/usr/bin/busybox httpd -f\n",
+    );
+    let before = img.snapshot();
+    for (unit, what) in [
+        ("suid", "/usr/bin/suidbox is set-user-ID"),
+        ("caps", "/usr/bin/capbox is given file capabilities"),
+        (
+            "sandboxed",
+            "SystemCallFilter=@system-service, which denies the seccomp() system call",
+        ),
+        ("argv0", "the @ prefix"),
+    ] {
+        assert_refused(&img.mptcpize(&["enable", unit]), what);
+        assert_eq!(img.snapshot(), before, "{unit}");
+    }
+    // Allowing seccomp() in the unit's own drop-in lifts the refusal.
+    img.write(
+        "etc/systemd/system/sandboxed.service.d/50-allow.conf",
+        "[Service]\nSystemCallFilter=seccomp\n",
+    );
+    img.mptcpize(&["enable", "sandboxed"]).assert_success();
+}

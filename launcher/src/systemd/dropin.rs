@@ -24,6 +24,10 @@ pub struct Ours {
     pub shim: Option<String>,
     pub created_dir: bool,
     pub sockets: Vec<String>,
+    /// `seccomp` when the service's command lines are wrapped.
+    pub mode: Option<String>,
+    /// The `ExecStart=` values wrapped, as the unit had them.
+    pub wrapped: Vec<String>,
     /// False when the text is no longer what we wrote (or carries no
     /// checksum to tell).
     pub intact: bool,
@@ -50,6 +54,31 @@ fn header(what: &str, undo: &str) -> String {
     format!("{MARK} ({SUM}{BLANK}): {what}\n# Undo with: mptcpize-rs disable {undo}\n")
 }
 
+/// The marker, the undo line and the records of a service's drop-in:
+/// `records` (key, value) in order, then its socket drop-ins and whether we
+/// created the directory.
+fn service_header(
+    unit: &str,
+    records: &[(&str, &str)],
+    sockets: &[String],
+    created_dir: bool,
+) -> String {
+    let mut s = header(
+        &format!("{unit} uses Multipath TCP from its next start."),
+        unit,
+    );
+    for (k, v) in records {
+        s.push_str(&format!("{KEY}{k}={v}\n"));
+    }
+    for socket in sockets {
+        s.push_str(&format!("{KEY}socket={socket}\n"));
+    }
+    if created_dir {
+        s.push_str(&format!("{KEY}created-dir=yes\n"));
+    }
+    s
+}
+
 /// The drop-in for a service: LD_PRELOAD and GODEBUG, as computed by the
 /// caller from the service's own environment.
 pub fn service(
@@ -60,22 +89,45 @@ pub fn service(
     sockets: &[String],
     created_dir: bool,
 ) -> String {
-    let mut s = header(
-        &format!("{unit} uses Multipath TCP from its next start."),
-        unit,
-    );
-    s.push_str(&format!("{KEY}shim={shim}\n"));
-    for socket in sockets {
-        s.push_str(&format!("{KEY}socket={socket}\n"));
-    }
-    if created_dir {
-        s.push_str(&format!("{KEY}created-dir=yes\n"));
-    }
+    let mut s = service_header(unit, &[("shim", shim)], sockets, created_dir);
     s.push_str(&format!(
         "[Service]\nEnvironment={}\nEnvironment={}\n",
         quote(&format!("LD_PRELOAD={ld_preload}")),
         quote(&format!("GODEBUG={godebug}"))
     ));
+    sealed(s)
+}
+
+/// The drop-in for a service whose programs need seccomp mode: every
+/// `ExecStart=` line wrapped (`wrapped`: the originals and their
+/// wrappers). The launcher executes the program in its own place, so the
+/// main process of a `Type=notify` or `Type=forking` unit is still the
+/// program (or the daemon its PID file names): `NotifyAccess=` and
+/// `PIDFile=` need no change.
+pub fn service_seccomp(
+    unit: &str,
+    launcher: &str,
+    wrapped: &[(String, String)],
+    sockets: &[String],
+    created_dir: bool,
+) -> String {
+    let mut records = vec![("mode", "seccomp"), ("launcher", launcher)];
+    records.extend(
+        wrapped
+            .iter()
+            .map(|(original, _)| ("wrapped", original.as_str())),
+    );
+    let mut s = service_header(unit, &records, sockets, created_dir);
+    s.push_str(
+        "# Its programs never read LD_PRELOAD (statically linked, or Go before 1.21),\n\
+         # so each command line runs under `mptcpize-rs run --mode seccomp`, whose\n\
+         # supervisor makes their TCP sockets MPTCP. The program keeps the main\n\
+         # process's pid (the launcher executes it in its own place), so Type=notify\n\
+         # and PIDFile= work as before.\n[Service]\nExecStart=\n",
+    );
+    for (_, wrapper) in wrapped {
+        s.push_str(&format!("ExecStart={wrapper}\n"));
+    }
     sealed(s)
 }
 
@@ -119,6 +171,9 @@ pub fn parse(text: &str) -> Option<Ours> {
             "shim" => ours.shim = Some(v.to_string()),
             "socket" => ours.sockets.push(v.to_string()),
             "created-dir" => ours.created_dir = v == "yes",
+            "mode" => ours.mode = Some(v.to_string()),
+            "launcher" => ours.shim = Some(v.to_string()),
+            "wrapped" => ours.wrapped.push(v.to_string()),
             _ => {}
         }
     }
@@ -146,6 +201,7 @@ mod tests {
                 created_dir: true,
                 sockets: vec!["web.socket".into()],
                 intact: true,
+                ..Ours::default()
             })
         );
         assert!(text.contains("Environment=\"LD_PRELOAD=/a.so:/l/libmptcpize.so\"\n"));

@@ -13,9 +13,10 @@ use super::resolve::{resolve_service, Service};
 use super::systemctl::Systemctl;
 use super::unit::Unit;
 use super::unitfile::Settings;
-use super::{dropin, lookup, manager, say, shim_path, trust, warn};
-use crate::cli::EnableArgs;
+use super::{dropin, exec, lookup, manager, say, shim_path, trust, warn};
+use crate::cli::{EnableArgs, RunMode};
 use crate::envvars::{godebug_with, ld_preload_with};
+use crate::policy::Mode;
 use crate::policy::{systemd_has_socket_protocol_mptcp, SYSTEMD_SOCKET_PROTOCOL_MPTCP};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -41,34 +42,17 @@ pub fn enable(args: EnableArgs) -> Result<u8> {
     let m = manager(&ch.unit.scope)?;
     let unit = Unit::parse(&ch.unit.unit)?;
     let svc = resolve_service(&m, &unit)?;
-    let shim = shim_path(&m, args.shim.as_deref())?;
-    if !m.user {
-        trust::check(&m.fs, &shim)?;
-    }
     let name = &svc.unit.name;
 
-    // The service's own environment: every file but our drop-ins.
+    // The service's own settings: every file but our drop-ins.
     let settings = lookup::read_settings(&m.fs, &svc.fragment, &svc.dropins, |p| {
         p.file_name() != Some(OsStr::new(dropin::FILE_NAME))
     });
-    let ld_preload = ld_preload_with(settings.var("LD_PRELOAD").map(OsStr::new), &shim);
-    let ld_preload = ld_preload.to_string_lossy();
-    let godebug = godebug_with(settings.var("GODEBUG").map(OsStr::new));
-    let godebug = godebug.to_string_lossy();
-    if let Some(file) = settings.unsets("LD_PRELOAD", &ld_preload) {
-        return Err(Error::Refused(format!(
-            "{name} has UnsetEnvironment=LD_PRELOAD (in {}), so the shim would never load; remove LD_PRELOAD from that UnsetEnvironment= line, then run enable again",
-            m.shown(file).display()
-        )));
-    }
-    if let Some(file) = settings.unsets("GODEBUG", &godebug) {
-        warn(format!(
-            "{name} has UnsetEnvironment=GODEBUG (in {}): Go programs of the service keep TCP sockets; remove GODEBUG from that line for them",
-            m.shown(file).display()
-        ));
-    }
-    warn_overrides(&m, &svc, &settings, &shim);
     let sockets = mptcp_sockets(&m, &svc);
+    let render = match choose_mode(&m, &svc, &settings, &args)? {
+        Mode::Preload => preload(&m, &svc, &settings, args.shim.as_deref())?,
+        Mode::Seccomp => seccomp(&m, &svc, &settings)?,
+    };
 
     let base = m.dropin_base()?;
     let mut plan = Vec::new();
@@ -83,14 +67,7 @@ pub fn enable(args: EnableArgs) -> Result<u8> {
         }
         let create_dir = !ex.dir_exists || ex.ours.as_ref().is_some_and(|(_, o)| o.created_dir);
         let text = match &socket {
-            None => dropin::service(
-                name,
-                &shim.to_string_lossy(),
-                &ld_preload,
-                &godebug,
-                &sockets,
-                create_dir,
-            ),
+            None => render(&sockets, create_dir),
             Some(s) => dropin::socket(s, name, create_dir),
         };
         plan.push(Planned {
@@ -146,6 +123,145 @@ pub fn enable(args: EnableArgs) -> Result<u8> {
         say!("{name} uses MPTCP from its next start (now: systemctl {scope}restart {name})");
     }
     Ok(0)
+}
+
+/// Renders the service's drop-in for its socket drop-ins and whether we
+/// create its directory.
+type Render = Box<dyn Fn(&[String], bool) -> String>;
+
+/// The mode the service needs: each `ExecStart=` program judged by the one
+/// policy (one line each, and why), `--mode` and `--force` applied; set-ID
+/// and file-capability programs refused.
+fn choose_mode(m: &Manager, svc: &Service, settings: &Settings, args: &EnableArgs) -> Result<Mode> {
+    let name = &svc.unit.name;
+    let values: Vec<String> = settings.exec_start.iter().map(|(v, _)| v.clone()).collect();
+    let judged = exec::judge(m, &values);
+    for j in &judged {
+        say!(
+            "{name}: {}: {} ({})",
+            j.program,
+            j.choice.mode,
+            j.choice.reason
+        );
+        if let Some(why) = j.target.as_ref().and_then(exec::privileged) {
+            return Err(Error::Refused(format!(
+                "{name}: {why}; no mode of mptcpize-rs reaches its sockets"
+            )));
+        }
+    }
+    let needs_seccomp = judged.iter().find(|j| j.choice.mode == Mode::Seccomp);
+    Ok(match (args.mode, needs_seccomp) {
+        (RunMode::Seccomp, _) | (RunMode::Auto, Some(_)) => Mode::Seccomp,
+        (RunMode::Preload, Some(j)) if !args.change.force => {
+            return Err(Error::Refused(format!(
+                "{name}: {}: its sockets would stay TCP under --mode preload; use --mode auto (seccomp for it), or --force to write the preload drop-in anyway",
+                j.choice.reason
+            )))
+        }
+        _ => Mode::Preload,
+    })
+}
+
+/// The preload drop-in: the service's own LD_PRELOAD and GODEBUG with the
+/// shim and `multipathtcp=1` added.
+fn preload(
+    m: &Manager,
+    svc: &Service,
+    settings: &Settings,
+    given: Option<&Path>,
+) -> Result<Render> {
+    let name = svc.unit.name.clone();
+    let shim = shim_path(m, given)?;
+    if !m.user {
+        trust::check(&m.fs, &shim, "the shim")?;
+    }
+    let ld_preload = ld_preload_with(settings.var("LD_PRELOAD").map(OsStr::new), &shim);
+    let ld_preload = ld_preload.to_string_lossy().into_owned();
+    let godebug = godebug_with(settings.var("GODEBUG").map(OsStr::new));
+    let godebug = godebug.to_string_lossy().into_owned();
+    if let Some(file) = settings.unsets("LD_PRELOAD", &ld_preload) {
+        return Err(Error::Refused(format!(
+            "{name} has UnsetEnvironment=LD_PRELOAD (in {}), so the shim would never load; remove LD_PRELOAD from that UnsetEnvironment= line (or use --mode seccomp), then run enable again",
+            m.shown(file).display()
+        )));
+    }
+    if let Some(file) = settings.unsets("GODEBUG", &godebug) {
+        warn(format!(
+            "{name} has UnsetEnvironment=GODEBUG (in {}): Go programs of the service keep TCP sockets; remove GODEBUG from that line for them",
+            m.shown(file).display()
+        ));
+    }
+    warn_overrides(m, svc, settings, &shim);
+    let shim = shim.to_string_lossy().into_owned();
+    Ok(Box::new(move |sockets, created| {
+        dropin::service(&name, &shim, &ld_preload, &godebug, sockets, created)
+    }))
+}
+
+/// The seccomp drop-in: every `ExecStart=` line wrapped in the launcher,
+/// refused where the unit's sandbox would stop it.
+fn seccomp(m: &Manager, svc: &Service, settings: &Settings) -> Result<Render> {
+    let name = svc.unit.name.clone();
+    if settings.exec_start.is_empty() {
+        return Err(Error::Unit(format!(
+            "{name} has no ExecStart= to run under seccomp mode"
+        )));
+    }
+    if let Some(filter) = exec::denies_seccomp(&settings.syscall_filter) {
+        return Err(Error::Refused(format!(
+            "{name} has SystemCallFilter={filter}, which denies the seccomp() system call seccomp mode starts with; allow it with SystemCallFilter=seccomp in a drop-in of yours, or use --mode preload --force (its static programs keep TCP)"
+        )));
+    }
+    let launcher = launcher_path(m)?;
+    if !m.user {
+        trust::check(&m.fs, &launcher, "the launcher")?;
+    }
+    let mut wrapped = Vec::new();
+    for (value, _) in &settings.exec_start {
+        let wrapper =
+            exec::wrap(value, &launcher).map_err(|why| Error::Refused(format!("{name}: {why}")))?;
+        wrapped.push((value.clone(), wrapper));
+    }
+    let launcher = launcher.to_string_lossy().into_owned();
+    Ok(Box::new(move |sockets, created| {
+        dropin::service_seccomp(&name, &launcher, &wrapped, sockets, created)
+    }))
+}
+
+/// The launcher's path as the services see it: this executable, or inside
+/// an image the installed one (`bin/` beside the shim's `lib/`).
+fn launcher_path(m: &Manager) -> Result<PathBuf> {
+    let path = if m.offline() {
+        Path::new(crate::locate::COMPILED_IN)
+            .ancestors()
+            .nth(2)
+            .unwrap_or(Path::new("/usr/local"))
+            .join("bin/mptcpize-rs")
+    } else {
+        std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(Error::io("/proc/self/exe"))?
+    };
+    let is_file =
+        m.fs.stat(&path)
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
+    if !is_file {
+        return Err(Error::Usage(format!(
+            "the launcher {} does not exist in {}; install mptcpize-rs into the image",
+            path.display(),
+            m.fs.image_dir().unwrap_or(Path::new("/")).display()
+        )));
+    }
+    if path
+        .to_string_lossy()
+        .contains([' ', '\t', '\n', '%', '$', '"', '\'', '\\'])
+    {
+        return Err(Error::Usage(format!(
+            "the launcher's path {:?} has a character a systemd command line would change; install it under a plain path",
+            path
+        )));
+    }
+    Ok(path)
 }
 
 /// Every changed drop-in of `plan`, written in `tx`.

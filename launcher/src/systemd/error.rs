@@ -25,6 +25,9 @@ pub enum Error {
     /// No permission to change the manager's directories.
     #[error("no permission to write in {}; run as root (or, for your own services, use --user)", .0.display())]
     Permission(PathBuf),
+    /// The manager's directory is on a read-only file system.
+    #[error("{} is on a read-only file system; remount it read-write (mount -o remount,rw), or use --runtime for /run", .0.display())]
+    ReadOnly(PathBuf),
     /// What we set up no longer works (the shim a drop-in names is gone).
     #[error("{0}")]
     Broken(String),

@@ -16,6 +16,8 @@ mod disable;
 mod dropin;
 mod enable;
 pub mod error;
+mod exec;
+mod listeners;
 mod lookup;
 mod place;
 mod resolve;

@@ -86,6 +86,7 @@ pub fn permission_check(root: &Root, base: &Path) -> Result<()> {
     loop {
         match root.dir(p) {
             Ok(d) if d.writable() => return Ok(()),
+            Ok(d) if read_only(&d) => return Err(Error::ReadOnly(root.shown(base))),
             Ok(_) => return Err(Error::Permission(root.shown(base))),
             Err(e) if is_not_found(&e) => {}
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -98,6 +99,13 @@ pub fn permission_check(root: &Root, base: &Path) -> Result<()> {
             None => return Err(Error::Permission(root.shown(base))),
         }
     }
+}
+
+/// True when `dir` is on a file system mounted read-only: nobody may write
+/// there, root included, so "no permission" would be the wrong words.
+fn read_only(dir: &Dir) -> bool {
+    rustix::fs::fstatvfs(dir.fd())
+        .is_ok_and(|st| st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 /// What one step of a [`Transaction`] changed, to put it back.

@@ -11,6 +11,7 @@
 //! (as systemctl's), 1 when a shim is missing.
 
 use super::error::{Error, Result};
+use super::listeners::{self, Listener};
 use super::lookup::{self, Manager};
 use super::place::{existing, Existing};
 use super::resolve::{lookup, resolve_service, Lookup, Service};
@@ -38,12 +39,24 @@ struct Report {
     template: Option<String>,
     /// False when an admin edited our drop-in.
     intact: bool,
+    /// `preload` (LD_PRELOAD drop-in) or `seccomp` (command lines wrapped).
+    mode: Option<String>,
+    /// Seccomp mode: the unit's ExecStart= changed since enable wrapped it.
+    stale: bool,
+    /// The shim (preload) or the launcher (seccomp) the drop-in names, and
+    /// whether that file exists.
     shim: Option<String>,
+    launcher: Option<String>,
     shim_present: bool,
     /// The unit's running processes, and those with the shim mapped.
     main_pid: Option<u32>,
     processes: Vec<u32>,
     shim_mapped: Vec<u32>,
+    /// Seccomp mode: the unit's processes running the launcher (the
+    /// supervisor among them).
+    supervisor: Vec<u32>,
+    /// The unit's listening TCP and MPTCP sockets right now.
+    listeners: Vec<Listener>,
     sockets: Vec<SocketReport>,
     /// What in the unit stops the shim or GODEBUG (`UnsetEnvironment=`).
     problems: Vec<String>,
@@ -88,9 +101,17 @@ pub fn status(args: StatusArgs) -> Result<u8, crate::error::Error> {
     crate::say::out(&text)?;
     if let Some(r) = reports.iter().find(|r| r.enabled && !r.shim_present) {
         return Err(crate::error::Error::from(Error::Broken(format!(
-            "{}: the shim {} named in {} does not exist",
+            "{}: the {} {} named in {} does not exist",
             r.unit,
-            r.shim.as_deref().unwrap_or_default(),
+            if r.launcher.is_some() {
+                "launcher"
+            } else {
+                "shim"
+            },
+            r.shim
+                .as_deref()
+                .or(r.launcher.as_deref())
+                .unwrap_or_default(),
             r.dropin.as_deref().unwrap_or_default()
         ))));
     }
@@ -148,12 +169,15 @@ fn report(m: &Manager, unit: &Unit, svc: Option<&Service>) -> Result<Report> {
             break;
         }
     }
+    let mut exec_start = Vec::new();
     if let Some(svc) = svc {
         r.main_pid = svc.main_pid;
         r.processes = processes(svc);
+        r.listeners = listeners::of(&r.processes);
         let settings = lookup::read_settings(&m.fs, &svc.fragment, &svc.dropins, |p| {
             p.file_name() != Some(std::ffi::OsStr::new(dropin::FILE_NAME))
         });
+        exec_start = settings.exec_start.iter().map(|(v, _)| v.clone()).collect();
         for var in ["LD_PRELOAD", "GODEBUG"] {
             if let Some((entry, file)) = settings
                 .unset_env
@@ -186,17 +210,20 @@ fn report(m: &Manager, unit: &Unit, svc: Option<&Service>) -> Result<Report> {
     };
     r.dropin = Some(path(base, dir));
     r.also = found[1..].iter().map(|(b, d, _)| path(b, d)).collect();
-    let shim = ours.shim.clone().unwrap_or_default();
+    let file = ours.shim.clone().unwrap_or_default();
     r.shim_present =
-        m.fs.stat(Path::new(&shim))
+        m.fs.stat(Path::new(&file))
             .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
-    r.shim_mapped = r
-        .processes
-        .iter()
-        .copied()
-        .filter(|&pid| has_mapped(pid, &shim))
-        .collect();
-    r.shim = Some(shim);
+    let seccomp = ours.mode.as_deref() == Some("seccomp");
+    r.mode = Some(if seccomp { "seccomp" } else { "preload" }.to_string());
+    if seccomp {
+        r.stale = svc.is_some() && exec_start != ours.wrapped;
+        r.supervisor = those(&r.processes, |pid| runs(pid, &file));
+        r.launcher = Some(file);
+    } else {
+        r.shim_mapped = those(&r.processes, |pid| has_mapped(pid, &file));
+        r.shim = Some(file);
+    }
     for s in &ours.sockets {
         let dir = format!("{s}.d");
         let on_disk = matches!(
@@ -212,7 +239,7 @@ fn report(m: &Manager, unit: &Unit, svc: Option<&Service>) -> Result<Report> {
         "not-found"
     } else if m.offline() {
         "offline"
-    } else if !r.shim_mapped.is_empty() {
+    } else if !r.shim_mapped.is_empty() || !r.supervisor.is_empty() {
         "active"
     } else {
         "enabled"
@@ -241,16 +268,28 @@ fn listing_lines(m: &Manager, reports: &[Report]) -> String {
     let mut out = String::new();
     for r in reports {
         let mut line = format!("{:width$}  {}", r.unit, state_words(r));
-        if !m.offline() {
-            line.push_str(&match r.processes.len() {
-                0 => "; not running".to_string(),
-                n => format!("; shim mapped in {} of {n} processes", r.shim_mapped.len()),
+        if r.enabled && !m.offline() {
+            line.push_str(&match (r.processes.len(), r.mode.as_deref()) {
+                (0, _) => "; not running".to_string(),
+                (_, Some("seccomp")) if r.supervisor.is_empty() => {
+                    "; no supervisor running (started before enable)".to_string()
+                }
+                (_, Some("seccomp")) => "; seccomp supervisor running".to_string(),
+                (n, _) => format!("; shim mapped in {} of {n} processes", r.shim_mapped.len()),
             });
         }
+        if r.stale {
+            line.push_str("; stale: ExecStart= changed, run enable again");
+        }
+        line.push_str(
+            &listening_words(&r.listeners)
+                .map(|l| format!("; {l}"))
+                .unwrap_or_default(),
+        );
         if !r.intact {
             line.push_str("; drop-in edited since we wrote it");
         }
-        if !r.shim_present {
+        if r.enabled && !r.shim_present {
             line.push_str("; shim MISSING");
         }
         for p in &r.problems {
@@ -281,6 +320,9 @@ fn details(m: &Manager, r: &Report) -> String {
                 crate::locate::SHIM_NAME
             ));
         }
+        if let Some(l) = listening_words(&r.listeners) {
+            line(l);
+        }
         for p in &r.problems {
             line(p.clone());
         }
@@ -301,15 +343,42 @@ fn details(m: &Manager, r: &Report) -> String {
                 .into(),
         );
     }
-    let shim = r.shim.as_deref().unwrap_or_default();
+    let (what, file) = match (&r.shim, &r.launcher) {
+        (_, Some(l)) => ("launcher", l.as_str()),
+        (s, None) => ("shim", s.as_deref().unwrap_or_default()),
+    };
     line(format!(
-        "shim: {shim} ({})",
+        "{what}: {file} ({})",
         if r.shim_present {
             "present"
         } else {
             "MISSING: the service will start without MPTCP; reinstall it or run enable again"
         }
     ));
+    if let Some(mode) = &r.mode {
+        line(format!("mode: {mode}"));
+    }
+    if r.stale {
+        line("stale: the unit's ExecStart= changed since enable wrapped it; run enable again to refresh the wrapper".into());
+    }
+    if r.launcher.is_some() {
+        match (r.supervisor.as_slice(), r.processes.is_empty()) {
+            (_, true) => {}
+            ([], false) => line(
+                "supervisor: not running (the service started before enable; restart it)".into(),
+            ),
+            (pids, false) => line(format!(
+                "supervisor: running (pid {})",
+                pids.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    if let Some(l) = listening_words(&r.listeners) {
+        line(l);
+    }
     match r.main_pid {
         Some(pid) if r.shim_mapped.contains(&pid) => {
             line(format!("main process: pid {pid}, shim mapped"))
@@ -340,6 +409,29 @@ fn details(m: &Manager, r: &Report) -> String {
         line(p.clone());
     }
     out
+}
+
+/// "listening: 127.0.0.1:80 MPTCP, [::]:80 TCP", or None without listeners.
+fn listening_words(listeners: &[Listener]) -> Option<String> {
+    (!listeners.is_empty()).then(|| {
+        let each: Vec<String> = listeners
+            .iter()
+            .map(|l| format!("{} {}", l.local, l.protocol.to_uppercase()))
+            .collect();
+        format!("listening: {}", each.join(", "))
+    })
+}
+
+/// The processes of `pids` for which `test` holds.
+fn those(pids: &[u32], test: impl Fn(u32) -> bool) -> Vec<u32> {
+    pids.iter().copied().filter(|&pid| test(pid)).collect()
+}
+
+/// Whether process `pid` runs the program `exe`.
+fn runs(pid: u32, exe: &str) -> bool {
+    let canonical = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.into());
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .is_ok_and(|p| p == canonical || p == Path::new(exe))
 }
 
 /// The unit's running processes: those in its control group, else its

@@ -16,7 +16,7 @@ use std::path::Path;
 const ADVICE: &str = "install it owned by root in a directory only root can write to (e.g. install -D -o root -g root -m 0644 libmptcpize.so /usr/local/lib/mptcpize-rs/libmptcpize.so) and pass --shim with that path";
 
 /// Fails unless `shim` (as the services see it) is safe for root services.
-pub fn check(root: &Root, shim: &Path) -> Result<()> {
+pub fn check(root: &Root, shim: &Path, kind: &str) -> Result<()> {
     let mut bad = None;
     let walked = root
         .walk(shim, |path, st| {
@@ -50,7 +50,7 @@ pub fn check(root: &Root, shim: &Path) -> Result<()> {
         return Ok(());
     };
     let what = if path == walked.real {
-        format!("the shim {}", shim.display())
+        format!("{kind} {}", shim.display())
     } else if walked.real.starts_with(&path) && walked.real == shim {
         format!("{} (a directory above the shim)", path.display())
     } else if walked.real.starts_with(&path) {
@@ -65,7 +65,12 @@ pub fn check(root: &Root, shim: &Path) -> Result<()> {
             path.display()
         )
     };
+    let advice = if kind == "the launcher" {
+        "install mptcpize-rs owned by root in a directory only root can write to (e.g. install -D -o root -g root -m 0755 mptcpize-rs /usr/local/bin/mptcpize-rs) and run enable from there"
+    } else {
+        ADVICE
+    };
     Err(Error::Refused(format!(
-        "{what} {why}, and system services load the shim as root; {ADVICE}"
+        "{what} {why}, and system services run {kind} as root; {advice}"
     )))
 }

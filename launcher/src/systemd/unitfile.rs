@@ -20,6 +20,12 @@ pub struct Settings {
     pub socket_service: Option<String>,
     /// `[Socket] Accept=yes`.
     pub accept: bool,
+    /// `[Service] ExecStart=` command lines (raw, prefixes included) and
+    /// the file of each; an empty assignment resets the list.
+    pub exec_start: Vec<(String, PathBuf)>,
+    /// `[Service] SystemCallFilter=` assignments in order (an empty one
+    /// resets the list).
+    pub syscall_filter: Vec<String>,
     /// `UnsetEnvironment=` entries (`VAR` or `VAR=value`) and the file
     /// that named each.
     pub unset_env: Vec<(String, PathBuf)>,
@@ -54,6 +60,20 @@ impl Settings {
                         self.env_files.clear();
                     } else {
                         self.env_files.push(value.trim().to_string());
+                    }
+                }
+                ("Service", "ExecStart") => {
+                    if value.trim().is_empty() {
+                        self.exec_start.clear();
+                    } else {
+                        self.exec_start.push((value.clone(), file.to_path_buf()));
+                    }
+                }
+                ("Service", "SystemCallFilter") => {
+                    if value.trim().is_empty() {
+                        self.syscall_filter.clear();
+                    } else {
+                        self.syscall_filter.push(value.trim().to_string());
                     }
                 }
                 ("Socket", "Service") => self.socket_service = Some(value.trim().to_string()),
