@@ -1,6 +1,7 @@
 //! Finding the preload library, in this order: `$MPTCPIZE_LIB`; next to the
 //! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
+//! The report's library (`run --report`) is the one next to the shim found.
 
 use crate::error::SUCCESS;
 use crate::say::short;
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 /// The shim's file name.
 pub const SHIM_NAME: &str = "libmptcpize.so";
+/// The report library's file name; it lives next to the shim.
+pub const REPORT_NAME: &str = "libmptcpize_report.so";
 
 /// Where an installed shim lives when no other place has one.
 pub const COMPILED_IN: &str = match option_env!("MPTCPIZE_LIBDIR") {
@@ -42,6 +45,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--report needs {REPORT_NAME} next to the shim: {} ({why}); reinstall, or run without --report", .path.display())]
+    NoReportLibrary { path: PathBuf, why: String },
 }
 
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
@@ -65,6 +70,17 @@ pub fn shim() -> Result<PathBuf, Error> {
         }
     }
     Err(Error::NotFound { tried })
+}
+
+/// The report library next to `shim` (found by [`shim`]).
+pub fn report_library(shim: &Path) -> Result<PathBuf, Error> {
+    let path = shim.with_file_name(REPORT_NAME);
+    let why = match File::open(&path).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => return Ok(path),
+        Ok(_) => "not a file".to_string(),
+        Err(e) => short(&e),
+    };
+    Err(Error::NoReportLibrary { path, why })
 }
 
 /// Why ld.so would not preload the shim into PROG (it would say so on

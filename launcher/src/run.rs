@@ -10,7 +10,7 @@
 //! [`seccomp::Config`].
 
 use crate::cli::{RunArgs, RunMode};
-use crate::envvars::{godebug_with, ld_preload_with};
+use crate::envvars::{godebug_with, ld_preload_with, ld_preload_with_report};
 use crate::policy::{self, Mode};
 use crate::say;
 use crate::target::{self, Target};
@@ -183,7 +183,16 @@ fn preload(settings: &Settings, target: &Target, env: Vec<(&'static str, OsStrin
     // environment is safe, and spares Command a copy of the whole of it.
     match locate::loadable(&shim, prog) {
         Ok(()) => {
-            let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
+            let existing = std::env::var_os("LD_PRELOAD");
+            let ld_preload = match &settings.report {
+                // The report is a library of its own, loaded only when asked
+                // for, before the shim.
+                Some(_) => match locate::report_library(&shim) {
+                    Ok(report) => ld_preload_with_report(existing.as_deref(), &report, &shim),
+                    Err(e) => return e.into(),
+                },
+                None => ld_preload_with(existing.as_deref(), &shim),
+            };
             std::env::set_var("LD_PRELOAD", ld_preload);
         }
         Err(e) if settings.no_fallback => return Error::Unloadable(e),

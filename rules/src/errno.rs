@@ -40,7 +40,7 @@ impl Unavailable {
 }
 
 /// The symbolic name of `errno` (`ENOPROTOOPT`), for the errors that
-/// `socket()` and `setsockopt()` return; `None` for others (write them as
+/// `socket()` and `setsockopt()` return, and opening a report file; `None` for others (write them as
 /// `errno N`: see [`crate::names::write_errno`]).
 pub const fn name(errno: i32) -> Option<&'static str> {
     Some(match errno {
@@ -65,6 +65,15 @@ pub const fn name(errno: i32) -> Option<&'static str> {
         libc::ENOBUFS => "ENOBUFS",
         libc::EISCONN => "EISCONN",
         libc::ENOTCONN => "ENOTCONN",
+        // Opening a report file.
+        libc::ENXIO => "ENXIO",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EROFS => "EROFS",
+        libc::ENOSPC => "ENOSPC",
+        libc::ELOOP => "ELOOP",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
         _ => return None,
     })
 }

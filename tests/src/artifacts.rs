@@ -65,6 +65,17 @@ pub fn shim() -> PathBuf {
     bin("libmptcpize.so")
 }
 
+/// The report's preload library, `libmptcpize_report.so`.
+pub fn report_library() -> PathBuf {
+    bin("libmptcpize_report.so")
+}
+
+/// `LD_PRELOAD` for a report as `run --report` sets it: the report
+/// library, then the shim.
+pub fn preload_with_report() -> String {
+    format!("{}:{}", report_library().display(), shim().display())
+}
+
 /// Scratch directories moved to [`crate::common`]; this name stays for
 /// the tests that import it from here.
 pub use crate::common::ScratchDir;

@@ -4,7 +4,7 @@
 //! in preload mode.
 
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, mptcpize, require_root_mptcp, shim, Netns, ScratchDir};
+use mptcpize_tests::{bin, mptcpize, preload_with_report, require_root_mptcp, Netns, ScratchDir};
 use std::process::Command;
 use std::time::Duration;
 
@@ -93,7 +93,7 @@ fn report_off_words_and_empty_values_write_nothing_anywhere() {
         let mut cmd = Command::new(bin("socket-threads"));
         cmd.current_dir(dir.path())
             .args(["1", "2"])
-            .env("LD_PRELOAD", shim())
+            .env("LD_PRELOAD", preload_with_report())
             .env("MPTCPIZE_REPORT", value);
         let out = run(cmd, T);
         out.assert_success();

@@ -878,6 +878,21 @@ fn static_and_old_go_services_are_wrapped_in_seccomp_mode() {
     );
     assert!(img.read(&dropin("dyn.service")).contains("LD_PRELOAD="));
 
+    // An admin's drop-in applied after ours that sets ExecStart= would win:
+    // said plainly.
+    img.write(
+        "etc/systemd/system/batch.service.d/99-local.conf",
+        "[Service]\nExecStart=/usr/bin/busybox echo local\n",
+    );
+    let out = img.mptcpize(&["enable", "batch"]);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("99-local.conf sets ExecStart= and is applied after our 90-mptcpize.conf"),
+        "{out}"
+    );
+    img.mptcpize(&["disable", "batch"]).assert_success();
+    std::fs::remove_dir_all(img.dir.join("etc/systemd/system/batch.service.d")).unwrap();
     img.mptcpize(&["enable", "batch"]).assert_success();
     let text = img.read(&dropin("batch.service"));
     assert!(

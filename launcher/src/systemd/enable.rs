@@ -212,6 +212,19 @@ fn seccomp(m: &Manager, svc: &Service, settings: &Settings) -> Result<Render> {
             "{name} has SystemCallFilter={filter}, which denies the seccomp() system call seccomp mode starts with; allow it with SystemCallFilter=seccomp in a drop-in of yours, or use --mode preload --force (its static programs keep TCP)"
         )));
     }
+    // A drop-in applied after ours that sets ExecStart= wins over the wrapper
+    // (it resets the list, or adds lines we did not wrap).
+    if let Some((_, file)) = settings.exec_start.iter().find(|(_, f)| {
+        *f != svc.fragment
+            && f.file_name()
+                .is_some_and(|n| n > OsStr::new(dropin::FILE_NAME))
+    }) {
+        warn(format!(
+            "{} sets ExecStart= and is applied after our {}, so its command lines run without the seccomp wrapper; rename it to sort before ours",
+            m.shown(file).display(),
+            dropin::FILE_NAME
+        ));
+    }
     let launcher = launcher_path(m)?;
     if !m.user {
         trust::check(&m.fs, &launcher, "the launcher")?;
