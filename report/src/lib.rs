@@ -8,8 +8,11 @@
 //! itself (`SO_PROTOCOL`): the two libraries share no state. It follows
 //! those sockets, and those `accept()` returns on them, and reports each
 //! connection when `close()`, `dup2()`, `dup3()` or `close_range()` closes
-//! it (`shutdown()` takes a sample first), and at exit ([`follow`]). Lines
-//! go where [`dest`] says.
+//! it (`shutdown()` takes a sample first), and at exit ([`follow`]). After a
+//! successful `setsockopt()` on a followed MPTCP socket it reads
+//! `SO_PROTOCOL` again: the core shim makes a fresh socket TCP when MPTCP
+//! refuses an option, and the report counts those. Lines go where [`dest`]
+//! says.
 //!
 //! Every interposer is async-signal-safe: atomics, syscalls on the stack,
 //! and calls to the next definition, looked up when the library loads.
@@ -25,7 +28,7 @@ mod next;
 mod sockinfo;
 mod table;
 
-use core::ffi::{c_char, c_int, c_uint};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicU8, Ordering};
 use mptcpize_preload::environ::{Constructor, Environ};
 use mptcpize_rules::should_convert;
@@ -187,6 +190,27 @@ pub unsafe extern "C" fn accept4(
         follow::accepted(fd, conn);
     }
     conn
+}
+
+/// The interposed `setsockopt(2)`: the next one (the core shim's) may
+/// make a fresh MPTCP socket TCP when MPTCP refuses the option.
+///
+/// # Safety
+/// Callable as the C library's `setsockopt()`; the pointer is passed on.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: libc::socklen_t,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    let rc = unsafe { next::setsockopt(fd, level, name, value, len) };
+    if rc == 0 && on() {
+        follow::option_set(fd);
+    }
+    rc
 }
 
 /// Starts the report when the library loads, before `main`, from the

@@ -411,3 +411,27 @@ fn the_program_keeps_the_sigpipe_disposition_it_was_given() {
         );
     }
 }
+
+// --- 7. What seccomp mode costs set-ID programs is said. ---
+
+#[test]
+fn run_d_and_check_say_that_set_id_programs_lose_their_privileges() {
+    require_program!("busybox");
+    let out = run(mptcpize(&["run", "-d", "busybox", "true"]), T);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("seccomp mode sets no_new_privs")
+            && out.stderr.contains("run without their privileges"),
+        "{out}"
+    );
+    let out = run(mptcpize(&["check", "busybox"]), T);
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("info program:")
+            && l.contains("no_new_privs")
+            && l.contains("run without their privileges")),
+        "{out}"
+    );
+    // Preload mode says nothing of the kind.
+    let out = run(mptcpize(&["run", "-d", "true"]), T);
+    assert!(!out.stderr.contains("no_new_privs"), "{out}");
+}

@@ -231,9 +231,10 @@ fn needed_and_exported(lib: &std::path::Path) -> (Vec<String>, Vec<String>) {
 
 /// The core shim every preloaded program carries: small (the 48,000 bytes
 /// of the shim that carried the report are its limit), needing nothing but
-/// libc.so.6, and interposing socket() and nothing else.
+/// libc.so.6, and interposing socket() and setsockopt() (for the options
+/// MPTCP refuses) and nothing else.
 #[test]
-fn release_shim_is_small_needs_only_libc_and_exports_only_socket() {
+fn release_shim_is_small_needs_only_libc_and_exports_only_socket_and_setsockopt() {
     require_program!("readelf");
     require_program!("strip");
     let (_dir, lib) = release_library("libmptcpize.so");
@@ -241,7 +242,7 @@ fn release_shim_is_small_needs_only_libc_and_exports_only_socket() {
     assert!(size <= 48_000, "stripped shim is {size} bytes");
     let (needed, exported) = needed_and_exported(&lib);
     assert_eq!(needed, ["[libc.so.6]"]);
-    assert_eq!(exported, ["socket"]);
+    assert_eq!(exported, ["setsockopt", "socket"]);
 }
 
 /// The report's library (`run --report` only): needing nothing but
@@ -264,6 +265,7 @@ fn release_report_library_needs_only_libc_and_exports_only_its_interposers() {
             "close_range",
             "dup2",
             "dup3",
+            "setsockopt",
             "shutdown",
             "socket"
         ]
