@@ -5,7 +5,6 @@
 //! ([`ScratchDir`]).
 
 use crate::artifacts::{built, launcher};
-use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,11 +12,7 @@ use std::process::Command;
 /// `mptcpize-rs ARGS…` as a user types it, in no namespace: the launcher
 /// with the test process's own `LD_PRELOAD`, `GODEBUG` and `MPTCPIZE_*`
 /// variables removed, so that only what a test sets reaches it.
-pub fn mptcpize<I, S>(args: I) -> Command
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+pub fn mptcpize(args: &[&str]) -> Command {
     let mut cmd = Command::new(launcher());
     clean_env(&mut cmd);
     cmd.args(args);
@@ -183,7 +178,7 @@ mod tests {
 
     #[test]
     fn the_launcher_command_drops_inherited_settings() {
-        let cmd = mptcpize(["run", "true"]);
+        let cmd = mptcpize(&["run", "true"]);
         let removed: Vec<_> = cmd
             .get_envs()
             .filter(|(_, v)| v.is_none())

@@ -123,11 +123,7 @@ impl Netns {
     }
 
     /// `mptcpize-rs ARGS…` inside the namespace (see [`crate::mptcpize`]).
-    pub fn mptcpize<I, S>(&self, args: I) -> Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<std::ffi::OsStr>,
-    {
+    pub fn mptcpize(&self, args: &[&str]) -> Command {
         let mut cmd = self.cmd(crate::launcher());
         crate::common::clean_env(&mut cmd);
         cmd.args(args);
@@ -144,7 +140,7 @@ impl Netns {
     /// and waits until it listens.
     pub fn echo_server(&self, addr: &str, shimmed: bool, extra: &[&str]) -> Child {
         let mut cmd = if shimmed {
-            let mut c = self.mptcpize(["run", "--"]);
+            let mut c = self.mptcpize(&["run", "--"]);
             c.arg(crate::bin("echo-server"));
             c
         } else {
@@ -160,7 +156,7 @@ impl Netns {
     /// `mptcpize-rs run RUN_FLAGS…`, sending `bytes` to `addr`, and returns
     /// what it printed, whatever its exit.
     pub fn echo_client(&self, run_flags: &[&str], addr: &str, bytes: u64) -> Output {
-        let mut cmd = self.mptcpize(["run"]);
+        let mut cmd = self.mptcpize(&["run"]);
         cmd.args(run_flags)
             .arg("--")
             .arg(crate::bin("echo-client"))

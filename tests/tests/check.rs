@@ -11,7 +11,7 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(30);
 
 fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.mptcpize(["check"]);
+    let mut cmd = ns.mptcpize(&["check"]);
     cmd.args(args);
     run(cmd, T)
 }
@@ -174,7 +174,7 @@ fn check_prog_says_which_mode_run_would_use() {
             && program.contains("dynamically linked"),
         "{out}"
     );
-    let mut cmd = ns.mptcpize(["check", "--json"]);
+    let mut cmd = ns.mptcpize(&["check", "--json"]);
     cmd.arg(&server);
     let j: serde_json::Value = serde_json::from_str(&run(cmd, T).stdout).unwrap();
     assert_eq!(j["program"]["mode"], "preload");

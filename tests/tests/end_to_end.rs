@@ -17,7 +17,7 @@ fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
     let bed = Testbed::new(2);
     let addr = bed.server_addr(7000);
 
-    let mut server = bed.server.mptcpize(["run", "--"]);
+    let mut server = bed.server.mptcpize(&["run", "--"]);
     server.arg(bin("echo-server")).arg(&addr);
     let mut server = Child::spawn(server);
     let listening = server.wait_for_line("listening on", T);
@@ -57,7 +57,7 @@ fn python_http_server_and_curl_move_a_file_over_mptcp() {
     let dir = ScratchDir::new();
     let data = write_pattern(&dir.join("blob"), 4_000_000);
 
-    let mut server = bed.server.mptcpize([
+    let mut server = bed.server.mptcpize(&[
         "run",
         "python3",
         "-u",
@@ -80,7 +80,7 @@ fn python_http_server_and_curl_move_a_file_over_mptcp() {
     let out_file = dir.join("got");
     let mut curl = bed
         .client
-        .mptcpize(["run", "curl", "-sS", "--max-time", "20", "-o"]);
+        .mptcpize(&["run", "curl", "-sS", "--max-time", "20", "-o"]);
     curl.arg(&out_file).arg(&url);
     mptcpize_tests::proc::run(curl, T).assert_success();
     assert!(

@@ -16,8 +16,8 @@ const MODES: [&str; 2] = ["preload", "seccomp"];
 fn threads(ns: Option<&Netns>, mode: &str, n: &str, vars: &[(&str, &str)]) -> Command {
     let run_args = ["run", "--mode", mode, "--"];
     let mut cmd = match ns {
-        Some(ns) => ns.mptcpize(run_args),
-        None => mptcpize(run_args),
+        Some(ns) => ns.mptcpize(&run_args),
+        None => mptcpize(&run_args),
     };
     cmd.arg(bin("socket-threads"))
         .args(["1", n])

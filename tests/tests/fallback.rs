@@ -101,7 +101,7 @@ except OSError as e:
 socks.pop().close()
 print('then protocol', socket.socket().getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
 ";
-    let out = run(mptcpize(["run", "python3", "-c", script]), T);
+    let out = run(mptcpize(&["run", "python3", "-c", script]), T);
     out.assert_success();
     assert!(out.stdout.contains("error 24\n"), "{out}");
     assert!(out.stdout.contains("then protocol 262"), "{out}");

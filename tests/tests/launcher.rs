@@ -25,12 +25,12 @@ fn assert_fails(out: &Output, code: i32, message: &str) {
 #[test]
 fn exit_codes_follow_env() {
     assert_fails(
-        &run(mptcpize(["run", "no-such-program-xyz"]), T),
+        &run(mptcpize(&["run", "no-such-program-xyz"]), T),
         127,
         "no-such-program-xyz: command not found",
     );
     assert_fails(
-        &run(mptcpize(["run", "/no/such/file"]), T),
+        &run(mptcpize(&["run", "/no/such/file"]), T),
         127,
         "/no/such/file: no such file",
     );
@@ -39,12 +39,12 @@ fn exit_codes_follow_env() {
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_fails(
-        &run(mptcpize(["run", script.to_str().unwrap()]), T),
+        &run(mptcpize(&["run", script.to_str().unwrap()]), T),
         126,
         "permission denied",
     );
     assert_fails(
-        &run(mptcpize(["run", dir.path().to_str().unwrap()]), T),
+        &run(mptcpize(&["run", dir.path().to_str().unwrap()]), T),
         126,
         "",
     );
@@ -52,7 +52,7 @@ fn exit_codes_follow_env() {
     std::fs::write(&orphan, "#!/no/such/interpreter\n").unwrap();
     std::fs::set_permissions(&orphan, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_fails(
-        &run(mptcpize(["run", orphan.to_str().unwrap()]), T),
+        &run(mptcpize(&["run", orphan.to_str().unwrap()]), T),
         127,
         "orphan: bad interpreter /no/such/interpreter: no such file",
     );
@@ -74,7 +74,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn missing_shim_exits_125_naming_what_was_tried() {
-    let mut cmd = mptcpize(["run", "true"]);
+    let mut cmd = mptcpize(&["run", "true"]);
     cmd.env("MPTCPIZE_LIB", "/no/such/libmptcpize.so");
     let out = run(cmd, T);
     assert_fails(&out, 125, "cannot find the preload library libmptcpize.so; tried /no/such/libmptcpize.so (No such file or directory)");
@@ -83,7 +83,7 @@ fn missing_shim_exits_125_naming_what_was_tried() {
 #[test]
 fn program_keeps_its_pid_arguments_and_exit_status() {
     // `$$` of the shell is the pid we started: exec, no fork.
-    let cmd = mptcpize([
+    let cmd = mptcpize(&[
         "run",
         "sh",
         "-c",
@@ -98,12 +98,12 @@ fn program_keeps_its_pid_arguments_and_exit_status() {
     assert_eq!(out.code(), 7, "{out}");
     assert_eq!(out.stdout, format!("{pid} --flag -x\n"));
     // Death by a signal is reported as the shell reports it.
-    let out = run(mptcpize(["run", "sh", "-c", "kill -TERM $$"]), T);
+    let out = run(mptcpize(&["run", "sh", "-c", "kill -TERM $$"]), T);
     assert_eq!(out.code(), 128 + 15, "{out}");
 }
 
 fn env_of_program(vars: &[(&str, &str)], flags: &[&str]) -> String {
-    let mut cmd = mptcpize(["run"]);
+    let mut cmd = mptcpize(&["run"]);
     cmd.envs(vars.iter().copied()).args(flags);
     cmd.args([
         "sh",
@@ -138,16 +138,16 @@ fn environment_is_appended_never_overwritten() {
 
 #[test]
 fn help_and_version() {
-    let out = run(mptcpize(["--help"]), T);
+    let out = run(mptcpize(&["--help"]), T);
     out.assert_success();
     assert!(
         out.stdout.contains("Examples:") && out.stdout.contains("mptcpize-rs run iperf3"),
         "{out}"
     );
-    let out = run(mptcpize(["run", "--help"]), T);
+    let out = run(mptcpize(&["run", "--help"]), T);
     out.assert_success();
     assert!(out.stdout.contains("127 if PROG was not found"), "{out}");
-    let out = run(mptcpize(["--version"]), T);
+    let out = run(mptcpize(&["--version"]), T);
     out.assert_success();
     assert_eq!(
         out.stdout,

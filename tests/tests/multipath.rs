@@ -37,7 +37,7 @@ fn transfer(bed: &Testbed, port: u16, seconds: u32, wrap: bool, during: impl FnO
     let addr = bed.server_addr(port);
     let cmd = |ns: &mptcpize_tests::Netns, args: &[&str]| {
         let mut c = if wrap {
-            let mut c = ns.mptcpize(["run", "--"]);
+            let mut c = ns.mptcpize(&["run", "--"]);
             c.arg(bin("bulk"));
             c
         } else {

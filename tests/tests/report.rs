@@ -42,7 +42,10 @@ fn assert_line_ends(lines: &[&str], what: &str, end: &str) {
 /// Runs `python3 -c SCRIPT` in `ns` under `mptcpize-rs run --report`,
 /// which must succeed.
 fn python_with_report(ns: &Netns, script: &str) -> Output {
-    let out = run(ns.mptcpize(["run", "--report", "python3", "-c", script]), T);
+    let out = run(
+        ns.mptcpize(&["run", "--report", "python3", "-c", script]),
+        T,
+    );
     out.assert_success();
     out
 }
@@ -71,7 +74,7 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     let server_report = dir.join("server.report");
     let addr = bed.server_addr(7100);
 
-    let mut server = bed.server.mptcpize(["run"]);
+    let mut server = bed.server.mptcpize(&["run"]);
     server
         .arg(format!("--report={}", server_report.display()))
         .arg(bin("echo-server"))
@@ -217,7 +220,7 @@ fn children_append_whole_lines_to_one_report_file() {
     let client = bin("echo-client").display().to_string();
     let script =
         format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
-    let mut cmd = bed.client.mptcpize(["run"]);
+    let mut cmd = bed.client.mptcpize(&["run"]);
     cmd.arg(format!("--report={}", report.display()))
         .args(["sh", "-c", &script]);
     run(cmd, T).assert_success();
@@ -278,7 +281,7 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
 fn an_unwritable_report_file_is_refused_before_the_program_runs() {
     let dir = ScratchDir::new();
     let marker = dir.join("ran");
-    let mut cmd = mptcpize(["run"]);
+    let mut cmd = mptcpize(&["run"]);
     cmd.arg(format!(
         "--report={}",
         dir.join("no/such/dir/r.txt").display()

@@ -47,7 +47,7 @@ fn a_report_symlink_is_refused_and_its_target_untouched() {
     let link = dir.join("report.log");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let arg = format!("--report={}", link.display());
-    let out = run(mptcpize(["run", &arg, "true"]), T);
+    let out = run(mptcpize(&["run", &arg, "true"]), T);
     assert_fails(&out, 125, "is a symbolic link");
     assert_eq!(std::fs::read(&target).unwrap(), b"keep me\n");
 }
@@ -78,7 +78,7 @@ fn a_report_on_a_block_device_is_refused_and_the_device_untouched() {
     }
     let _detach = Detach(device.clone());
     let arg = format!("--report={device}");
-    let out = run(mptcpize(["run", &arg, "true"]), T);
+    let out = run(mptcpize(&["run", &arg, "true"]), T);
     assert_fails(&out, 125, "is a block device");
     assert_eq!(std::fs::read(&backing).unwrap(), pattern);
 }
@@ -91,7 +91,7 @@ fn a_report_fifo_without_a_reader_never_blocks() {
     assert!(status.success());
     let arg = format!("--report={}", fifo.display());
     // Before: the launcher hung in open(2) until a reader came.
-    let out = run(mptcpize(["run", &arg, "true"]), Duration::from_secs(10));
+    let out = run(mptcpize(&["run", &arg, "true"]), Duration::from_secs(10));
     assert_fails(&out, 125, "no reader");
 }
 
@@ -100,13 +100,13 @@ fn a_report_directory_or_missing_parent_is_refused_and_a_new_file_is_made() {
     let dir = ScratchDir::new();
     let arg = format!("--report={}", dir.path().display());
     assert_fails(
-        &run(mptcpize(["run", &arg, "true"]), T),
+        &run(mptcpize(&["run", &arg, "true"]), T),
         125,
         "is a directory",
     );
     let arg = format!("--report={}", dir.join("no/such/dir/r.log").display());
     assert_fails(
-        &run(mptcpize(["run", &arg, "true"]), T),
+        &run(mptcpize(&["run", &arg, "true"]), T),
         125,
         "No such file or directory",
     );
@@ -114,7 +114,7 @@ fn a_report_directory_or_missing_parent_is_refused_and_a_new_file_is_made() {
     let file = dir.join("r.log");
     std::fs::write(&file, b"earlier run\n").unwrap();
     let arg = format!("--report={}", file.display());
-    let out = run(mptcpize(["run", &arg, "true"]), T);
+    let out = run(mptcpize(&["run", &arg, "true"]), T);
     out.assert_success();
     assert!(std::fs::read(&file).unwrap().starts_with(b"earlier run\n"));
 }
@@ -143,9 +143,9 @@ fn a_closed_stderr_pipe_never_kills_the_program() {
         // at once, so writing to the other fails with EPIPE (or SIGPIPE).
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         drop(read);
-        let mut cmd = mptcpize(["run", "-d", "--mode", mode, "busybox", "sh", "-c", "exit 7"]);
+        let mut cmd = mptcpize(&["run", "-d", "--mode", mode, "busybox", "sh", "-c", "exit 7"]);
         if mode == "preload" {
-            cmd = mptcpize(["run", "-d", "--mode", mode, "sh", "-c", "exit 7"]);
+            cmd = mptcpize(&["run", "-d", "--mode", mode, "sh", "-c", "exit 7"]);
         }
         let out = cmd
             .stdin(Stdio::null())
@@ -231,11 +231,11 @@ fn a_shim_that_cannot_load_is_refused_with_no_fallback_and_warned_about_otherwis
     ];
     for (lib, why) in &cases {
         // Before: the program ran over TCP, exit 0, even with --no-fallback.
-        let mut cmd = mptcpize(["run", "--no-fallback", "sh", "-c", "echo ran"]);
+        let mut cmd = mptcpize(&["run", "--no-fallback", "sh", "-c", "echo ran"]);
         cmd.env("MPTCPIZE_LIB", lib);
         assert_fails(&run(cmd, T), 125, why);
         // Without --no-fallback: one warning, and the program runs.
-        let mut cmd = mptcpize(["run", "sh", "-c", "echo ran"]);
+        let mut cmd = mptcpize(&["run", "sh", "-c", "echo ran"]);
         cmd.env("MPTCPIZE_LIB", lib);
         let out = run(cmd, T);
         out.assert_success();
@@ -258,18 +258,18 @@ fn eloop_and_enametoolong_are_126_in_the_systems_words() {
     std::os::unix::fs::symlink(&looped, &looped).unwrap();
     // Before: 127, "no such file".
     assert_fails(
-        &run(mptcpize(["run", looped.to_str().unwrap()]), T),
+        &run(mptcpize(&["run", looped.to_str().unwrap()]), T),
         126,
         "too many levels of symbolic links",
     );
     let long = dir.join("x".repeat(300));
     assert_fails(
-        &run(mptcpize(["run", long.to_str().unwrap()]), T),
+        &run(mptcpize(&["run", long.to_str().unwrap()]), T),
         126,
         "file name too long",
     );
     assert_fails(
-        &run(mptcpize(["check", looped.to_str().unwrap()]), T),
+        &run(mptcpize(&["check", looped.to_str().unwrap()]), T),
         126,
         "too many levels of symbolic links",
     );
@@ -315,7 +315,7 @@ fn env_s_scripts_are_judged_by_the_real_interpreter() {
         .find(|p| p.is_file())
         .unwrap();
     // Before: "run by /usr/bin/env", preload mode, sockets left TCP.
-    let out = run(mptcpize(["run", "-d", script.to_str().unwrap()]), T);
+    let out = run(mptcpize(&["run", "-d", script.to_str().unwrap()]), T);
     out.assert_success();
     assert!(
         out.stderr.contains("seccomp mode:")
@@ -324,7 +324,7 @@ fn env_s_scripts_are_judged_by_the_real_interpreter() {
                 .contains(&format!("run by {}", busybox.display())),
         "{out}"
     );
-    let out = run(mptcpize(["check", script.to_str().unwrap()]), T);
+    let out = run(mptcpize(&["check", script.to_str().unwrap()]), T);
     assert!(
         out.stdout.contains("run would use seccomp mode")
             && out
@@ -342,7 +342,7 @@ fn check_never_suggests_a_mode_that_refuses_a_set_gid_program() {
     std::fs::copy("/bin/true", &prog).unwrap();
     std::os::unix::fs::chown(&prog, None, Some(65534)).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o2755)).unwrap();
-    let out = run(mptcpize(["check", prog.to_str().unwrap()]), T);
+    let out = run(mptcpize(&["check", prog.to_str().unwrap()]), T);
     let line = out
         .stdout
         .lines()
@@ -351,7 +351,10 @@ fn check_never_suggests_a_mode_that_refuses_a_set_gid_program() {
     // Before: "try `mptcpize-rs run --mode seccomp`", which refuses it too.
     assert!(!line.contains("--mode"), "{out}");
     for mode in ["preload", "seccomp"] {
-        let out = run(mptcpize(["run", "--mode", mode, prog.to_str().unwrap()]), T);
+        let out = run(
+            mptcpize(&["run", "--mode", mode, prog.to_str().unwrap()]),
+            T,
+        );
         assert_eq!(out.code(), 125, "--mode {mode}: {out}");
     }
 }

@@ -22,7 +22,9 @@ const T: Duration = Duration::from_secs(30);
 /// Starts `busybox httpd` serving `dir` under the launcher (auto mode) in
 /// the server namespace, and waits until it listens.
 fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
-    let mut cmd = bed.server.mptcpize(["run", "busybox", "httpd", "-f", "-p"]);
+    let mut cmd = bed
+        .server
+        .mptcpize(&["run", "busybox", "httpd", "-f", "-p"]);
     cmd.arg(bed.server_addr(port)).arg("-h").arg(dir.path());
     let server = Child::spawn(cmd);
     let deadline = Instant::now() + T;
@@ -36,7 +38,7 @@ fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
 /// `busybox wget` under the launcher in the client namespace.
 fn wget(bed: &Testbed, port: u16, out: &Path, extra: &[&str]) -> mptcpize_tests::Output {
     let url = format!("http://{}:{port}/blob", bed.server_ip());
-    let mut cmd = bed.client.mptcpize(["run"]);
+    let mut cmd = bed.client.mptcpize(&["run"]);
     cmd.args(extra)
         .args(["busybox", "wget", "-q", "-O"])
         .arg(out)
@@ -120,7 +122,7 @@ fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
     let bed = Testbed::new(1);
     // nc's stdin stays open (busybox nc quits at EOF on stdin, maybe before
     // the client's bytes arrive).
-    let server = bed.server.mptcpize([
+    let server = bed.server.mptcpize(&[
         "run",
         "busybox",
         "sh",
@@ -148,7 +150,7 @@ fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
-    let mut client = bed.client.mptcpize(["run", "--mode", "seccomp"]);
+    let mut client = bed.client.mptcpize(&["run", "--mode", "seccomp"]);
     client.arg(&script).arg(bed.server_ip().to_string());
     run(client, T).assert_success();
     server.wait_for_line("hello over mptcp", T);
@@ -157,7 +159,7 @@ fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
 
 /// The Go echo server under the launcher in the server namespace.
 fn go_server(bed: &Testbed, addr: &str) -> (Child, String) {
-    let mut cmd = bed.server.mptcpize(["run", "-d"]);
+    let mut cmd = bed.server.mptcpize(&["run", "-d"]);
     cmd.arg(go_program("gonet")).args(["server", addr]);
     let mut server = Child::spawn(cmd);
     let line = server.wait_for_line("listening on", T);
@@ -165,7 +167,7 @@ fn go_server(bed: &Testbed, addr: &str) -> (Child, String) {
 }
 
 fn go_client(bed: &Testbed, addr: &str, bytes: &str) -> mptcpize_tests::Output {
-    let mut cmd = bed.client.mptcpize(["run", "-d"]);
+    let mut cmd = bed.client.mptcpize(&["run", "-d"]);
     cmd.arg(go_program("gonet")).args(["client", addr, bytes]);
     run(cmd, T)
 }
@@ -226,7 +228,7 @@ fn sockets_opened_by_many_threads_at_once_all_become_mptcp() {
     require_program!("go");
     // 32 goroutines, each locked to its own OS thread, of a static Go program.
     let out = run(
-        mptcpize([
+        mptcpize(&[
             "run",
             go_program("gonet").to_str().unwrap(),
             "threads",
@@ -243,7 +245,7 @@ fn sockets_opened_by_many_threads_at_once_all_become_mptcp() {
     );
     // 16 threads of a Rust program through libc's socket(), forced to seccomp.
     let out = run(
-        mptcpize([
+        mptcpize(&[
             "run",
             "--mode",
             "seccomp",
@@ -268,11 +270,11 @@ fn seccomp_mode_makes_the_same_sockets_as_the_preload_shim() {
     // SOCK_CLOEXEC read back from the fd.
     let matrix = bin("sockmatrix");
     let preload = run(
-        mptcpize(["run", "--mode", "preload", matrix.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "preload", matrix.to_str().unwrap()]),
         T,
     );
     let seccomp = run(
-        mptcpize(["run", "--mode", "seccomp", matrix.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "seccomp", matrix.to_str().unwrap()]),
         T,
     );
     preload.assert_success();
@@ -317,7 +319,10 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
         );
     }
     // Forcing the preload onto a static program runs it, with a warning.
-    let out = run(mptcpize(["run", "--mode", "preload", "busybox", "true"]), T);
+    let out = run(
+        mptcpize(&["run", "--mode", "preload", "busybox", "true"]),
+        T,
+    );
     out.assert_success();
     assert!(
         out.stderr.starts_with("mptcpize-rs: warning: ")
@@ -330,7 +335,7 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
 
 /// Runs `busybox sh -c SCRIPT` under the launcher in seccomp mode.
 fn supervised_shell(script: &str) -> Child {
-    Child::spawn(mptcpize([
+    Child::spawn(mptcpize(&[
         "run", "--mode", "seccomp", "busybox", "sh", "-c", script,
     ]))
 }
@@ -367,7 +372,7 @@ fn exit_codes_pass_through_the_supervisor() {
     let out = supervised_shell("exit 3").finish(T);
     assert_eq!(out.code(), 3, "{out}");
     let out = run(
-        mptcpize(["run", "--mode", "seccomp", "no-such-program-mz"]),
+        mptcpize(&["run", "--mode", "seccomp", "no-such-program-mz"]),
         T,
     );
     assert_eq!(out.code(), 127, "{out}");
@@ -380,7 +385,7 @@ fn exit_codes_pass_through_the_supervisor() {
     std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = run(
-        mptcpize(["run", "--mode", "seccomp", script.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "seccomp", script.to_str().unwrap()]),
         T,
     );
     assert_eq!(out.code(), 127, "{out}");
@@ -464,7 +469,7 @@ fn a_nested_run_is_covered_by_the_outer_supervisor() {
     let threads = bin("socket-threads");
     let inner = launcher();
     let out = run(
-        mptcpize([
+        mptcpize(&[
             "run",
             "--mode",
             "seccomp",
@@ -485,7 +490,7 @@ fn a_nested_run_is_covered_by_the_outer_supervisor() {
     // refuses a second listener: one clear line, exit 125, naming our own
     // supervisor rather than blaming "a container runtime".
     let out = run(
-        mptcpize([
+        mptcpize(&[
             "run",
             "--mode",
             "seccomp",
@@ -522,7 +527,10 @@ fn a_setuid_target_is_refused_with_one_line() {
     std::os::unix::fs::chown(&prog, Some(65534), None).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
     for mode in ["preload", "auto", "seccomp"] {
-        let out = run(mptcpize(["run", "--mode", mode, prog.to_str().unwrap()]), T);
+        let out = run(
+            mptcpize(&["run", "--mode", mode, prog.to_str().unwrap()]),
+            T,
+        );
         assert_eq!(out.code(), 125, "--mode {mode}:\n{out}");
         assert_eq!(out.stderr.lines().count(), 1, "--mode {mode}:\n{out}");
         let want = if mode == "seccomp" {
@@ -556,7 +564,7 @@ fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
     );
     let cmd = bed
         .client
-        .mptcpize(["run", "--mode", "seccomp", "busybox", "sh", "-c", &script]);
+        .mptcpize(&["run", "--mode", "seccomp", "busybox", "sh", "-c", &script]);
     let out = run(cmd, T);
     out.assert_success();
     assert!(
@@ -593,7 +601,7 @@ fn a_descendant_in_another_network_namespace_gets_its_socket_there() {
     // socket made in the supervisor's namespace could not connect.
     let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let out = run(
-        mptcpize([
+        mptcpize(&[
             "run",
             "-d",
             "--mode",
@@ -816,7 +824,7 @@ fn a_static_c_program_with_many_threads_gets_mptcp_in_auto_mode() {
         .arg(&prog)
         .arg(dir.join("threads.c"));
     run(cc, T).assert_success();
-    let out = run(mptcpize(["run", "-d", prog.to_str().unwrap(), "200"]), T);
+    let out = run(mptcpize(&["run", "-d", prog.to_str().unwrap(), "200"]), T);
     out.assert_success();
     assert!(
         out.stderr.contains("seccomp mode:") && out.stderr.contains("statically linked"),
