@@ -45,6 +45,12 @@ pub fn zeroed<T: Pod>(v: &mut MaybeUninit<T>) -> &mut T {
     unsafe { v.assume_init_mut() }
 }
 
+/// abort(3): ends the process at once (async-signal-safe).
+pub fn abort() -> ! {
+    // SAFETY: abort() takes nothing and never returns.
+    unsafe { libc::abort() }
+}
+
 /// getpid(2).
 pub fn getpid() -> c_long {
     // SAFETY: no arguments, cannot fail.
@@ -80,12 +86,18 @@ pub fn fstat(fd: c_int) -> Result<FileId, c_int> {
     let st: &mut libc::stat = zeroed(&mut st);
     // SAFETY: `st` is room for one struct stat, written by the kernel.
     ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), &raw mut *st) })?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        rdev: st.st_rdev,
-        kind: st.st_mode & libc::S_IFMT,
-    })
+    Ok(FileId::of(st))
+}
+
+impl FileId {
+    fn of(st: &libc::stat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            rdev: st.st_rdev,
+            kind: st.st_mode & libc::S_IFMT,
+        }
+    }
 }
 
 /// fstatat(2) of `path` itself (a symbolic link is not followed).
@@ -103,12 +115,7 @@ pub fn lstat(path: &CStr) -> Result<FileId, c_int> {
             c_long::from(libc::AT_SYMLINK_NOFOLLOW),
         )
     })?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        rdev: st.st_rdev,
-        kind: st.st_mode & libc::S_IFMT,
-    })
+    Ok(FileId::of(st))
 }
 
 /// socket(2), the system call itself: past every interposed `socket()`.

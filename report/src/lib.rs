@@ -243,18 +243,4 @@ extern "C" fn at_exit() {
 #[link_section = ".fini_array"]
 static AT_EXIT: extern "C" fn() = at_exit;
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No code path here can panic; if one ever did, abort rather than unwind
-    // across the C ABI.
-    // SAFETY: abort() never returns and is async-signal-safe.
-    unsafe { libc::abort() }
-}
-
-/// Unoptimised builds link core's unwind tables, which name this symbol even
-/// though nothing unwinds under panic = "abort" (release builds, with LTO,
-/// drop the reference). It is never called.
-#[cfg(all(not(test), debug_assertions))]
-#[no_mangle]
-pub extern "C" fn rust_eh_personality() {}
+mptcpize_preload::c_boundary!();

@@ -155,18 +155,4 @@ unsafe extern "C" fn at_load(_: c_int, _: *const *const c_char, envp: *const *co
 #[link_section = ".init_array"]
 static AT_LOAD: Constructor = at_load;
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No code path here can panic; if one ever did, abort rather than unwind
-    // across the C ABI.
-    // SAFETY: abort() never returns and is async-signal-safe.
-    unsafe { libc::abort() }
-}
-
-/// Unoptimised builds link core's unwind tables, which name this symbol even
-/// though nothing unwinds under panic = "abort" (release builds, with LTO,
-/// drop the reference). It is never called.
-#[cfg(all(not(test), debug_assertions))]
-#[no_mangle]
-pub extern "C" fn rust_eh_personality() {}
+mptcpize_preload::c_boundary!();

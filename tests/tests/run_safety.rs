@@ -20,10 +20,17 @@ const T: Duration = Duration::from_secs(30);
 fn assert_fails(out: &Output, code: i32, message: &str) {
     assert_eq!(out.code(), code, "{out}");
     assert_eq!(out.stdout, "", "{out}");
+    assert_one_line(out, "mptcpize-rs: ", message);
+}
+
+/// Exactly one line on stderr, starting with `prefix` and containing
+/// `message`.
+#[track_caller]
+fn assert_one_line(out: &Output, prefix: &str, message: &str) {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {out}");
     assert!(
-        lines[0].starts_with("mptcpize-rs: ") && lines[0].contains(message),
+        lines[0].starts_with(prefix) && lines[0].contains(message),
         "{out}"
     );
 }
@@ -164,12 +171,10 @@ fn output_that_is_the_product_reports_a_write_error_in_one_line() {
         let out = shell(&format!("\"$0\" {args} >/dev/full; echo status=$?"));
         // Before: a panic ("failed printing to stdout"), abort, 134.
         assert_eq!(out.stdout, "status=1\n", "{args}: {out}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{args}: {out}");
-        assert!(
-            lines[0].starts_with("mptcpize-rs: cannot write the output: ")
-                && lines[0].contains("No space left on device"),
-            "{args}: {out}"
+        assert_one_line(
+            &out,
+            "mptcpize-rs: cannot write the output: ",
+            "No space left on device",
         );
     }
 }
@@ -240,12 +245,7 @@ fn a_shim_that_cannot_load_is_refused_with_no_fallback_and_warned_about_otherwis
         let out = run(cmd, T);
         out.assert_success();
         assert_eq!(out.stdout, "ran\n", "{lib}: {out}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{lib}: {out}");
-        assert!(
-            lines[0].starts_with("mptcpize-rs: warning: ") && lines[0].contains(why),
-            "{lib}: {out}"
-        );
+        assert_one_line(&out, "mptcpize-rs: warning: ", why);
     }
 }
 
