@@ -1,10 +1,11 @@
 //! What the integration tests write again and again, in one place: the
 //! launcher command as a user types it ([`mptcpize`]), the bytes a test
 //! moves ([`pattern`]), the kernel's handshake counters before and after
-//! ([`CounterWatch`]), and scratch directories under `target/`
-//! ([`ScratchDir`]).
+//! ([`CounterWatch`]), the one-line refusal ([`assert_fails`]), and
+//! scratch directories under `target/` ([`ScratchDir`]).
 
 use crate::artifacts::{built, launcher};
+use crate::proc::Output;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +31,21 @@ pub fn clean_env(cmd: &mut Command) {
             cmd.env_remove(&name);
         }
     }
+}
+
+/// Asserts how a command refuses bad input, as env(1) does: exit `code`,
+/// nothing on stdout, one `mptcpize-rs: …` line on stderr containing
+/// `message`.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, message: &str) {
+    assert_eq!(out.code(), code, "{out}");
+    assert_eq!(out.stdout, "", "{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
+    assert!(
+        lines[0].starts_with("mptcpize-rs: ") && lines[0].contains(message),
+        "{out}"
+    );
 }
 
 /// `len` bytes of the pattern the example programs send and check

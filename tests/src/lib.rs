@@ -23,8 +23,8 @@ pub mod systemd;
 
 pub use artifacts::{bin, launcher, preload_with_report, report_library, shim};
 pub use common::{
-    mptcpize, pattern, write_pattern, CounterWatch, Counters, ScratchDir, MP_CAPABLE_SYN_RX,
-    MP_JOIN_ACK_RX, MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
+    assert_fails, mptcpize, pattern, write_pattern, CounterWatch, Counters, ScratchDir,
+    MP_CAPABLE_SYN_RX, MP_JOIN_ACK_RX, MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
 };
 pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};

@@ -3,24 +3,12 @@
 //! the environment it gets, and where the shim is looked for.
 
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{launcher, mptcpize, shim, Output, ScratchDir};
+use mptcpize_tests::{assert_fails, launcher, mptcpize, shim, ScratchDir};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, message: &str) {
-    assert_eq!(out.code(), code, "{out}");
-    assert_eq!(out.stdout, "", "{out}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
-    assert!(
-        lines[0].starts_with("mptcpize-rs: ") && lines[0].contains(message),
-        "{out}"
-    );
-}
 
 #[test]
 fn exit_codes_follow_env() {
