@@ -6,8 +6,8 @@
 
 use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::{
-    bin, launcher, mptcpize, require_program, require_root_mptcp, Child, Netns, ScratchDir,
-    Testbed, MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
+    bin, mptcpize, require_program, require_root_mptcp, Child, Netns, ScratchDir, Testbed,
+    MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
 };
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
@@ -383,9 +383,8 @@ fn the_report_file_is_kept_across_chdir_and_dropped_privileges() {
     let report = dir.join("r.txt");
     let script =
         self_connection("os.chdir('/')\nos.setgroups([])\nos.setgid(65534)\nos.setuid(65534)");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display()))
         .args(["python3", "-c", &script]);
     let out = run(cmd, T);
     out.assert_success();
@@ -420,10 +419,12 @@ fn a_program_closing_every_descriptor_keeps_its_files_and_the_report() {
          os.write(f, b'program bytes\\n')",
         data.display()
     );
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
-        .args(["python3", "-c", &self_connection(&then)]);
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display())).args([
+        "python3",
+        "-c",
+        &self_connection(&then),
+    ]);
     let out = run(cmd, T);
     out.assert_success();
     assert_eq!(std::fs::read_to_string(&data).unwrap(), "program bytes\n");
@@ -446,9 +447,8 @@ fn a_new_report_file_is_private_and_an_old_one_is_appended_to() {
     assert_eq!(mode, 0o600, "{mode:o}");
     // The launcher, which checks --report=FILE first, creates it the same way.
     let by_launcher = dir.join("by-launcher.txt");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", by_launcher.display()))
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", by_launcher.display()))
         .arg(bin("socket-threads"))
         .args(["1", "2"]);
     run(cmd, T).assert_success();

@@ -5,7 +5,7 @@
 
 use mptcpize_tests::artifacts::built;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_program, require_root_mptcp, shim, ScratchDir};
+use mptcpize_tests::{bin, mptcpize, require_program, require_root_mptcp, shim, ScratchDir};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -290,8 +290,7 @@ fn debug_and_report_lines_never_go_to_a_file_that_took_fd_2() {
          os.write(fd, b'program bytes\\n')\n",
         data.display()
     );
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "-d", "--report", "python3", "-c", &script]);
+    let cmd = mptcpize(&["run", "-d", "--report", "python3", "-c", &script]);
     let out = run(cmd, T);
     out.assert_success();
     assert_eq!(std::fs::read_to_string(&data).unwrap(), "program bytes\n");
@@ -320,8 +319,7 @@ fn debug_lines_never_go_to_a_connection_that_took_fd_2() {
          \x20   if not b: break\n\
          \x20   got += b\n\
          print('got', got, flush=True)\n";
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "-d", "python3", "-c", script]);
+    let cmd = mptcpize(&["run", "-d", "python3", "-c", script]);
     let out = run(cmd, T);
     out.assert_success();
     assert!(out.stdout.contains("got b'ping'\n"), "{out}");
