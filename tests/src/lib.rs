@@ -2,8 +2,9 @@
 //! every test uses ([`common`]: the launcher command, the byte pattern, the
 //! handshake counters, scratch directories), the built artifacts, the root/MPTCP precondition, network namespaces joined by
 //! rate-limited and optionally delayed paths (the multipath testbed),
-//! threads inside a namespace, interface counters sampled over time, and
-//! child processes that never outlive a test.
+//! threads inside a namespace, interface counters sampled over time,
+//! child processes that never outlive a test, and what we ship (`make
+//! install`, the packages, a Debian 11 root to run them in).
 //!
 //! Every resource here cleans up in `Drop`, so a failing (panicking) test
 //! leaves no namespace, link or process behind; a process ended by a signal
@@ -19,6 +20,7 @@ pub mod netns;
 pub mod proc;
 pub mod require;
 pub mod sampler;
+pub mod shipped;
 pub mod systemd;
 
 pub use artifacts::{bin, launcher, preload_with_report, report_library, shim};
