@@ -97,16 +97,19 @@ fn program_keeps_its_pid_arguments_and_exit_status() {
 fn argv0_names_the_program_in_every_mode_and_prog_is_what_is_judged() {
     for mode in ["auto", "preload", "seccomp"] {
         for name in ["no-such-name", "-login"] {
-            let out = mptcpize(&[
-                "run",
-                "-d",
-                "--mode",
-                mode,
-                "--argv0",
-                name,
-                "cat",
-                "/proc/self/cmdline",
-            ]);
+            let out = run(
+                mptcpize(&[
+                    "run",
+                    "-d",
+                    "--mode",
+                    mode,
+                    "--argv0",
+                    name,
+                    "cat",
+                    "/proc/self/cmdline",
+                ]),
+                T,
+            );
             out.assert_success();
             assert_eq!(
                 out.stdout,
@@ -121,16 +124,22 @@ fn argv0_names_the_program_in_every_mode_and_prog_is_what_is_judged() {
             assert!(out.stderr.contains(expected), "--mode {mode}: {out}");
         }
     }
-    let out = mptcpize(&["run", "-d", "--argv0", "true", "cat", "/proc/self/cmdline"]);
+    let out = run(
+        mptcpize(&["run", "-d", "--argv0", "true", "cat", "/proc/self/cmdline"]),
+        T,
+    );
     assert!(
         out.stderr.contains("/cat is dynamically linked"),
         "auto mode did not judge PROG: {out}"
     );
     // Without it, argv[0] stays the name PROG was given as.
-    let out = mptcpize(&["run", "cat", "/proc/self/cmdline"]);
+    let out = run(mptcpize(&["run", "cat", "/proc/self/cmdline"]), T);
     assert_eq!(out.stdout, "cat\0/proc/self/cmdline\0", "{out}");
     assert_fails(
-        &mptcpize(&["run", "--argv0", "cat", "no-such-program-xyz"]),
+        &run(
+            mptcpize(&["run", "--argv0", "cat", "no-such-program-xyz"]),
+            T,
+        ),
         127,
         "no-such-program-xyz: command not found",
     );

@@ -89,7 +89,7 @@ fn argv0_runs_a_busybox_applet_under_seccomp_mode() {
     require_program!("busybox");
     let bed = Testbed::new(1);
     let dir = ScratchDir::new();
-    let data = blob(&dir, "blob", 100_000);
+    let data = write_pattern(&dir.join("blob"), 100_000);
     let mut cmd = bed.server.cmd(launcher());
     cmd.args(["run", "--argv0", "httpd", "busybox", "-f", "-p"])
         .arg(format!("{}:8081", bed.server_ip()))
