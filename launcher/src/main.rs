@@ -19,6 +19,7 @@ mod run;
 mod seccomp;
 mod systemd;
 pub mod target;
+mod top;
 
 use clap::Parser;
 use std::ffi::{c_char, c_int};
@@ -47,6 +48,7 @@ fn run_command() -> u8 {
         cli::Command::Enable(args) => systemd::enable(args),
         cli::Command::Disable(args) => systemd::disable(args),
         cli::Command::Status(args) => systemd::status(args),
+        cli::Command::Top(args) => top::top(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,88 @@
+//! `mptcpize-rs top`: the MPTCP connections of this network namespace,
+//! live, grouped by process, each with its subflows, from outside the
+//! programs (sock_diag and /proc), so it sees every mode of ours and
+//! programs that use MPTCP natively alike.
+//!
+//! A terminal gets the live view ([`tui`]); a pipe gets plain lines
+//! ([`plain`]); `--json` gets one JSON array per look. `--once` takes one
+//! look and exits.
+
+mod diag;
+mod fmt;
+mod history;
+mod ifaces;
+mod kinfo;
+mod netlink;
+mod plain;
+mod procs;
+mod snapshot;
+mod tui;
+
+use crate::cli::TopArgs;
+use crate::failure::{Failure, Outcome, FAILED, SUCCESS};
+use history::History;
+use snapshot::{Filter, Sampler};
+use std::io::{self, IsTerminal, Write};
+use std::time::Instant;
+
+pub fn top(args: TopArgs) -> Outcome {
+    let interval = args.interval;
+    let filter = Filter {
+        pids: args.pid.clone(),
+        cgroup: match &args.unit {
+            Some(unit) => Some(crate::systemd::control_group(unit)?),
+            None => None,
+        },
+        peer: args.peer,
+    };
+    let mut sampler = Sampler::open().map_err(|e| cannot_read(&e))?;
+    let iterations = if args.once { Some(1) } else { args.iterations };
+    let tty = io::stdout().is_terminal();
+    if tty && !args.json && !args.once {
+        let color = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+        let view = tui::View::new(color, interval);
+        tui::run(view, iterations, || sampler.sample(&filter))
+            .map_err(|e| Failure::new(FAILED, format!("the terminal failed: {e}")))?;
+        return Ok(SUCCESS);
+    }
+    let mut history = History::new();
+    let mut out = io::stdout().lock();
+    let mut looks = 0;
+    loop {
+        let mut conns = sampler.sample(&filter).map_err(|e| cannot_read(&e))?;
+        let events = history.update(&mut conns, Instant::now());
+        let written = if args.json {
+            serde_json::to_writer(&mut out, &conns)
+                .map_err(io::Error::from)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush())
+        } else {
+            plain::write(&mut out, &conns, &events)
+        };
+        match written {
+            Ok(()) => {}
+            // `top | head`: the reader has what it wanted.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(SUCCESS),
+            Err(e) => return Err(Failure::new(FAILED, format!("cannot write to stdout: {e}"))),
+        }
+        looks += 1;
+        if iterations.is_some_and(|n| looks >= n) {
+            return Ok(SUCCESS);
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+fn cannot_read(e: &io::Error) -> Failure {
+    let why = match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) => {
+            ": this kernel has no MPTCP socket diagnostics (CONFIG_INET_MPTCP_DIAG; Linux 5.9+)"
+                .to_string()
+        }
+        _ => format!(": {e}"),
+    };
+    Failure::new(
+        FAILED,
+        format!("cannot read the kernel's MPTCP sockets (sock_diag){why}"),
+    )
+}
