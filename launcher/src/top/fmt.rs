@@ -13,6 +13,11 @@ pub fn rate(bytes_per_sec: Option<f64>) -> String {
     }
 }
 
+/// `1 subflow`, `2 subflows`.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 fn scaled(v: f64, unit: &str) -> String {
     const PREFIXES: [&str; 5] = ["", "k", "M", "G", "T"];
     let mut v = v;

@@ -185,3 +185,38 @@ pub fn describe(c: &Connection) -> String {
         _ => "no process".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::top::snapshot::example;
+
+    #[test]
+    fn rates_and_events_between_looks() {
+        let mut h = History::new();
+        let t0 = Instant::now();
+        let mut one = example(1_000);
+        one.subflows.truncate(1);
+        assert_eq!(h.update(&mut [one], t0), []);
+
+        let mut two = [example(251_000)];
+        let ev = h.update(&mut two, t0 + Duration::from_millis(500));
+        assert_eq!(two[0].subflows[0].rate_sent, Some(500_000.0));
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(ev[0].text.starts_with("pid 4242 (iperf3): subflow 10.231.1.1:40001"));
+        assert!(ev[0].text.ends_with("(eth1) up, backup"), "{ev:?}");
+
+        let mut failing = [example(251_000)];
+        failing[0].subflows[1].failed = Some("interface eth1 is down".into());
+        let ev = h.update(&mut failing, t0 + Duration::from_secs(1));
+        assert!(ev[0].text.ends_with("failing: interface eth1 is down"), "{ev:?}");
+
+        let mut back = [example(251_000)];
+        back[0].subflows.truncate(1);
+        let ev = h.update(&mut back, t0 + Duration::from_secs(2));
+        assert!(ev[0].text.ends_with("10.231.0.2:5201 closed"), "{ev:?}");
+
+        let ev = h.update(&mut [], t0 + Duration::from_secs(3));
+        assert_eq!(ev[0].text, "pid 4242 (iperf3): connection with token 1a2b3c4d closed");
+    }
+}

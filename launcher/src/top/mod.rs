@@ -37,7 +37,9 @@ pub fn top(args: TopArgs) -> Outcome {
     };
     let mut sampler = Sampler::open().map_err(|e| cannot_read(&e))?;
     let iterations = if args.once { Some(1) } else { args.iterations };
-    let tty = io::stdout().is_terminal();
+    // A terminal of no size (a pty nobody sized) shows nothing: plain lines.
+    let tty = io::stdout().is_terminal()
+        && ratatui::crossterm::terminal::size().is_ok_and(|(w, h)| w > 0 && h > 0);
     if tty && !args.json && !args.once {
         let color = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
         let view = tui::View::new(color, interval);

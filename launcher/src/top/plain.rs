@@ -2,7 +2,7 @@
 //! `-n`/`--once` without `--json`): one block per look, a line per process,
 //! per connection and per subflow, then the events.
 
-use super::fmt::{bytes, rate};
+use super::fmt::{bytes, count, rate};
 use super::history::Event;
 use super::snapshot::Connection;
 use std::io::{self, Write};
@@ -11,10 +11,9 @@ pub fn write(out: &mut impl Write, conns: &[Connection], events: &[Event]) -> io
     let subflows: usize = conns.iter().map(|c| c.subflows.len()).sum();
     writeln!(
         out,
-        "{} MPTCP connection{}, {subflows} subflow{}",
-        conns.len(),
-        if conns.len() == 1 { "" } else { "s" },
-        if subflows == 1 { "" } else { "s" },
+        "{}, {}",
+        count(conns.len(), "MPTCP connection"),
+        count(subflows, "subflow")
     )?;
     let mut last_pid = None;
     for c in conns {
@@ -45,9 +44,10 @@ pub fn write(out: &mut impl Write, conns: &[Connection], events: &[Event]) -> io
             }
             write!(
                 out,
-                " rtt {:.1} ms, sent {}, received {}, {} up, {} down",
+                " rtt {:.1} ms, sent {}, acked {}, received {}, {} up, {} down",
                 sf.rtt_ms,
                 bytes(sf.bytes_sent),
+                bytes(sf.bytes_acked),
                 bytes(sf.bytes_received),
                 rate(sf.rate_sent),
                 rate(sf.rate_received)
@@ -68,12 +68,12 @@ pub fn write(out: &mut impl Write, conns: &[Connection], events: &[Event]) -> io
 pub fn connection_line(c: &Connection) -> String {
     let n = c.subflows.len();
     let mut s = format!(
-        "token {} {} -> {} {}, {n} subflow{} ({} extra)",
+        "token {} {} -> {} {}, {} ({} extra)",
         c.token,
         c.local,
         c.remote,
         c.state,
-        if n == 1 { "" } else { "s" },
+        count(n, "subflow"),
         c.extra_subflows
     );
     if c.fallback {

@@ -281,3 +281,47 @@ fn view(sf: &Subflow, ifs: &Interfaces) -> SubflowView {
         rate_received: None,
     }
 }
+
+/// A connection with two subflows, for the tests of the views.
+#[cfg(test)]
+pub fn example(sent: u64) -> Connection {
+    let sf = |k: u8, sent: u64| SubflowView {
+        local: format!("10.231.{k}.1:4000{k}"),
+        remote: "10.231.0.2:5201".into(),
+        interface: Some(format!("eth{k}")),
+        state: "ESTAB",
+        flags: vec!["join"],
+        backup: k == 1,
+        local_id: k,
+        remote_id: 0,
+        bytes_sent: sent,
+        bytes_acked: sent,
+        bytes_received: 0,
+        rtt_ms: 1.5,
+        retransmits: 0,
+        failed: None,
+        rate_sent: None,
+        rate_received: None,
+    };
+    Connection {
+        pid: Some(4242),
+        pids: vec![4242],
+        comm: Some("iperf3".into()),
+        via: Some(Via::Shim),
+        token: "1a2b3c4d".into(),
+        local: "10.231.0.1:40000".into(),
+        remote: "10.231.0.2:5201".into(),
+        state: "ESTAB",
+        fallback: false,
+        extra_subflows: 1,
+        bytes_sent: Some(2 * sent),
+        bytes_received: Some(0),
+        bytes_acked: Some(2 * sent),
+        bytes_retrans: Some(0),
+        rate_sent: None,
+        rate_received: None,
+        subflows: vec![sf(0, sent), sf(1, sent)],
+        inode: 77,
+        peer: "10.231.0.2".parse().unwrap(),
+    }
+}

@@ -4,7 +4,7 @@
 //! `q`, Esc or Ctrl-C quits; the arrow keys and PageUp/PageDown scroll.
 //! NO_COLOR (set and not empty) turns colours and bold off.
 
-use super::fmt::{bytes, rate};
+use super::fmt::{bytes, count, rate};
 use super::history::{Event, History};
 use super::plain::connection_line;
 use super::snapshot::Connection;
@@ -84,8 +84,9 @@ pub fn draw(frame: &mut Frame, v: &View) {
     .areas(area);
     let subflows: usize = v.conns.iter().map(|c| c.subflows.len()).sum();
     let title = format!(
-        "mptcpize-rs top: {} MPTCP connections, {subflows} subflows, every {:.1}s  (q quits)",
-        v.conns.len(),
+        "mptcpize-rs top: {}, {}, every {:.1}s  (q quits)",
+        count(v.conns.len(), "MPTCP connection"),
+        count(subflows, "subflow"),
         v.interval.as_secs_f64()
     );
     let title = match &v.error {
@@ -160,8 +161,12 @@ fn rows(v: &View) -> Vec<Row> {
         }
         rows.push(Row::Text(format!("  {}", connection_line(c)), Style::new()));
         for sf in &c.subflows {
-            let mut text = format!(
-                "    {:<22} -> {:<22} {:<8} {:<6}{} rtt {:>6.1} ms  {:>9} {:>9}  {:>12} up {:>12} down",
+            let failing = sf
+                .failed
+                .as_ref()
+                .map_or(String::new(), |why| format!(" FAILING: {why};"));
+            let text = format!(
+                "    {:<22} -> {:<22} {:<8} {:<6}{}{failing} rtt {:>6.1} ms  {:>9} {:>9}  {:>12} up {:>12} down",
                 sf.local,
                 sf.remote,
                 sf.interface.as_deref().unwrap_or("?"),
@@ -174,10 +179,7 @@ fn rows(v: &View) -> Vec<Row> {
                 rate(sf.rate_received),
             );
             let style = match &sf.failed {
-                Some(why) => {
-                    text += &format!("  FAILING: {why}");
-                    Style::new().fg(Color::Red)
-                }
+                Some(_) => Style::new().fg(Color::Red),
                 None => Style::new(),
             };
             let spark = v
@@ -246,4 +248,60 @@ pub fn run(
     })();
     ratatui::restore();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::top::snapshot::example;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn render(color: bool) -> (String, ratatui::buffer::Buffer) {
+        let mut view = View::new(color, Duration::from_secs(1));
+        let t0 = Instant::now();
+        view.update(vec![example(1_000_000)], t0);
+        view.update(vec![example(3_500_000)], t0 + Duration::from_secs(1));
+        let mut c = example(6_000_000);
+        c.subflows[1].failed = Some("interface eth1 is down".into());
+        view.update(vec![c], t0 + Duration::from_secs(2));
+        let mut term = Terminal::new(TestBackend::new(200, 12)).unwrap();
+        term.draw(|f| draw(f, &view)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let text = (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (text, buf)
+    }
+
+    #[test]
+    fn draws_processes_connections_subflows_sparklines_and_events() {
+        let (text, buf) = render(true);
+        assert!(text.contains("1 MPTCP connection, 2 subflows"), "{text}");
+        assert!(text.contains("pid 4242 iperf3 (shim)"), "{text}");
+        assert!(text.contains("token 1a2b3c4d 10.231.0.1:40000 -> 10.231.0.2:5201"), "{text}");
+        assert!(text.contains("10.231.1.1:40001"), "{text}");
+        assert!(text.contains("eth0") && text.contains("backup"), "{text}");
+        // 2.5 MB in a second, then none.
+        assert!(text.contains("20.0 Mbit/s"), "{text}");
+        assert!(text.contains("██"), "no sparkline:\n{text}");
+        assert!(text.contains("FAILING: interface eth1 is down"), "{text}");
+        assert!(text.contains("subflow 10.231.1.1:40001 -> 10.231.0.2:5201 (eth1) failing"), "{text}");
+        assert!(buf.content.iter().any(|c| c.fg == Color::Red));
+    }
+
+    #[test]
+    fn no_color_means_no_colour() {
+        let (text, buf) = render(false);
+        assert!(text.contains("FAILING"), "{text}");
+        assert!(buf
+            .content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.modifier.is_empty()));
+    }
 }
