@@ -37,7 +37,7 @@ all: build assets
 
 build:
 ifneq ($(BUILD),no)
-	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-shim
+	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) build --release -p mptcpize-shim -p mptcpize-report
 	MPTCPIZE_LIBDIR=$(LIBDIR) $(CARGO) rustc --release -p mptcpize-rs --bin mptcpize-rs -- -C target-feature=+crt-static
 endif
 
@@ -49,6 +49,7 @@ assets: build
 install: assets
 	install -D -m 0755 $(INSTALL_STRIP) $(BUILD_DIR)/mptcpize-rs $(DESTDIR)$(BINDIR)/mptcpize-rs
 	install -D -m 0644 $(INSTALL_STRIP) $(BUILD_DIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	install -D -m 0644 $(INSTALL_STRIP) $(BUILD_DIR)/libmptcpize_report.so $(DESTDIR)$(LIBDIR)/libmptcpize_report.so
 	install -d $(DESTDIR)$(MANDIR)
 	install -m 0644 $(ASSETS)/man/*.1 $(DESTDIR)$(MANDIR)/
 	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.bash $(DESTDIR)$(BASHDIR)/mptcpize-rs
@@ -56,7 +57,7 @@ install: assets
 	install -D -m 0644 $(ASSETS)/completions/mptcpize-rs.fish $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/mptcpize-rs $(DESTDIR)$(LIBDIR)/libmptcpize.so
+	rm -f $(DESTDIR)$(BINDIR)/mptcpize-rs $(DESTDIR)$(LIBDIR)/libmptcpize.so $(DESTDIR)$(LIBDIR)/libmptcpize_report.so
 	-rmdir $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(MANDIR)/mptcpize-rs.1 $(DESTDIR)$(MANDIR)/mptcpize-rs-*.1
 	rm -f $(DESTDIR)$(BASHDIR)/mptcpize-rs $(DESTDIR)$(ZSHDIR)/_mptcpize-rs $(DESTDIR)$(FISHDIR)/mptcpize-rs.fish

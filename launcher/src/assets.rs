@@ -8,7 +8,7 @@
 //! - `DIR/completions/mptcpize-rs.bash`, `_mptcpize-rs`, `mptcpize-rs.fish`
 
 use crate::cli::Cli;
-use crate::failure::{Failure, Outcome, FAILED, SUCCESS};
+use crate::error::{Error, SUCCESS};
 use clap::CommandFactory;
 use clap_complete::Shell;
 use std::path::{Path, PathBuf};
@@ -22,12 +22,11 @@ pub fn requested() -> Option<PathBuf> {
     }
 }
 
-pub fn generate(dir: &Path) -> Outcome {
-    let fail = |what: &str, e: std::io::Error| {
-        Failure::new(
-            FAILED,
-            format!("cannot write {what} under {}: {e}", dir.display()),
-        )
+pub fn generate(dir: &Path) -> Result<u8, Error> {
+    let fail = |what: &'static str, source: std::io::Error| Error::Assets {
+        what,
+        dir: dir.to_path_buf(),
+        source,
     };
     let man = dir.join("man");
     let completions = dir.join("completions");

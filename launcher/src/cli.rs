@@ -46,9 +46,9 @@ pub enum Command {
     /// Remove what `enable` added (only that), so the service uses TCP again
     #[command(after_help = DISABLE_EXAMPLES)]
     Disable(ChangeArgs),
-    /// Say whether a service is enabled by mptcpize-rs, and whether it runs with the shim
+    /// Say which services mptcpize-rs enabled, and whether they run with MPTCP now
     #[command(after_help = STATUS_EXAMPLES)]
-    Status(UnitArgs),
+    Status(StatusArgs),
     /// Watch this network namespace's MPTCP connections and their subflows, live
     #[command(after_help = TOP_HELP)]
     Top(TopArgs),
@@ -81,10 +81,17 @@ Examples:
   mptcpize-rs disable --root /mnt/image nginx";
 
 const STATUS_EXAMPLES: &str = "\
-Exit status: 0 when enabled by mptcpize-rs, 3 when not, 1 on error.
+Without UNIT: one line for each unit enabled by mptcpize-rs (persistent and
+runtime drop-ins of the manager selected). Only what is on disk is reported:
+a drop-in an admin edited is named as such.
+
+Exit status: 0 when every UNIT is enabled by mptcpize-rs, 3 when one is not,
+1 on error.
 
 Examples:
+  mptcpize-rs status                           every unit enabled by mptcpize-rs
   mptcpize-rs status nginx                     active / enabled, takes effect on restart
+  mptcpize-rs status nginx redis --json        for scripts
   mptcpize-rs status --user syncthing
   mptcpize-rs status --root /mnt/image nginx";
 
@@ -94,6 +101,26 @@ pub struct UnitArgs {
     /// The unit: nginx, nginx.service, foo@bar.service, web.socket, or a path to its unit file
     #[arg(value_name = "UNIT")]
     pub unit: String,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// `status [UNIT…]`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The units (default: every unit enabled by mptcpize-rs)
+    #[arg(value_name = "UNIT")]
+    pub units: Vec<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Print one JSON array, an object per unit (for scripts)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which service manager, and which of its directories.
+#[derive(Args, Debug)]
+pub struct ScopeArgs {
     /// A unit of your user's service manager (drop-in in ~/.config/systemd/user)
     #[arg(long)]
     pub user: bool,
@@ -119,6 +146,10 @@ pub struct ChangeArgs {
     /// Print the drop-ins and the actions, write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace (enable) or remove (disable) our drop-in even though it was
+    /// edited since mptcpize-rs wrote it: the edit is lost
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -129,13 +160,19 @@ pub struct EnableArgs {
     /// /usr/local/lib/mptcpize-rs/libmptcpize.so in the image)
     #[arg(long, value_name = "PATH")]
     pub shim: Option<std::path::PathBuf>,
+    /// How the service's programs are reached: auto (each ExecStart= program judged as `run`
+    /// judges PROG: seccomp when one is statically linked or Go before 1.21), preload
+    /// (LD_PRELOAD drop-in; refused for such programs without --force), or seccomp (every
+    /// ExecStart= line wrapped in `mptcpize-rs run --mode seccomp`)
+    #[arg(long, value_enum, default_value_t = RunMode::Auto)]
+    pub mode: RunMode,
 }
 
 const RUN_EXAMPLES: &str = "\
-PROG is found through PATH. In preload mode it is executed in place of
-mptcpize-rs: no fork, no shell, so it keeps the pid, signals, terminal and
-exit status of its own. In seccomp mode mptcpize-rs stays PROG's parent: it
-forwards signals to PROG and exits with PROG's status (128+N for signal N).
+PROG is found through PATH and executed in place of mptcpize-rs, in both
+modes: no shell, so it keeps the pid, signals, terminal and exit status of
+its own. Seccomp mode sets no_new_privs: set-ID programs that PROG's
+descendants start run without their privileges (-d says so).
 
 Exit status: PROG's own; 127 if PROG was not found, 126 if it could not be
 executed, 125 if mptcpize-rs itself failed, 2 for a usage error.
@@ -144,8 +181,10 @@ Environment:
   MPTCPIZE_LIB        the preload library to use (default: next to mptcpize-rs,
                       then ../lib/mptcpize-rs/ relative to it)
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
+                      (MPTCPWRAP_DEBUG=1 too)
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
   MPTCPIZE_REPORT     stderr or a file: what --report sets
+  An empty value is unset; 0, no, false, off and n mean off in every variable.
 
 Examples:
   mptcpize-rs run iperf3 -c server.example

@@ -1,7 +1,8 @@
 //! How the launcher (and `enable`, for systemd units) adds itself to a
 //! program's environment without taking anything away from the user:
 //! `LD_PRELOAD` gets the shim appended once, `GODEBUG` gets `multipathtcp=1`
-//! unless the user already chose a `multipathtcp=` value.
+//! unless the user already chose a `multipathtcp=` value. (The variables'
+//! names and how their values read are `mptcpize_rules::env`'s.)
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -25,6 +26,34 @@ pub fn ld_preload_with(existing: Option<&OsStr>, shim: &Path) -> OsString {
         out.push(b':');
     }
     out.extend_from_slice(shim);
+    OsString::from_vec(out)
+}
+
+/// `LD_PRELOAD` with the report library and the shim: `report` is put
+/// right before the shim, so that its `socket()` comes first and chains to
+/// the shim's (see the report library); neither is listed twice.
+pub fn ld_preload_with_report(existing: Option<&OsStr>, report: &Path, shim: &Path) -> OsString {
+    let with_shim = ld_preload_with(existing, shim);
+    let bytes = with_shim.as_bytes();
+    let entries = || {
+        bytes.split(|&b| b == b':' || b == b' ').scan(0, |at, e| {
+            let start = *at;
+            *at += e.len() + 1;
+            Some((start, e))
+        })
+    };
+    let report = report.as_os_str().as_bytes();
+    if entries().any(|(_, e)| e == report) {
+        return with_shim;
+    }
+    let shim = shim.as_os_str().as_bytes();
+    let at = entries()
+        .find(|&(_, e)| e == shim)
+        .map_or(bytes.len(), |(start, _)| start);
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(report);
+    out.push(b':');
+    out.extend_from_slice(&bytes[at..]);
     OsString::from_vec(out)
 }
 
@@ -77,6 +106,36 @@ mod tests {
         assert_eq!(
             pre(Some("/a.so /l/libmptcpize.so")),
             "/a.so /l/libmptcpize.so"
+        );
+    }
+
+    #[test]
+    fn the_report_library_comes_right_before_the_shim() {
+        let with = |existing: Option<&str>| {
+            ld_preload_with_report(
+                existing.map(OsStr::new),
+                Path::new("/l/libmptcpize_report.so"),
+                Path::new("/l/libmptcpize.so"),
+            )
+            .into_string()
+            .unwrap()
+        };
+        assert_eq!(with(None), "/l/libmptcpize_report.so:/l/libmptcpize.so");
+        assert_eq!(
+            with(Some("/a.so")),
+            "/a.so:/l/libmptcpize_report.so:/l/libmptcpize.so"
+        );
+        assert_eq!(
+            with(Some("/l/libmptcpize.so /b.so")),
+            "/l/libmptcpize_report.so:/l/libmptcpize.so /b.so"
+        );
+        assert_eq!(
+            with(Some("/a.so:/l/libmptcpize.so")),
+            "/a.so:/l/libmptcpize_report.so:/l/libmptcpize.so"
+        );
+        assert_eq!(
+            with(Some("/l/libmptcpize_report.so:/l/libmptcpize.so")),
+            "/l/libmptcpize_report.so:/l/libmptcpize.so"
         );
     }
 

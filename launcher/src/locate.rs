@@ -1,14 +1,19 @@
 //! Finding the preload library, in this order: `$MPTCPIZE_LIB`; next to the
 //! `mptcpize-rs` executable; `../lib/mptcpize-rs/` relative to it (the
 //! install layout); the path compiled in (`MPTCPIZE_LIBDIR` at build time).
+//! The report's library (`run --report`) is the one next to the shim found.
 
-use crate::failure::{Failure, Outcome, FAILED, LAUNCHER_FAILED, SUCCESS};
+use crate::error::SUCCESS;
+use crate::say::short;
+use crate::target::{elf_id, ElfId};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// The shim's file name.
 pub const SHIM_NAME: &str = "libmptcpize.so";
+/// The report library's file name; it lives next to the shim.
+pub const REPORT_NAME: &str = "libmptcpize_report.so";
 
 /// Where an installed shim lives when no other place has one.
 pub const COMPILED_IN: &str = match option_env!("MPTCPIZE_LIBDIR") {
@@ -30,19 +35,32 @@ pub fn candidates(env_lib: Option<OsString>, exe: Option<PathBuf>) -> Vec<PathBu
     out
 }
 
+/// Why there is no shim to preload.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall", .tried.join(", "))]
+    NotFound { tried: Vec<String> },
+    #[error("{}: {}", .path.display(), short(.source))]
+    Unusable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--report needs {REPORT_NAME} next to the shim: {} ({why}); reinstall, or run without --report", .path.display())]
+    NoReportLibrary { path: PathBuf, why: String },
+}
+
 /// The absolute path of the first readable shim. When `$MPTCPIZE_LIB` is set
 /// it is the only place looked at: a user who names a library means it.
-pub fn shim() -> Result<PathBuf, Failure> {
-    let env_lib = std::env::var_os("MPTCPIZE_LIB").filter(|l| !l.is_empty());
+pub fn shim() -> Result<PathBuf, Error> {
+    let env_lib = std::env::var_os(mptcpize_rules::env::LIB).filter(|l| !l.is_empty());
     let explicit = env_lib.is_some();
     let exe = std::env::current_exe().ok();
     let mut tried = Vec::new();
     for path in candidates(env_lib, exe) {
         match File::open(&path).and_then(|f| f.metadata()) {
             Ok(meta) if meta.is_file() => {
-                return std::fs::canonicalize(&path).map_err(|e| {
-                    Failure::new(LAUNCHER_FAILED, format!("{}: {e}", path.display()))
-                });
+                return std::fs::canonicalize(&path)
+                    .map_err(|source| Error::Unusable { path, source });
             }
             Ok(_) => tried.push(format!("{} (not a file)", path.display())),
             Err(e) => tried.push(format!("{} ({})", path.display(), short(&e))),
@@ -51,28 +69,79 @@ pub fn shim() -> Result<PathBuf, Failure> {
             break;
         }
     }
-    Err(Failure::new(
-        LAUNCHER_FAILED,
-        format!(
-            "cannot find the preload library {SHIM_NAME}; tried {}. Set MPTCPIZE_LIB to its path, or reinstall",
-            tried.join(", ")
-        ),
-    ))
+    Err(Error::NotFound { tried })
 }
 
-/// The error without its "(os error N)" suffix.
-fn short(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
+/// The report library next to `shim` (found by [`shim`]).
+pub fn report_library(shim: &Path) -> Result<PathBuf, Error> {
+    let path = shim.with_file_name(REPORT_NAME);
+    let why = match File::open(&path).and_then(|f| f.metadata()) {
+        Ok(meta) if meta.is_file() => return Ok(path),
+        Ok(_) => "not a file".to_string(),
+        Err(e) => short(&e),
+    };
+    Err(Error::NoReportLibrary { path, why })
+}
+
+/// Why ld.so would not preload the shim into PROG (it would say so on
+/// stderr, ignore it, and PROG's sockets would stay TCP).
+#[derive(Debug, thiserror::Error)]
+pub enum Unloadable {
+    #[error("the preload library {} has a blank or a colon in its path, which LD_PRELOAD cannot carry; install it under a plain path, or point MPTCPIZE_LIB at one", .0.display())]
+    Path(PathBuf),
+    #[error("the preload library {} is not an ELF shared library", .0.display())]
+    NotElf(PathBuf),
+    #[error("the preload library {} is built for another machine ({shim}) than {} ({prog})", .path.display(), .prog_path.display())]
+    Machine {
+        path: PathBuf,
+        shim: ElfId,
+        prog_path: PathBuf,
+        prog: ElfId,
+    },
+    #[error("cannot read the preload library {}: {}", .path.display(), short(.source))]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Checks that ld.so can preload `shim` into a program of identity `prog`
+/// (`None`: not known, e.g. PROG is no ELF program of its own).
+pub fn loadable(shim: &Path, prog: Option<(&Path, ElfId)>) -> Result<(), Unloadable> {
+    use std::io::Read;
+    let bytes = shim.as_os_str().as_encoded_bytes();
+    if bytes
+        .iter()
+        .any(|b| matches!(b, b' ' | b':' | b'\t' | b'\n'))
+    {
+        return Err(Unloadable::Path(shim.to_path_buf()));
+    }
+    let mut head = Vec::with_capacity(64);
+    File::open(shim)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|source| Unloadable::Unreadable {
+            path: shim.to_path_buf(),
+            source,
+        })?;
+    let id = elf_id(&head, true).ok_or_else(|| Unloadable::NotElf(shim.to_path_buf()))?;
+    match prog {
+        Some((prog_path, prog)) if prog != id => Err(Unloadable::Machine {
+            path: shim.to_path_buf(),
+            shim: id,
+            prog_path: prog_path.to_path_buf(),
+            prog,
+        }),
+        _ => Ok(()),
     }
 }
 
-/// `mptcpize-rs preload-path`.
-pub fn print_preload_path() -> Outcome {
-    let path = shim().map_err(|f| Failure::new(FAILED, f.message))?;
-    println!("{}", path.display());
+/// `mptcpize-rs preload-path`: the path is the product, so failing to
+/// write it is an error (exit 1), not a panic.
+pub fn print_preload_path() -> Result<u8, crate::error::Error> {
+    let path = shim()?;
+    let mut line = path.into_os_string().into_encoded_bytes();
+    line.push(b'\n');
+    crate::say::out_bytes(&line)?;
     Ok(SUCCESS)
 }
 

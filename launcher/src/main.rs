@@ -1,6 +1,7 @@
 //! `mptcpize-rs`: the command-line front end. It parses the command line
-//! (see [`cli`]), hands each subcommand to its module, and turns a
-//! [`Failure`] into a one-line message and the exit code its kind calls for.
+//! (see [`cli`]), hands each subcommand to its module (`try_main`), and
+//! turns what failed into a one-line message and the exit code its kind
+//! calls for ([`error`]: the only place that knows exit codes).
 //!
 //! `mptcpize-rs run` sits in front of every program it starts, so it starts
 //! fast: with `no_main`, std's runtime set-up (a main-thread stack guard that
@@ -13,9 +14,12 @@ mod assets;
 mod check;
 mod cli;
 mod envvars;
-mod failure;
+mod error;
 mod locate;
+mod policy;
+mod report_dest;
 mod run;
+mod say;
 mod seccomp;
 mod systemd;
 pub mod target;
@@ -34,24 +38,29 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 
 /// Runs the subcommand and gives the exit status.
 fn run_command() -> u8 {
+    // Our own output failing must never stop us, nor the program we start.
+    say::ignore_sigpipe();
+    match try_main() {
+        Ok(code) => code,
+        Err(e) => error::report(&e),
+    }
+}
+
+fn try_main() -> Result<u8, error::Error> {
     // `mptcpize-rs generate-assets DIR` (for `make`): outside the clap
     // definition, so that the man pages and completions it renders from that
     // definition do not list it.
     if let Some(dir) = assets::requested() {
-        return assets::generate(&dir).unwrap_or_else(|failure| failure.report());
+        return assets::generate(&dir);
     }
     let cli = cli::Cli::parse();
-    let result = match cli.command {
-        cli::Command::Run(args) => run::run(args),
-        cli::Command::PreloadPath => locate::print_preload_path(),
-        cli::Command::Check(args) => check::check(args),
-        cli::Command::Enable(args) => systemd::enable(args),
-        cli::Command::Disable(args) => systemd::disable(args),
-        cli::Command::Status(args) => systemd::status(args),
-        cli::Command::Top(args) => top::top(args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(failure) => failure.report(),
-    }
+    Ok(match cli.command {
+        cli::Command::Run(args) => run::run(args)?,
+        cli::Command::PreloadPath => locate::print_preload_path()?,
+        cli::Command::Check(args) => check::check(args)?,
+        cli::Command::Enable(args) => systemd::enable(args)?,
+        cli::Command::Disable(args) => systemd::disable(args)?,
+        cli::Command::Status(args) => systemd::status(args)?,
+        cli::Command::Top(args) => top::top(args)?,
+    })
 }

@@ -1,126 +1,219 @@
-//! `mptcpize-rs run`: finds PROG, chooses the mode that reaches its sockets
-//! (see [`crate::target`]), and runs it.
+//! `mptcpize-rs run`: resolves what was asked (the flags and the
+//! environment, read once into [`Settings`]), finds PROG, lets
+//! [`crate::policy`] choose the mode that reaches its sockets, and runs it.
 //!
-//! Preload mode puts the shim into the environment and executes the program
-//! in place of the launcher (execvp semantics: PATH search, no fork, no
-//! shell), so the program keeps our pid, signals, stdio and exit status.
-//! Seccomp mode runs it under a supervisor (see [`crate::seccomp`]).
+//! Both modes execute the program in place of the launcher (execvp
+//! semantics: PATH search, no shell), so the program keeps our pid,
+//! signals, stdio and exit status. Preload mode first puts the shim into
+//! the environment; seccomp mode first starts a supervisor and installs a
+//! filter (see [`crate::seccomp`]), which gets only its small
+//! [`seccomp::Config`].
 
 use crate::cli::{RunArgs, RunMode};
-use crate::envvars::{godebug_with, ld_preload_with};
-use crate::failure::{Failure, Outcome, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
-use crate::target::{self, Mode};
-use crate::{locate, seccomp};
+use crate::envvars::{godebug_with, ld_preload_with, ld_preload_with_report};
+use crate::policy::{self, Mode};
+use crate::say;
+use crate::target::{self, Target};
+use crate::{locate, report_dest, seccomp};
+use mptcpize_rules::env;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-pub fn run(args: RunArgs) -> Outcome {
-    let (prog, rest) = args.command.split_first().expect("clap requires PROG");
-    let target = target::inspect(prog).map_err(|e| match e {
-        target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
-        target::Error::NotExecutable { .. } => Failure::new(CANNOT_EXECUTE, e.to_string()),
-    })?;
-    if let target::Kind::Script { interpreter, .. } = &target.kind {
-        if !interpreter.exists() {
-            // execve fails with ENOENT here: 127, as env(1) exits.
-            return Err(Failure::new(
-                NOT_FOUND,
-                format!(
-                    "{}: bad interpreter {}: no such file",
-                    target.path.display(),
-                    interpreter.display()
-                ),
-            ));
-        }
-    }
-    let mode = match args.mode {
-        RunMode::Auto => {
-            let choice = target::choose_mode(&target);
-            if args.debug {
-                eprintln!("mptcpize-rs: {} mode: {}", choice.mode, choice.reason);
-            }
-            choice.mode
-        }
-        RunMode::Preload => Mode::Preload,
-        RunMode::Seccomp => Mode::Seccomp,
-    };
-    if args.debug && args.mode != RunMode::Auto {
-        eprintln!("mptcpize-rs: {mode} mode (--mode {mode})");
-    }
-    if let Some(why) = target::privilege_obstacle(&target, mode) {
-        return Err(Failure::new(LAUNCHER_FAILED, why));
-    }
-    if args.mode != RunMode::Auto {
-        if let Some(why) = target::mode_mismatch(&target, mode) {
-            eprintln!("mptcpize-rs: warning: {why}");
-        }
-    }
+/// Why `run` failed: PROG cannot be executed (127/126), or the launcher
+/// failed before PROG ran (125).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Prog(#[from] target::Error),
+    #[error(transparent)]
+    Shim(#[from] locate::Error),
+    /// `--no-fallback` and a shim ld.so would not load.
+    #[error("{0}: with --no-fallback, refusing to run the program over TCP")]
+    Unloadable(locate::Unloadable),
+    /// PROG changes credentials at exec: no mode can work.
+    #[error("{0}")]
+    Privileges(String),
+    #[error(transparent)]
+    Report(#[from] report_dest::Error),
+    #[error(transparent)]
+    Seccomp(seccomp::Error),
+}
 
-    // Go 1.21+ anywhere in the tree makes its own MPTCP sockets.
-    let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
-    let mut env = vec![("GODEBUG", godebug)];
-    if args.debug {
-        env.push(("MPTCPIZE_DEBUG", "1".into()));
-    }
-    if args.no_fallback {
-        env.push(("MPTCPIZE_FALLBACK", "0".into()));
-    }
-    if let Some(to) = &args.report {
-        env.push(("MPTCPIZE_REPORT", report_target(to)?.into_os_string()));
-        if mode == Mode::Seccomp {
-            eprintln!(
-                "mptcpize-rs: warning: --report comes from the preload library, which seccomp mode does not load: nothing will be reported"
-            );
-        }
-    }
-    match mode {
-        Mode::Preload => {
-            let shim = locate::shim()?;
-            let ld_preload = ld_preload_with(std::env::var_os("LD_PRELOAD").as_deref(), &shim);
-            // The launcher is single-threaded and about to exec: setting its
-            // own environment is safe, and spares Command a copy of the whole
-            // of it.
-            std::env::set_var("LD_PRELOAD", ld_preload);
-            for (name, value) in env {
-                std::env::set_var(name, value);
-            }
-            // exec() only returns on failure.
-            Err(seccomp::exec_failure(
-                Command::new(prog).args(rest).exec(),
-                prog,
-            ))
-        }
-        Mode::Seccomp => {
-            let mut cmd = Command::new(&target.path);
-            cmd.envs(env);
-            seccomp::run(&target.path, prog, rest, &args, cmd)
+impl From<seccomp::Error> for Error {
+    fn from(e: seccomp::Error) -> Error {
+        match e {
+            seccomp::Error::Exec(e) => Error::Prog(e),
+            e => Error::Seccomp(e),
         }
     }
 }
 
-/// The value of `MPTCPIZE_REPORT` for `--report[=FILE]`: `stderr`, or FILE
-/// made absolute (the program may change directory) after checking that it
-/// can be appended to. The file is created if needed and never truncated:
-/// every process of the run appends its lines.
-fn report_target(to: &Path) -> Result<PathBuf, Failure> {
-    if to.as_os_str() == "stderr" || to.as_os_str() == "-" {
-        return Ok(PathBuf::from("stderr"));
+/// What `run` was asked for: the flags, and the variables that mean the
+/// same, read once.
+struct Settings {
+    prog: OsString,
+    args: Vec<OsString>,
+    mode: RunMode,
+    /// `-d` or `MPTCPIZE_DEBUG`.
+    debug: bool,
+    /// `--no-fallback` or `MPTCPIZE_FALLBACK` off.
+    no_fallback: bool,
+    /// `--report[=FILE]` or `MPTCPIZE_REPORT` (`stderr` for stderr).
+    report: Option<PathBuf>,
+}
+
+impl Settings {
+    fn resolve(args: RunArgs) -> Settings {
+        let mut command = args.command.into_iter();
+        let prog = command.next().expect("clap requires PROG");
+        let vars: Vec<_> = std::env::vars_os().collect();
+        let from_env = env::Settings::of(
+            vars.iter()
+                .map(|(k, v)| (k.as_encoded_bytes(), v.as_encoded_bytes())),
+        );
+        let report = args.report.or(match from_env.report() {
+            env::Report::Off => None,
+            env::Report::Stderr => Some(PathBuf::from("stderr")),
+            env::Report::File(path) => Some(PathBuf::from(OsStr::from_bytes(path))),
+        });
+        Settings {
+            prog,
+            args: command.collect(),
+            mode: args.mode,
+            debug: args.debug || from_env.debug(),
+            no_fallback: args.no_fallback || from_env.no_fallback(),
+            report,
+        }
     }
-    let path = std::path::absolute(to)
-        .map_err(|e| Failure::new(LAUNCHER_FAILED, format!("--report={}: {e}", to.display())))?;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(|e| {
-            Failure::new(
-                LAUNCHER_FAILED,
-                format!(
-                    "cannot write the report to {}: {e}; choose another --report=FILE",
-                    path.display()
-                ),
-            )
-        })?;
-    Ok(path)
+
+    /// The mode for `target`: the policy's, or the one forced by `--mode`
+    /// (with a warning where it cannot reach the sockets).
+    fn mode(&self, target: &Target) -> Mode {
+        let forced = match self.mode {
+            RunMode::Auto => {
+                let choice = policy::choose(target);
+                if self.debug {
+                    say::line(format_args!("{} mode: {}", choice.mode, choice.reason));
+                }
+                return choice.mode;
+            }
+            RunMode::Preload => Mode::Preload,
+            RunMode::Seccomp => Mode::Seccomp,
+        };
+        if self.debug {
+            say::line(format_args!("{forced} mode (--mode {forced})"));
+        }
+        if let Some(why) = policy::forced_mismatch(target, forced) {
+            say::warn(format_args!("{why}"));
+        }
+        forced
+    }
+
+    /// The variables PROG gets, besides `LD_PRELOAD`.
+    fn env(&self, report: Option<PathBuf>) -> Vec<(&'static str, OsString)> {
+        // Go 1.21+ anywhere in the tree makes its own MPTCP sockets.
+        let godebug = godebug_with(std::env::var_os("GODEBUG").as_deref());
+        let mut vars = vec![("GODEBUG", godebug)];
+        if self.debug {
+            vars.push((env::DEBUG, env::ON.into()));
+        }
+        if self.no_fallback {
+            vars.push((env::FALLBACK, env::OFF.into()));
+        }
+        if let Some(to) = report {
+            vars.push((env::REPORT, to.into_os_string()));
+        }
+        vars
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<u8, Error> {
+    let settings = Settings::resolve(args);
+    let target = target::inspect(&settings.prog)?;
+    if let Some(e) = target.interpreter_error() {
+        return Err(e.into());
+    }
+    let mode = settings.mode(&target);
+    if let Some(why) = policy::privilege_obstacle(&target, mode) {
+        return Err(Error::Privileges(why));
+    }
+    let report = match &settings.report {
+        Some(to) => Some(report_dest::check(to)?),
+        None => None,
+    };
+    if report.is_some() && mode == Mode::Seccomp {
+        say::warn(format_args!(
+            "--report comes from the preload library, which seccomp mode does not load: nothing will be reported"
+        ));
+    }
+    let env = settings.env(report);
+    match mode {
+        Mode::Preload => Err(preload(&settings, &target, env)),
+        Mode::Seccomp => {
+            if settings.debug {
+                say::line(format_args!("{}", policy::NO_NEW_PRIVS_NOTE));
+            }
+            let config = seccomp::Config {
+                debug: settings.debug,
+                no_fallback: settings.no_fallback,
+            };
+            let mut cmd = Command::new(&target.path);
+            cmd.arg0(&settings.prog).args(&settings.args).envs(env);
+            Err(seccomp::exec(cmd, &settings.prog, config).into())
+        }
+    }
+}
+
+/// Executes PROG in place of the launcher with the shim preloaded; returns
+/// only why that failed. A shim ld.so would not load is refused with
+/// `--no-fallback`, and otherwise left out with a warning: nobody is told
+/// MPTCP where the sockets stay TCP.
+fn preload(settings: &Settings, target: &Target, env: Vec<(&'static str, OsString)>) -> Error {
+    let shim = match locate::shim() {
+        Ok(shim) => shim,
+        Err(e) => return e.into(),
+    };
+    let prog = target
+        .program()
+        .and_then(|(t, elf)| Some((t.path.as_path(), elf.id?)));
+    // The launcher is single-threaded and about to exec: setting its own
+    // environment is safe, and spares Command a copy of the whole of it.
+    match locate::loadable(&shim, prog) {
+        Ok(()) => {
+            let existing = std::env::var_os("LD_PRELOAD");
+            let ld_preload = match &settings.report {
+                // The report is a library of its own, loaded only when asked
+                // for, before the shim.
+                Some(_) => match locate::report_library(&shim) {
+                    Ok(report) => ld_preload_with_report(existing.as_deref(), &report, &shim),
+                    Err(e) => return e.into(),
+                },
+                None => ld_preload_with(existing.as_deref(), &shim),
+            };
+            std::env::set_var("LD_PRELOAD", ld_preload);
+        }
+        Err(e) if settings.no_fallback => return Error::Unloadable(e),
+        Err(e) => say::warn(format_args!(
+            "{e}: {} runs without it, its sockets stay TCP (--no-fallback refuses instead)",
+            settings.prog.to_string_lossy()
+        )),
+    }
+    for (name, value) in env {
+        std::env::set_var(name, value);
+    }
+    let mut cmd = Command::new(&settings.prog);
+    cmd.args(&settings.args);
+    // SAFETY: the hook only calls signal(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            say::restore_sigpipe();
+            Ok(())
+        })
+    };
+    // exec() only returns on failure.
+    let err = cmd.exec();
+    target::Error::from_exec(&err, &settings.prog).into()
 }

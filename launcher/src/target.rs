@@ -1,44 +1,21 @@
-//! What kind of program a command line names, and which mode reaches its
-//! sockets: `run --mode auto` and `check` both ask here.
+//! What kind of program a command line names: `run` and `check` both ask
+//! here, and [`crate::policy`] turns the answer into a mode.
 //!
 //! [`inspect`] finds PROG the way execvp(3) does (through PATH unless the
 //! name has a `/`), reads its ELF headers with the `object` crate (is there a
 //! `PT_INTERP`? a `.go.buildinfo` section and which Go wrote it?), follows a
 //! `#!` line to the interpreter that really runs, and notes set-user-ID,
-//! set-group-ID and file capabilities. [`choose_mode`] turns that into a
-//! [`Mode`] and a sentence saying why; [`privilege_obstacle`] says when a
-//! mode cannot work on the target at all.
+//! set-group-ID and file capabilities.
 
 use object::elf::{FileHeader32, FileHeader64, PT_INTERP};
 use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind, ReadCache, ReadRef};
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-
-/// How the launcher makes a program's TCP sockets MPTCP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// `LD_PRELOAD` of the shim (and `GODEBUG=multipathtcp=1` for Go 1.21+):
-    /// reaches dynamically linked programs that call libc's `socket()`.
-    Preload,
-    /// A seccomp filter and a supervisor process: reaches every `socket()`
-    /// system call of the whole process tree, however it is made.
-    Seccomp,
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Mode::Preload => "preload",
-            Mode::Seccomp => "seccomp",
-        })
-    }
-}
 
 /// A program as the kernel will execute it.
 #[derive(Clone, Debug)]
@@ -77,6 +54,8 @@ pub struct Elf {
     pub interpreter: Option<PathBuf>,
     /// Present when the program was written in Go (it has `.go.buildinfo`).
     pub go: Option<GoBuild>,
+    /// Its class and machine (a preloaded library must match them).
+    pub id: Option<ElfId>,
 }
 
 /// The Go toolchain that built a program, from its `.go.buildinfo`.
@@ -97,19 +76,8 @@ impl GoBuild {
         Some((major, minor))
     }
 
-    /// True when the Go runtime makes its sockets MPTCP itself under
-    /// `GODEBUG=multipathtcp=1` (Go 1.21 and later, and development builds).
-    pub fn has_multipathtcp(&self) -> bool {
-        if self.version.is_empty() {
-            return false; // before Go 1.18
-        }
-        match self.release() {
-            Some(release) => release >= (1, 21),
-            None => true,
-        }
-    }
-
-    fn describe(&self) -> String {
+    /// "a Go program built with go1.19.8", for the policy's reasons.
+    pub fn describe(&self) -> String {
         if self.version.is_empty() {
             "a Go program built before Go 1.18".to_string()
         } else {
@@ -129,26 +97,59 @@ pub struct Privileges {
     pub file_caps: bool,
 }
 
-/// Why PROG cannot be inspected (or executed).
-#[derive(Debug)]
+/// Why PROG cannot be executed: `NotFound` is env(1)'s 127, the rest 126.
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not found (through PATH when the name has no `/`).
-    NotFound { name: OsString, searched_path: bool },
-    /// Found but not an executable regular file, or unreadable.
-    NotExecutable { path: PathBuf, why: String },
+    /// Not found (through PATH when the name has no `/`), or its `#!`
+    /// interpreter or ELF loader is missing.
+    #[error("{}: {why}", .name.to_string_lossy())]
+    NotFound { name: OsString, why: String },
+    /// Found, but the system refuses to execute it, in the system's words.
+    #[error("{}: {why}", .name.to_string_lossy())]
+    CannotExecute { name: OsString, why: String },
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NotFound {
+impl Error {
+    /// True for a missing PROG, interpreter or loader (127), false for one
+    /// that exists but cannot be executed (126).
+    pub fn not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Why execve(2) failed for `prog`, as a shell would say it.
+    pub fn from_exec(err: &io::Error, prog: &OsStr) -> Error {
+        let name = prog.into();
+        let has_slash = prog.as_bytes().contains(&b'/');
+        match err.raw_os_error() {
+            Some(libc::ENOENT) if !has_slash => Error::NotFound {
                 name,
-                searched_path: true,
-            } => write!(f, "{}: command not found", name.to_string_lossy()),
-            Error::NotFound { name, .. } => write!(f, "{}: no such file", name.to_string_lossy()),
-            Error::NotExecutable { path, why } => write!(f, "{}: {why}", path.display()),
+                why: "command not found".into(),
+            },
+            Some(libc::ENOENT) if Path::new(prog).exists() => Error::NotFound {
+                name,
+                why: "its interpreter (#!) or ELF loader was not found".into(),
+            },
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => Error::NotFound {
+                name,
+                why: "no such file".into(),
+            },
+            _ => Error::CannotExecute {
+                name,
+                why: format!("cannot execute: {}", words(err)),
+            },
         }
     }
+}
+
+/// The system's words for an error: strerror's text, lower-cased as in the
+/// middle of a sentence, without std's " (os error N)".
+pub fn words(err: &io::Error) -> String {
+    let mut text = crate::say::short(err);
+    if let Some(first) = text.get(..1) {
+        let lower = first.to_ascii_lowercase();
+        text.replace_range(..1, &lower);
+    }
+    text
 }
 
 /// How deep `#!` chains are followed (the kernel's own limit is 4 levels).
@@ -164,29 +165,38 @@ pub fn inspect(prog: &OsStr) -> Result<Target, Error> {
 /// else the first executable regular file of that name in `$PATH` (or the
 /// default path `/usr/local/bin:/bin:/usr/bin` when PATH is unset).
 pub fn resolve(prog: &OsStr) -> Result<PathBuf, Error> {
+    let not_found = |why: &str| Error::NotFound {
+        name: prog.into(),
+        why: why.into(),
+    };
+    let cannot = |why: String| Error::CannotExecute {
+        name: prog.into(),
+        why,
+    };
     if prog.is_empty() {
-        return Err(Error::NotFound {
-            name: prog.into(),
-            searched_path: false,
-        });
+        return Err(not_found("no such file"));
     }
     if prog.as_bytes().contains(&b'/') {
         let path = PathBuf::from(prog);
         return match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => Ok(path),
-            Ok(_) => Err(Error::NotExecutable {
-                path,
-                why: "not a regular file".into(),
-            }),
-            Err(_) => Err(Error::NotFound {
-                name: prog.into(),
-                searched_path: false,
-            }),
+            Ok(_) => Err(cannot("not a regular file".into())),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                Err(not_found("no such file"))
+            }
+            // EACCES, ELOOP, ENAMETOOLONG…: it may exist, the system says why not.
+            Err(e) => Err(cannot(words(&e))),
         };
+    }
+    // execvp's own check: no directory entry can have a longer name.
+    if prog.len() > NAME_MAX {
+        return Err(cannot(words(&io::Error::from_raw_os_error(
+            libc::ENAMETOOLONG,
+        ))));
     }
     let path_var =
         std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/bin:/usr/bin"));
-    let mut found_unexecutable = None;
+    let mut refused = None;
     for dir in std::env::split_paths(&path_var) {
         // An empty PATH entry means the current directory.
         let dir = if dir.as_os_str().is_empty() {
@@ -198,29 +208,30 @@ pub fn resolve(prog: &OsStr) -> Result<PathBuf, Error> {
         match std::fs::metadata(&candidate) {
             Ok(meta) if meta.is_file() && is_executable(&candidate) => return Ok(candidate),
             Ok(meta) if meta.is_file() => {
-                found_unexecutable.get_or_insert(candidate);
+                refused.get_or_insert((candidate, libc::EACCES));
+            }
+            // Like execvp: a directory we may not search is remembered, and
+            // the search goes on.
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+                refused.get_or_insert((candidate, libc::EACCES));
             }
             _ => {}
         }
     }
-    match found_unexecutable {
-        Some(path) => Err(Error::NotExecutable {
-            path,
-            why: "permission denied (not executable?)".into(),
+    match refused {
+        Some((path, errno)) => Err(Error::CannotExecute {
+            name: path.into_os_string(),
+            why: words(&io::Error::from_raw_os_error(errno)),
         }),
-        None => Err(Error::NotFound {
-            name: prog.into(),
-            searched_path: true,
-        }),
+        None => Err(not_found("command not found")),
     }
 }
 
+/// The longest name of a directory entry (linux/limits.h).
+const NAME_MAX: usize = 255;
+
 fn is_executable(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access() reads a NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
 }
 
 fn inspect_file(path: &Path, depth: usize) -> Target {
@@ -268,7 +279,7 @@ fn script(bytes: &[u8], depth: usize) -> Kind {
         // `#!/usr/bin/env NAME`: what runs is NAME, found through PATH.
         let via_env = interpreter.file_name() == Some(OsStr::new("env"));
         let name = match (&argument, via_env) {
-            (Some(name), true) if !name.as_bytes().starts_with(b"-") => Some(name.clone()),
+            (Some(arg), true) => env_command(arg.as_bytes()),
             _ => None,
         };
         match name {
@@ -284,6 +295,80 @@ fn script(bytes: &[u8], depth: usize) -> Kind {
     }
 }
 
+/// The command `env` runs for the one argument a `#!/usr/bin/env` line
+/// gives it: the argument itself, or with `-S` (`#!/usr/bin/env -S busybox
+/// sh`) the first word that is neither an option nor a `NAME=VALUE`.
+fn env_command(arg: &[u8]) -> Option<OsString> {
+    let Some(split) = arg.strip_prefix(b"-S") else {
+        // Another option: env would refuse the line or do something else.
+        return (!arg.starts_with(b"-")).then(|| OsString::from_vec(arg.to_vec()));
+    };
+    let mut words = split
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty());
+    while let Some(word) = words.next() {
+        match word {
+            // Options that take the next word as their value.
+            b"-u" | b"-C" | b"--unset" | b"--chdir" => {
+                words.next();
+            }
+            w if w.starts_with(b"-") || w.contains(&b'=') => {}
+            w => return Some(OsString::from_vec(w.to_vec())),
+        }
+    }
+    None
+}
+
+/// The class and machine of an ELF file: what ld.so matches a preloaded
+/// library against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElfId {
+    pub class64: bool,
+    pub machine: u16,
+}
+
+impl std::fmt::Display for ElfId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.machine {
+            m if m == object::elf::EM_386.0 => "i386",
+            m if m == object::elf::EM_X86_64.0 => "x86-64",
+            m if m == object::elf::EM_AARCH64.0 => "aarch64",
+            m if m == object::elf::EM_ARM.0 => "arm",
+            m if m == object::elf::EM_PPC64.0 => "ppc64",
+            m if m == object::elf::EM_S390.0 => "s390",
+            m if m == object::elf::EM_RISCV.0 => "riscv",
+            _ => "",
+        };
+        let bits = if self.class64 { 64 } else { 32 };
+        if name.is_empty() {
+            write!(f, "ELF{bits} machine {}", self.machine)
+        } else {
+            write!(f, "ELF{bits} {name}")
+        }
+    }
+}
+
+/// The identity of an ELF shared object (or executable) from its header;
+/// `None` when `head` is not ELF, or not a shared object when `shared`.
+pub fn elf_id(head: &[u8], shared: bool) -> Option<ElfId> {
+    use object::elf::{FileHeader32, FileHeader64, ET_DYN};
+    use object::read::elf::FileHeader;
+    use object::{Endianness, FileKind};
+    fn id<H: FileHeader<Endian = Endianness>>(head: &[u8], shared: bool) -> Option<ElfId> {
+        let h = H::parse(head).ok()?;
+        let e = h.endian().ok()?;
+        (!shared || h.e_type(e) == ET_DYN).then(|| ElfId {
+            class64: h.is_class_64(),
+            machine: h.e_machine(e).0,
+        })
+    }
+    match FileKind::parse(head).ok()? {
+        FileKind::Elf32 => id::<FileHeader32<Endianness>>(head, shared),
+        FileKind::Elf64 => id::<FileHeader64<Endianness>>(head, shared),
+        _ => None,
+    }
+}
+
 /// The interpreter and Go build of an ELF file; `None` if it is not ELF.
 fn elf<'a, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
     match FileKind::parse(bytes).ok()? {
@@ -296,7 +381,13 @@ fn elf<'a, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
 fn elf_of<'a, H: FileHeader<Endian = Endianness>, R: ReadRef<'a>>(bytes: R) -> Option<Elf> {
     let header = H::parse(bytes).ok()?;
     let endian = header.endian().ok()?;
-    let mut out = Elf::default();
+    let mut out = Elf {
+        id: Some(ElfId {
+            class64: header.is_class_64(),
+            machine: header.e_machine(endian).0,
+        }),
+        ..Elf::default()
+    };
     for ph in header.program_headers(endian, bytes).ok()? {
         if ph.p_type(endian) == PT_INTERP {
             let data = ph.data(endian, bytes).ok()?;
@@ -357,23 +448,28 @@ fn privileges(path: &Path) -> Privileges {
 }
 
 fn has_file_caps(path: &Path) -> bool {
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: getxattr with a NUL-terminated path and name, and a null buffer
-    // of size 0: it only returns the attribute's size (or -1).
-    let n = unsafe {
-        libc::getxattr(
-            c.as_ptr(),
-            c"security.capability".as_ptr(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    n > 0
+    rustix::fs::getxattr_query(path, "security.capability").is_ok_and(|n| n > 0)
 }
 
 impl Target {
+    /// Why execve(2) would refuse a script's `#!` interpreter, before it is
+    /// even tried: missing (127), or there but not usable (126).
+    pub fn interpreter_error(&self) -> Option<Error> {
+        let Kind::Script { interpreter, .. } = &self.kind else {
+            return None;
+        };
+        let e = std::fs::metadata(interpreter).err()?;
+        let name = self.path.clone().into_os_string();
+        let why = format!("bad interpreter {}: {}", interpreter.display(), words(&e));
+        Some(match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => Error::NotFound {
+                name,
+                why: format!("bad interpreter {}: no such file", interpreter.display()),
+            },
+            _ => Error::CannotExecute { name, why },
+        })
+    }
+
     /// The ELF program that really runs: this file, or the interpreter
     /// (or env's NAME) of a script.
     pub fn program(&self) -> Option<(&Target, &Elf)> {
@@ -385,122 +481,10 @@ impl Target {
     }
 }
 
-/// The mode `--mode auto` picks, and why, in words for the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Choice {
-    pub mode: Mode,
-    pub reason: String,
-}
-
-/// Chooses how to reach `target`'s sockets: preload for dynamically linked
-/// programs and Go 1.21+ (which reads `GODEBUG=multipathtcp=1`); seccomp for
-/// statically linked programs and Go before 1.21, which make the socket
-/// system call themselves. A script is judged by the program that runs it.
-pub fn choose_mode(target: &Target) -> Choice {
-    let via = match &target.kind {
-        Kind::Script { .. } => match target.program() {
-            Some((runs, _)) => format!(", run by {}", runs.path.display()),
-            None => String::new(),
-        },
-        _ => String::new(),
-    };
-    let Some((program, elf)) = target.program() else {
-        return Choice {
-            mode: Mode::Preload,
-            reason: format!(
-                "{} is not an ELF program mptcpize-rs can read; using the preload library",
-                target.path.display()
-            ),
-        };
-    };
-    let name = program.path.display();
-    let (mode, why) = match (&elf.go, &elf.interpreter) {
-        (Some(go), _) if !go.has_multipathtcp() => (
-            Mode::Seccomp,
-            format!(
-                "{name} is {}: Go before 1.21 makes its own socket system calls",
-                go.describe()
-            ),
-        ),
-        (Some(go), _) => (
-            Mode::Preload,
-            format!(
-                "{name} is {}: GODEBUG=multipathtcp=1 turns its sockets to MPTCP",
-                go.describe()
-            ),
-        ),
-        (None, None) => (
-            Mode::Seccomp,
-            format!("{name} is statically linked (no PT_INTERP): LD_PRELOAD cannot reach it"),
-        ),
-        (None, Some(interp)) => (
-            Mode::Preload,
-            format!("{name} is dynamically linked (loader {})", interp.display()),
-        ),
-    };
-    Choice {
-        mode,
-        reason: format!("{why}{via}"),
-    }
-}
-
-/// Why `mode` cannot work on `target` when the current user runs it, or
-/// `None` when it can: the exec would change credentials (set-user-ID or
-/// set-group-ID to someone else, file capabilities for a non-root user).
-/// Under preload, ld.so then runs in secure-execution mode and ignores
-/// `LD_PRELOAD`; under seccomp, `no_new_privs` makes the kernel ignore the
-/// set-ID bits and capabilities, so the program would run without them.
-pub fn privilege_obstacle(target: &Target, mode: Mode) -> Option<String> {
-    let (program, _) = target.program().unwrap_or((target, &NO_ELF));
-    let p = program.privileges;
-    // SAFETY: getuid/getgid have no preconditions.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let what = if let Some(owner) = p.setuid.filter(|&o| o != uid) {
-        format!("set-user-ID (to uid {owner})")
-    } else if let Some(group) = p.setgid.filter(|&g| g != gid) {
-        format!("set-group-ID (to gid {group})")
-    } else if p.file_caps && uid != 0 {
-        "given file capabilities".to_string()
-    } else {
-        return None;
-    };
-    let name = program.path.display();
-    Some(match mode {
-        Mode::Preload => format!(
-            "{name} is {what}: ld.so ignores LD_PRELOAD in secure-execution mode, so its sockets would stay TCP; run mptcpize-rs as that user instead"
-        ),
-        Mode::Seccomp => format!(
-            "{name} is {what}: seccomp mode sets no_new_privs, so the kernel would run it without those privileges; run mptcpize-rs as that user instead"
-        ),
-    })
-}
-
-static NO_ELF: Elf = Elf {
-    interpreter: None,
-    go: None,
-};
-
-/// Why a program that `mode` was forced onto will not have its sockets
-/// converted, or `None`: a statically linked, non-Go program under preload.
-pub fn mode_mismatch(target: &Target, mode: Mode) -> Option<String> {
-    let (program, elf) = target.program()?;
-    match (mode, &elf.go, &elf.interpreter) {
-        (Mode::Preload, None, None) => Some(format!(
-            "{} is statically linked: LD_PRELOAD cannot reach it and its sockets stay TCP (use --mode seccomp)",
-            program.path.display()
-        )),
-        (Mode::Preload, Some(go), _) if !go.has_multipathtcp() => Some(format!(
-            "{} is {}, which makes its own socket system calls: its sockets stay TCP (use --mode seccomp)",
-            program.path.display(),
-            go.describe()
-        )),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{self, Mode};
 
     fn buildinfo(version: &str) -> Vec<u8> {
         let mut d = b"\xff Go buildinf:".to_vec();
@@ -522,16 +506,22 @@ mod tests {
     }
 
     #[test]
-    fn go_121_and_later_have_multipathtcp() {
+    fn reads_the_go_release() {
         let go = |v: &str| GoBuild { version: v.into() };
-        assert!(!go("go1.19.8").has_multipathtcp());
-        assert!(!go("go1.20").has_multipathtcp());
-        assert!(!go("").has_multipathtcp());
-        assert!(go("go1.21.0").has_multipathtcp());
-        assert!(go("go1.22rc1").has_multipathtcp());
-        assert!(go("go2.0").has_multipathtcp());
-        assert!(go("devel go1.23-abc").has_multipathtcp());
         assert_eq!(go("go1.22rc1").release(), Some((1, 22)));
+        assert_eq!(go("go1.20").release(), Some((1, 20)));
+        assert_eq!(go("devel go1.23-abc").release(), None);
+    }
+
+    #[test]
+    fn env_s_runs_its_first_command_word() {
+        let cmd = |a: &str| env_command(a.as_bytes()).map(|c| c.into_string().unwrap());
+        assert_eq!(cmd("python3").as_deref(), Some("python3"));
+        assert_eq!(cmd("-S busybox sh").as_deref(), Some("busybox"));
+        assert_eq!(cmd("-Sbusybox sh -e").as_deref(), Some("busybox"));
+        assert_eq!(cmd("-S -i A=1 -u B perl -w").as_deref(), Some("perl"));
+        assert_eq!(cmd("-i python3"), None);
+        assert_eq!(cmd("-S A=1"), None);
     }
 
     #[test]
@@ -546,31 +536,6 @@ mod tests {
         };
         assert_eq!(interpreter, Path::new("/bin/sh"));
         assert_eq!(argument.unwrap(), "-e -x");
-    }
-
-    #[test]
-    fn auto_picks_seccomp_for_static_and_old_go_and_preload_otherwise() {
-        let t = |elf: Elf| Target {
-            path: "/p".into(),
-            kind: Kind::Elf(elf),
-            privileges: Privileges::default(),
-        };
-        let dynamic = Elf {
-            interpreter: Some("/lib/ld.so".into()),
-            go: None,
-        };
-        let go = |v: &str, interp: Option<&str>| Elf {
-            interpreter: interp.map(PathBuf::from),
-            go: Some(GoBuild { version: v.into() }),
-        };
-        assert_eq!(choose_mode(&t(dynamic)).mode, Mode::Preload);
-        assert_eq!(choose_mode(&t(Elf::default())).mode, Mode::Seccomp);
-        assert_eq!(choose_mode(&t(go("go1.19.8", None))).mode, Mode::Seccomp);
-        assert_eq!(
-            choose_mode(&t(go("go1.20", Some("/lib/ld.so")))).mode,
-            Mode::Seccomp
-        );
-        assert_eq!(choose_mode(&t(go("go1.21.1", None))).mode, Mode::Preload);
     }
 
     /// A scratch directory under target/ (never /tmp), removed on drop.
@@ -603,7 +568,7 @@ mod tests {
         assert!(t.path.is_absolute(), "{t:?}");
         let (_, elf) = t.program().expect("sh is ELF or a link to one");
         assert!(elf.interpreter.is_some(), "{t:?}");
-        assert_eq!(choose_mode(&t).mode, Mode::Preload);
+        assert_eq!(policy::choose(&t).mode, Mode::Preload);
     }
 
     #[test]
@@ -622,8 +587,10 @@ mod tests {
         assert_eq!(interpreter, Path::new("/bin/sh"));
         assert_eq!(argument.as_deref(), Some(OsStr::new("-e")));
         assert_eq!(runs.as_ref().unwrap().path, Path::new("/bin/sh"));
-        // SAFETY: getuid/getgid have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
         assert_eq!(t.privileges.setuid, Some(uid));
         assert_eq!(t.privileges.setgid, Some(gid));
         // The kernel ignores set-ID bits on scripts; the interpreter's count.
@@ -634,7 +601,7 @@ mod tests {
             std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o6755)).unwrap();
             let t = inspect(script.as_os_str()).unwrap();
             assert_eq!(t.privileges.setuid, Some(65534));
-            assert_eq!(privilege_obstacle(&t, Mode::Preload), None);
+            assert_eq!(policy::privilege_obstacle(&t, Mode::Preload), None);
         }
     }
 
@@ -642,27 +609,27 @@ mod tests {
     fn says_what_is_missing_or_not_executable() {
         let dir = Scratch::new("errors");
         let plain = dir.file("plain", "data", 0o644);
-        assert!(matches!(
-            inspect(OsStr::new("no-such-program-mz")),
-            Err(Error::NotFound {
-                searched_path: true,
-                ..
-            })
-        ));
-        assert!(matches!(
-            inspect(dir.0.join("missing").as_os_str()),
-            Err(Error::NotFound {
-                searched_path: false,
-                ..
-            })
-        ));
+        let why = |r: Result<Target, Error>| r.unwrap_err().to_string();
+        assert_eq!(
+            why(inspect(OsStr::new("no-such-program-mz"))),
+            "no-such-program-mz: command not found"
+        );
+        let missing = dir.0.join("missing");
+        assert!(why(inspect(missing.as_os_str())).ends_with("missing: no such file"));
         assert!(matches!(
             inspect(dir.0.as_os_str()),
-            Err(Error::NotExecutable { .. })
+            Err(Error::CannotExecute { .. })
         ));
+        // The system's words for what is not "no such file".
+        let long = dir.0.join("x".repeat(300));
+        assert!(why(inspect(long.as_os_str())).ends_with(": file name too long"));
+        assert!(why(inspect(OsStr::new(&"y".repeat(300)))).ends_with(": file name too long"));
+        let looped = dir.0.join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(why(inspect(looped.as_os_str())).ends_with(": too many levels of symbolic links"));
         // A file that is not ELF nor #!: preload (execvp hands it to sh).
         let t = inspect(plain.as_os_str()).unwrap();
         assert!(matches!(t.kind, Kind::Other));
-        assert_eq!(choose_mode(&t).mode, Mode::Preload);
+        assert_eq!(policy::choose(&t).mode, Mode::Preload);
     }
 }

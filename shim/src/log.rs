@@ -1,151 +1,56 @@
-//! The debug log (`MPTCPIZE_DEBUG=1`): one line on stderr per converted
-//! socket, per fallback and per failure, built in a stack buffer and written
-//! with a single write(2), so it stays async-signal-safe and lines from many
-//! threads do not interleave. errno is preserved across the write.
+//! The debug log (`MPTCPIZE_DEBUG=1`): one line per converted socket, per
+//! fallback and per failure, built on the stack and written with a single
+//! write(2) to the stderr the process had when the library loaded (see
+//! `mptcpize_preload::stderr`), in the words of `mptcpize_rules::names`.
+//! errno is preserved.
 
 use core::ffi::c_int;
+use core::mem::MaybeUninit;
+use mptcpize_preload::line::Line;
+use mptcpize_preload::stderr;
+use mptcpize_rules::names;
 
 /// The longest line; longer text is cut.
 const MAX: usize = 192;
 
-/// A line being written into a buffer on the caller's stack.
-struct Line<'a> {
-    buf: &'a mut [u8; MAX],
-    len: usize,
-}
-
-impl<'a> Line<'a> {
-    /// Starts a line with `mptcpize[PID]: socket(`.
-    fn new(buf: &'a mut [u8; MAX]) -> Self {
-        let mut line = Line { buf, len: 0 };
-        line.str("mptcpize[");
-        // SAFETY: getpid(2) has no arguments and cannot fail.
-        line.num(unsafe { libc::syscall(libc::SYS_getpid) });
-        line.str("]: socket(");
-        line
-    }
-
-    fn str(&mut self, s: &str) -> &mut Self {
-        for &b in s.as_bytes() {
-            self.push(b);
-        }
-        self
-    }
-
-    /// One byte at a time, on purpose: a loop the compiler cannot turn into
-    /// a memcpy() call keeps the shim's imports (each a symbol look-up when
-    /// a program loads it) to what it needs.
-    #[inline(never)]
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    fn num(&mut self, mut n: i64) -> &mut Self {
-        if n < 0 {
-            self.str("-");
-            n = -n;
-        }
-        let mut digits = [0u8; 20];
-        let mut count = 0;
-        for slot in digits.iter_mut() {
-            *slot = b'0' + (n % 10) as u8;
-            count += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in digits.iter().take(count).rev() {
-            self.push(d);
-        }
-        self
-    }
-
-    /// `AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0)`.
-    fn call(&mut self, domain: c_int, ty: c_int, protocol: c_int) -> &mut Self {
-        match domain {
-            libc::AF_INET => self.str("AF_INET"),
-            libc::AF_INET6 => self.str("AF_INET6"),
-            d => self.num(d.into()),
-        };
-        self.str(", ");
-        match ty & mptcpize_rules::SOCK_TYPE_MASK {
-            libc::SOCK_STREAM => self.str("SOCK_STREAM"),
-            t => self.num(t.into()),
-        };
-        if ty & libc::SOCK_NONBLOCK != 0 {
-            self.str("|SOCK_NONBLOCK");
-        }
-        if ty & libc::SOCK_CLOEXEC != 0 {
-            self.str("|SOCK_CLOEXEC");
-        }
-        self.str(", ").num(protocol.into()).str(")")
-    }
-
-    fn errno(&mut self, err: c_int) -> &mut Self {
-        match err {
-            libc::ENOPROTOOPT => self.str("ENOPROTOOPT"),
-            libc::EPROTONOSUPPORT => self.str("EPROTONOSUPPORT"),
-            libc::EINVAL => self.str("EINVAL"),
-            e => self.str("errno ").num(e.into()),
-        }
-    }
-
-    fn emit(&mut self) {
-        self.str("\n");
-        if self.len == MAX {
-            self.buf[MAX - 1] = b'\n';
-        }
-        // SAFETY: errno is this thread's; write(2) reads `len` initialised
-        // bytes of our buffer. The syscall, like getpid's above, goes through
-        // syscall(): one import instead of two.
-        unsafe {
-            let errno = libc::__errno_location();
-            let saved = *errno;
-            libc::syscall(libc::SYS_write, 2, self.buf.as_ptr(), self.len);
-            *errno = saved;
-        }
-    }
+/// Writes `mptcpize[PID]: socket(…)` and then what `rest` adds.
+#[inline(never)]
+fn log(domain: c_int, ty: c_int, protocol: c_int, rest: impl FnOnce(&mut Line<MAX>)) {
+    let mut slot = MaybeUninit::uninit();
+    let line = Line::start(&mut slot, ": ");
+    names::write_socket_call(line, domain, ty, protocol);
+    rest(line);
+    stderr::write(line.finish());
 }
 
 /// `mptcpize[PID]: socket(AF_INET, SOCK_STREAM, 0) = 3: MPTCP`
 #[cold]
 pub fn converted(domain: c_int, ty: c_int, protocol: c_int, fd: c_int) {
-    Line::new(&mut [0; MAX])
-        .call(domain, ty, protocol)
-        .str(" = ")
-        .num(fd.into())
-        .str(": MPTCP")
-        .emit();
+    log(domain, ty, protocol, |line| {
+        line.s(" = ").i(fd.into()).s(": MPTCP");
+    });
 }
 
 /// `mptcpize[PID]: socket(…) = 3: TCP, MPTCP unavailable (ENOPROTOOPT), fallback for the rest of the process`
 #[cold]
 pub fn fell_back(domain: c_int, ty: c_int, protocol: c_int, err: c_int, fd: c_int) {
-    Line::new(&mut [0; MAX])
-        .call(domain, ty, protocol)
-        .str(" = ")
-        .num(fd.into())
-        .str(": TCP, MPTCP unavailable (")
-        .errno(err)
-        .str("), fallback for the rest of the process")
-        .emit();
+    log(domain, ty, protocol, |line| {
+        line.s(" = ").i(fd.into()).s(": TCP, MPTCP unavailable (");
+        names::write_errno(line, err);
+        line.s("), fallback for the rest of the process");
+    });
 }
 
 /// `mptcpize[PID]: socket(…) = -1: MPTCP failed (ENOPROTOOPT), fallback disabled`
 #[cold]
 pub fn failed(domain: c_int, ty: c_int, protocol: c_int, err: c_int, no_fallback: bool) {
-    Line::new(&mut [0; MAX])
-        .call(domain, ty, protocol)
-        .str(" = -1: MPTCP failed (")
-        .errno(err)
-        .str(if no_fallback {
+    log(domain, ty, protocol, |line| {
+        line.s(" = -1: MPTCP failed (");
+        names::write_errno(line, err);
+        line.s(if no_fallback {
             "), fallback disabled"
         } else {
             ")"
-        })
-        .emit();
+        });
+    });
 }

@@ -65,6 +65,17 @@ pub fn shim() -> PathBuf {
     bin("libmptcpize.so")
 }
 
+/// The report's preload library, `libmptcpize_report.so`.
+pub fn report_library() -> PathBuf {
+    bin("libmptcpize_report.so")
+}
+
+/// `LD_PRELOAD` for a report as `run --report` sets it: the report
+/// library, then the shim.
+pub fn preload_with_report() -> String {
+    format!("{}:{}", report_library().display(), shim().display())
+}
+
 /// A fresh directory under `target/` (tests keep their files out of /tmp),
 /// removed with everything in it on drop.
 pub struct ScratchDir(PathBuf);

@@ -19,6 +19,6 @@ pub mod require;
 pub mod sampler;
 pub mod systemd;
 
-pub use artifacts::{bin, launcher, shim};
+pub use artifacts::{bin, launcher, preload_with_report, report_library, shim};
 pub use netns::{Netns, Testbed, TestbedConfig};
 pub use proc::{Child, Output};

@@ -51,6 +51,16 @@ fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
     sd.run(all[0], &all[1..])
 }
 
+/// Writes `len` bytes of a pattern as `blob` in `dir` (what [`fetch`]
+/// gets), and returns them.
+fn write_blob(dir: &mptcpize_tests::artifacts::ScratchDir, len: u32) -> Vec<u8> {
+    let blob: Vec<u8> = (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.join("blob"), &blob).unwrap();
+    blob
+}
+
 /// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
 fn fetch(sd: &BootedSystemd) -> Vec<u8> {
     let out = sd.dir.join("fetched");
@@ -84,10 +94,7 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "systemd is not installed"
     );
     let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob: Vec<u8> = (0..2_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(data_dir.join("blob"), &blob).unwrap();
+    let blob = write_blob(&data_dir, 2_000_000);
 
     let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
     sd.systemctl(&["start", "mzweb.service"]);
@@ -127,6 +134,21 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     let status = mptcpize(&sd, &["status", "mzweb"]);
     assert!(status.stdout.contains("mzweb.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
+    assert!(
+        status
+            .stdout
+            .contains(&format!("listening: 127.0.0.1:{PORT} MPTCP")),
+        "{status}"
+    );
+    // Without UNIT: one line for each unit we enabled, with its processes.
+    let listing = mptcpize(&sd, &["status"]);
+    assert_eq!(listing.stdout.lines().count(), 1, "{listing}");
+    assert!(
+        listing
+            .stdout
+            .starts_with("mzweb.service  active; shim mapped in 1 of 1 processes"),
+        "{listing}"
+    );
 
     let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
     assert_eq!(fetch(&sd), blob, "the file arrived damaged");
@@ -361,4 +383,164 @@ fn user_units_get_their_dropin_in_the_users_config() {
     );
     let status = user(&["status", "--user", "mzuser"]);
     assert_eq!(status.code(), 3, "{status}");
+}
+
+/// Issue 16 on the real systemd: a static busybox httpd service gets an
+/// MPTCP listener after `enable --now` (seccomp mode, the supervisor in the
+/// unit), a client under `mptcpize-rs run` negotiates MPTCP with it, and
+/// `disable --now` brings TCP back; a Type=notify service wrapped this way
+/// reaches active; a SystemCallFilter= without seccomp() really stops
+/// seccomp mode (which is why enable refuses such units).
+#[test]
+fn a_static_service_gets_mptcp_through_seccomp_mode() {
+    require_root_mptcp!();
+    require_program!("curl");
+    require_program!("python3");
+    require_program!("nsenter");
+    require_program!("unshare");
+    assert!(
+        std::path::Path::new("/bin/busybox").exists() || mptcpize_tests::require::in_ci(),
+        "busybox-static is not installed"
+    );
+    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
+    let blob = write_blob(&data_dir, 500_000);
+    let launcher = launcher();
+    let notify = String::from(
+        "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify\nTimeoutStartSec=20\n\
+         ExecStart=/usr/bin/python3 -c \"import os,socket,time; a=os.environ['NOTIFY_SOCKET']; \
+         s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); \
+         s.connect('\\\\0'+a[1:] if a[0]=='@' else a); s.send(b'READY=1'); time.sleep(120)\"\n",
+    );
+    let sandboxed = format!(
+        "[Unit]\nDefaultDependencies=no\n[Service]\nSystemCallFilter=@system-service\n\
+         ExecStart={} run --mode seccomp -- /bin/busybox sleep 60\n",
+        launcher.display()
+    );
+    let sd = BootedSystemd::boot(&[
+        (
+            "mzstatic.service",
+            &format!(
+                "[Unit]\nDefaultDependencies=no\n[Service]\n\
+                 ExecStart=/bin/busybox httpd -f -p 127.0.0.1:{PORT} -h {}\n",
+                data_dir.path().display()
+            ),
+        ),
+        ("mznotify.service", &notify),
+        ("mzsandboxed.service", &sandboxed),
+        (
+            "mzfork.service",
+            &format!(
+                "[Unit]\nDefaultDependencies=no\n[Service]\nType=forking\nPIDFile=/run/mzfork.pid\n\
+                 ExecStart=/bin/busybox sh -c '/bin/busybox httpd -f -p 127.0.0.1:8082 -h {} & echo $! > /run/mzfork.pid'\n",
+                data_dir.path().display()
+            ),
+        ),
+    ]);
+    sd.systemctl(&["start", "mzstatic.service"]);
+    wait_listener(&sd, &["-ltn"]);
+    assert!(!mptcp_listeners(&sd).contains(PORT), "MPTCP before enable");
+    let etc_before = snapshot(&sd.etc);
+
+    let out = mptcpize(&sd, &["enable", "--now", "mzstatic"]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("/bin/busybox: seccomp (/bin/busybox is statically linked"),
+        "{out}"
+    );
+    wait_listener(&sd, &["-Mln"]);
+    let status = mptcpize(&sd, &["status", "mzstatic"]);
+    assert_eq!(status.code(), 0, "{status}");
+    assert!(
+        status.stdout.contains("mzstatic.service: active"),
+        "{status}"
+    );
+    assert!(status.stdout.contains("supervisor: running"), "{status}");
+    assert!(
+        status
+            .stdout
+            .contains(&format!("listening: 127.0.0.1:{PORT} MPTCP")),
+        "{status}"
+    );
+    let listing = mptcpize(&sd, &["status"]);
+    assert!(
+        listing.stdout.contains("seccomp supervisor running"),
+        "{listing}"
+    );
+
+    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    assert_eq!(fetch(&sd), blob, "the file arrived damaged");
+    assert_eq!(
+        sd.counter("MPTcpExtMPCapableSYNRX"),
+        syn_rx + 1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    );
+
+    mptcpize(&sd, &["disable", "--now", "mzstatic"]).assert_success();
+    assert_eq!(
+        snapshot(&sd.etc),
+        etc_before,
+        "disable left something behind"
+    );
+    wait_listener(&sd, &["-ltn"]);
+    assert!(
+        !mptcp_listeners(&sd).contains(PORT),
+        "still MPTCP after disable"
+    );
+    let status = mptcpize(&sd, &["status", "mzstatic"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("listening: 127.0.0.1:{PORT} TCP")),
+        "{status}"
+    );
+
+    // Type=notify, wrapped: the notification comes from the program, which
+    // the launcher executes in its own place: the main process, as before
+    // (NotifyAccess= left as the unit has it).
+    let out = mptcpize(&sd, &["enable", "--mode", "seccomp", "--now", "mznotify"]);
+    out.assert_success();
+    let state = sd.systemctl(&["show", "-p", "ActiveState,NotifyAccess", "mznotify.service"]);
+    assert!(
+        state.contains("ActiveState=active") && state.contains("NotifyAccess=main"),
+        "{state}"
+    );
+    mptcpize(&sd, &["disable", "--now", "mznotify"]).assert_success();
+
+    // Type=forking with PIDFile=: the launcher exits with the shell's
+    // status, systemd takes the daemon from the PID file, and the
+    // supervisor keeps serving it: its listener is MPTCP.
+    mptcpize(&sd, &["enable", "--now", "mzfork"]).assert_success();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !mptcp_listeners(&sd).contains("127.0.0.1:8082") {
+        assert!(
+            Instant::now() < deadline,
+            "no MPTCP listener of the forking service:\n{}",
+            mptcp_listeners(&sd)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let state = sd.systemctl(&["show", "-p", "ActiveState,MainPID", "mzfork.service"]);
+    let from_file = sd.run("cat", &["/run/mzfork.pid"]).stdout;
+    assert!(
+        state.contains("ActiveState=active")
+            && state.contains(&format!("MainPID={}", from_file.trim())),
+        "{state} (PID file: {from_file})"
+    );
+    let status = mptcpize(&sd, &["status", "mzfork"]);
+    assert!(
+        status.stdout.contains("listening: 127.0.0.1:8082 MPTCP"),
+        "{status}"
+    );
+    mptcpize(&sd, &["disable", "--now", "mzfork"]).assert_success();
+
+    // What enable refuses: SystemCallFilter=@system-service really stops
+    // seccomp mode (the unit runs the launcher itself here).
+    let _ = sd.run("systemctl", &["start", "mzsandboxed.service"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let state = sd.systemctl(&["show", "-p", "ActiveState,Result", "mzsandboxed.service"]);
+    assert!(
+        !state.contains("ActiveState=active") && state.contains("Result=signal"),
+        "seccomp mode ran despite the filter: {state}"
+    );
 }

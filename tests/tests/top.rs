@@ -208,7 +208,10 @@ fn plain_lines_and_the_terminal_view_show_the_connection() {
     let out = run(cmd, T);
     out.assert_success();
     let screen = &screen_text(&out.stdout);
-    assert!(out.stdout.contains("\x1b[?1049h"), "no alternate screen: {out}");
+    assert!(
+        out.stdout.contains("\x1b[?1049h"),
+        "no alternate screen: {out}"
+    );
     assert!(
         screen.contains(&format!("pid {pid} bulk (shim)")),
         "{screen:?}"

@@ -23,7 +23,10 @@ fn main() {
     };
     // SAFETY: setrlimit reads the struct we pass; no other effect on memory.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        eprintln!("hold: cannot allow {want} open files: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "hold: cannot allow {want} open files: {}",
+            std::io::Error::last_os_error()
+        );
         std::process::exit(1);
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -2,6 +2,7 @@
 //! kernel makes MPTCP sockets, the `net.mptcp.*` sysctls, the interfaces
 //! that could carry a path, and the systemd version.
 
+use mptcpize_rules::errno::Unavailable;
 use serde::Serialize;
 use std::net::IpAddr;
 use std::process::Command;
@@ -35,13 +36,14 @@ pub fn probe() -> (KernelMptcp, Option<i32>) {
         return (KernelMptcp::Works, None);
     }
     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-    match errno {
-        libc::ENOPROTOOPT => (KernelMptcp::Disabled, Some(errno)),
-        e if mptcpize_rules::is_fallback_errno(e) => (KernelMptcp::Missing, Some(errno)),
+    let mptcp = match Unavailable::from_errno(errno) {
+        Some(Unavailable::Disabled) => KernelMptcp::Disabled,
+        Some(Unavailable::NotBuiltIn | Unavailable::TooOld) => KernelMptcp::Missing,
         // EMFILE and the like say nothing about MPTCP: treat the kernel as
         // able and let the sysctl speak.
-        _ => (KernelMptcp::Works, Some(errno)),
-    }
+        None => KernelMptcp::Works,
+    };
+    (mptcp, Some(errno))
 }
 
 /// `/proc/sys/net/mptcp/NAME`, trimmed; `None` when absent.

@@ -11,7 +11,8 @@ mod pm;
 mod prog;
 
 use crate::cli::CheckArgs;
-use crate::failure::{Outcome, FAILED, SUCCESS};
+use crate::error::{FAILED, SUCCESS};
+use crate::policy;
 use host::KernelMptcp;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -100,26 +101,46 @@ struct Systemd {
     socket_protocol_mptcp: bool,
 }
 
-/// systemd learnt `SocketProtocol=mptcp` in this version.
-const SYSTEMD_SOCKET_PROTOCOL: u32 = 257;
+/// Why `check` could not check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PROG cannot be found (127) or executed (126).
+    #[error(transparent)]
+    Prog(#[from] crate::target::Error),
+}
 
-pub fn check(args: CheckArgs) -> Outcome {
+pub fn check(args: CheckArgs) -> Result<u8, crate::error::Error> {
     // PROG first: a bad PROG is a usage problem, reported alone.
-    let program = args.prog.as_deref().map(prog::inspect).transpose()?;
+    let program = args
+        .prog
+        .as_deref()
+        .map(prog::inspect)
+        .transpose()
+        .map_err(Error::from)?;
     let findings = gather(program);
-    if args.json {
-        let text = serde_json::to_string_pretty(&findings).expect("findings serialize");
-        println!("{text}");
+    // The findings are the product: failing to write them is exit 1.
+    crate::say::out(&render(&findings, args.json))?;
+    Ok(if findings.usable { SUCCESS } else { FAILED })
+}
+
+/// The findings as text, one line per item and a verdict, or as JSON.
+fn render(findings: &Findings, json: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if json {
+        out = serde_json::to_string_pretty(findings).expect("findings serialize");
+        out.push('\n');
     } else {
         for it in &findings.items {
-            print_item(it);
+            print_item(&mut out, it);
         }
         let problems = findings
             .items
             .iter()
             .filter(|i| matches!(i.status, Status::Warn | Status::Fail))
             .count();
-        println!(
+        let _ = writeln!(
+            out,
             "{}",
             match (findings.usable, problems) {
                 (false, _) =>
@@ -132,19 +153,21 @@ pub fn check(args: CheckArgs) -> Outcome {
             }
         );
     }
-    Ok(if findings.usable { SUCCESS } else { FAILED })
+    out
 }
 
-fn print_item(it: &Item) {
-    match &it.fix {
-        Some(fix) => println!(
+fn print_item(out: &mut String, it: &Item) {
+    use std::fmt::Write;
+    let _ = match &it.fix {
+        Some(fix) => writeln!(
+            out,
             "{:<4} {}: {}; fix: {fix}",
             it.status.label(),
             it.name,
             it.detail
         ),
-        None => println!("{:<4} {}: {}", it.status.label(), it.name, it.detail),
-    }
+        None => writeln!(out, "{:<4} {}: {}", it.status.label(), it.name, it.detail),
+    };
 }
 
 fn gather(program: Option<prog::Program>) -> Findings {
@@ -171,8 +194,11 @@ fn gather(program: Option<prog::Program>) -> Findings {
             "kernel",
             Status::Fail,
             format!(
-                "Linux {release} makes no MPTCP socket ({}): built without CONFIG_MPTCP, or older than 5.6",
-                std::io::Error::from_raw_os_error(errno.unwrap_or(0))
+                "Linux {release} makes no MPTCP socket ({}: {})",
+                mptcpize_rules::names::Errno(errno.unwrap_or(0)),
+                mptcpize_rules::errno::Unavailable::from_errno(errno.unwrap_or(0))
+                    .map_or("built without CONFIG_MPTCP, or older than 5.6", |u| u
+                        .reason())
             ),
             Some("boot a kernel built with CONFIG_MPTCP=y (Linux 5.6 or later)".into()),
         ),
@@ -275,7 +301,7 @@ fn gather(program: Option<prog::Program>) -> Findings {
     // systemd.
     let systemd = host::systemd_version().map(|version| Systemd {
         version,
-        socket_protocol_mptcp: version >= SYSTEMD_SOCKET_PROTOCOL,
+        socket_protocol_mptcp: policy::systemd_has_socket_protocol_mptcp(version),
     });
     items.push(match &systemd {
         Some(s) if s.socket_protocol_mptcp => item(
@@ -288,8 +314,9 @@ fn gather(program: Option<prog::Program>) -> Findings {
             "systemd",
             Status::Info,
             format!(
-                "{}: socket units cannot say SocketProtocol=mptcp (needs {SYSTEMD_SOCKET_PROTOCOL}); services get MPTCP with `mptcpize-rs enable UNIT`",
-                s.version
+                "{}: socket units cannot say SocketProtocol=mptcp (needs {}); services get MPTCP with `mptcpize-rs enable UNIT`",
+                s.version,
+                policy::SYSTEMD_SOCKET_PROTOCOL_MPTCP
             ),
             None,
         ),

@@ -1,9 +1,10 @@
 //! `check PROG`: which mode `run` would use for PROG and why, from the ELF
-//! inspection `run --mode auto` itself uses ([`crate::target`]).
+//! inspection and policy `run --mode auto` itself uses ([`crate::target`],
+//! [`crate::policy`]).
 
 use super::{item, Item, Status};
-use crate::failure::{Failure, CANNOT_EXECUTE, NOT_FOUND};
-use crate::target::{self, Kind, Mode};
+use crate::policy::{self, Mode};
+use crate::target::{self, Kind};
 use serde::Serialize;
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -30,12 +31,12 @@ pub struct Program {
 }
 
 /// Inspects PROG; a PROG that cannot be found or read is a usage error.
-pub fn inspect(prog: &OsStr) -> Result<Program, Failure> {
-    let target = target::inspect(prog).map_err(|e| match e {
-        target::Error::NotFound { .. } => Failure::new(NOT_FOUND, e.to_string()),
-        target::Error::NotExecutable { .. } => Failure::new(CANNOT_EXECUTE, e.to_string()),
-    })?;
-    let choice = target::choose_mode(&target);
+pub fn inspect(prog: &OsStr) -> Result<Program, target::Error> {
+    let target = target::inspect(prog)?;
+    if let Some(e) = target.interpreter_error() {
+        return Err(e);
+    }
+    let choice = policy::choose(&target);
     let elf = target.program();
     let privileges = elf.map_or(target.privileges, |(t, _)| t.privileges);
     Ok(Program {
@@ -51,7 +52,7 @@ pub fn inspect(prog: &OsStr) -> Result<Program, Failure> {
         setuid: privileges.setuid,
         setgid: privileges.setgid,
         file_caps: privileges.file_caps,
-        obstacle: target::privilege_obstacle(&target, choice.mode),
+        obstacle: policy::privilege_obstacle(&target, choice.mode),
     })
 }
 
@@ -65,18 +66,19 @@ impl Program {
             None,
         )];
         if let Some(why) = &self.obstacle {
-            let other = if self.mode == Mode::Preload.to_string() {
-                Mode::Seccomp
-            } else {
-                Mode::Preload
-            };
+            // The same obstacle stands in the other mode: suggest none.
             items.push(item(
                 "program",
                 Status::Warn,
                 why.clone(),
-                Some(format!(
-                    "run it as the user it changes to, or try `mptcpize-rs run --mode {other}`"
-                )),
+                Some("run mptcpize-rs as the user the program changes to".into()),
+            ));
+        } else if self.mode == Mode::Seccomp.to_string() {
+            items.push(item(
+                "program",
+                Status::Info,
+                policy::NO_NEW_PRIVS_NOTE,
+                None,
             ));
         }
         items

@@ -16,6 +16,7 @@
 use mptcpize_rules::{FAMILIES, SOCK_STREAM, SOCK_TYPE_MASK, TCP_PROTOCOLS};
 use std::io;
 use std::mem::offset_of;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// `AUDIT_ARCH_*` (linux/audit.h): the ELF machine with the 64-bit and
 /// little-endian bits. Only system calls of the launcher's own architecture
@@ -177,10 +178,10 @@ fn assemble(code: &[Insn]) -> Vec<libc::sock_filter> {
 const FLAGS: libc::c_ulong =
     libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 
-/// Installs `program` on the calling thread and returns the notification
-/// listener. Needs `no_new_privs` (or CAP_SYS_ADMIN). Makes no allocation:
-/// the child calls it between fork and exec.
-pub fn install(program: &Program) -> io::Result<libc::c_int> {
+/// Installs `program` on the calling thread (the launcher, single-threaded,
+/// just before it executes PROG) and returns the notification listener.
+/// Needs `no_new_privs` (or CAP_SYS_ADMIN).
+pub fn install(program: &Program) -> io::Result<OwnedFd> {
     let prog = libc::sock_fprog {
         len: program.0.len() as libc::c_ushort,
         filter: program.0.as_ptr().cast_mut(),
@@ -198,7 +199,8 @@ pub fn install(program: &Program) -> io::Result<libc::c_int> {
             )
         };
         if fd >= 0 {
-            return Ok(fd as libc::c_int);
+            // SAFETY: a fresh listener fd that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) });
         }
         let err = io::Error::last_os_error();
         // Kernels 5.14 to 5.18 do not know WAIT_KILLABLE_RECV.
@@ -250,14 +252,8 @@ pub fn check_support() -> Result<(), String> {
 }
 
 fn kernel_release() -> String {
-    // SAFETY: uname fills a struct we own; zeroed is a valid initial value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::new();
-    }
-    // SAFETY: uname NUL-terminates release.
-    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+    rustix::system::uname()
+        .release()
         .to_string_lossy()
         .into_owned()
 }

@@ -1,163 +1,147 @@
 //! `mptcpize-rs run --mode seccomp`: reaches the programs LD_PRELOAD cannot
 //! (statically linked, Go before 1.21), and every descendant, without root.
 //!
-//! The launcher forks twice. The first child is the supervisor
-//! ([`supervisor`]): its threads answer the notifications with MPTCP sockets,
-//! for as long as any process of the tree lives. The second child
-//! ([`child`]) installs a seccomp filter ([`filter`]) that sends only TCP
-//! `socket()` calls to a user notification, passes the listener to the
-//! launcher (which hands it to the supervisor) and executes PROG; the filter
-//! is inherited by every descendant. The launcher stays PROG's parent, like
-//! tini: it forwards signals, waits for PROG and ends the way PROG ended
-//! ([`signals`]).
+//! The launcher first forks the supervisor ([`supervisor`]), a process of
+//! its own (not PROG's child) whose threads answer the notifications with
+//! MPTCP sockets for as long as any process of the tree lives. Then the
+//! launcher sets `no_new_privs`, installs on itself a seccomp filter
+//! ([`filter`]) that sends only TCP `socket()` calls to a user
+//! notification, hands the filter's listener to the supervisor
+//! ([`handoff`]) and executes PROG in its own place, as preload mode does:
+//! PROG keeps the launcher's pid, so every signal, stop and continue, the
+//! terminal's job control and the exit status are PROG's own. The filter
+//! is inherited by every descendant.
 
-mod child;
 mod filter;
+mod handoff;
+mod listener;
 mod netns;
-mod signals;
 mod supervisor;
 
-use crate::cli::RunArgs;
-use crate::failure::{Failure, CANNOT_EXECUTE, LAUNCHER_FAILED, NOT_FOUND};
-use child::{Report, Stage};
+use crate::say;
+use crate::target;
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
+use std::io;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::Command;
 
-/// Set in the supervised tree to the launcher's pid, so that a nested
-/// `mptcpize-rs run --mode seccomp` knows its sockets are already covered
-/// (the kernel allows one listener per filter chain).
+pub use supervisor::Config;
+
+/// Set in the supervised tree to the pid PROG started with, so that a
+/// nested `mptcpize-rs run --mode seccomp` knows its sockets are already
+/// covered (the kernel allows one listener per filter chain).
 pub const SUPERVISOR_ENV: &str = "MPTCPIZE_SUPERVISOR";
 
-/// Runs `path` (found for `prog`) with `args` under a supervisor and ends
-/// the way it ends.
-pub fn run(
-    path: &Path,
-    prog: &OsStr,
-    rest: &[std::ffi::OsString],
-    args: &RunArgs,
-    mut cmd: Command,
-) -> crate::failure::Outcome {
-    let config = supervisor::Config {
-        debug: args.debug || env_on("MPTCPIZE_DEBUG"),
-        no_fallback: args.no_fallback || env_false("MPTCPIZE_FALLBACK"),
+/// The name of the supervisor process (`ps`, `pgrep`).
+pub const SUPERVISOR_NAME: &std::ffi::CStr = c"mptcpize-notify";
+
+/// Why seccomp mode could not start PROG.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// PROG itself could not be executed.
+    #[error(transparent)]
+    Exec(target::Error),
+    /// This kernel or architecture cannot do it.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{what}: {}", say::short(.source))]
+    Setup {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("cannot set no_new_privs for seccomp mode: {}", say::short(.0))]
+    NoNewPrivs(io::Error),
+    #[error("the kernel refused the seccomp filter: {}", say::short(.0))]
+    FilterRefused(io::Error),
+    /// The kernel allows one user-notification listener per filter chain.
+    #[error("{}", busy_message(*.ours))]
+    OtherSupervisor { ours: Option<u32> },
+}
+
+fn busy_message(ours: Option<u32>) -> String {
+    match ours {
+        Some(pid) => format!("this process is already under a seccomp supervisor, and mptcpize-rs's own is running ({}, pid {pid}): the kernel allows only one; if that one covers this process, its sockets are converted already: keep {SUPERVISOR_ENV} in the environment (env -i removed it), or run PROG without mptcpize-rs", SUPERVISOR_NAME.to_string_lossy()),
+        None => "this process is already under another seccomp user-notification supervisor (a container runtime?); the kernel allows only one: use --mode preload".to_string(),
+    }
+}
+
+fn setup(what: &'static str) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Setup { what, source }
+}
+
+/// Executes `cmd` (PROG, found for `prog`) under a supervisor, in place of
+/// the launcher; returns only why that failed.
+pub fn exec(mut cmd: Command, prog: &OsStr, config: Config) -> Error {
+    // SAFETY: the hook only calls signal(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            say::restore_sigpipe();
+            Ok(())
+        })
     };
-    cmd.arg0(prog).args(rest);
     if already_supervised() {
         if config.debug {
-            eprintln!(
-                "mptcpize-rs: already under a seccomp supervisor: running {} directly",
-                path.display()
-            );
+            say::line(format_args!(
+                "already under a seccomp supervisor: running {} directly",
+                prog.to_string_lossy()
+            ));
         }
-        return Err(exec_failure(cmd.exec(), prog));
+        return Error::Exec(target::Error::from_exec(&cmd.exec(), prog));
     }
-    let fail = |why: String| Failure::new(LAUNCHER_FAILED, why);
-    filter::check_support().map_err(fail)?;
-    supervisor::check_sizes().map_err(fail)?;
+    match start_supervisor(config) {
+        Ok(()) => {}
+        Err(e) => return e,
+    }
+    cmd.env(SUPERVISOR_ENV, std::process::id().to_string());
+    Error::Exec(target::Error::from_exec(&cmd.exec(), prog))
+}
+
+/// Everything before the exec: the supervisor, `no_new_privs`, the filter
+/// on this process, and its listener handed over.
+fn start_supervisor(config: Config) -> Result<(), Error> {
+    filter::check_support().map_err(Error::Unsupported)?;
+    listener::check_sizes().map_err(Error::Unsupported)?;
     let program = filter::Program::native().expect("checked by check_support");
-
-    // The supervisor first, while the launcher has no other thread.
-    let to_supervisor =
-        supervisor::fork(config).map_err(|e| fail(format!("cannot start the supervisor: {e}")))?;
-    let blocked = signals::block().map_err(|e| fail(format!("cannot block signals: {e}")))?;
-    let (parent_end, child_end) =
-        child::socketpair().map_err(|e| fail(format!("socketpair: {e}")))?;
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    cmd.env(SUPERVISOR_ENV, me.to_string());
-    child::prepare(&mut cmd, program, &child_end, me);
-    let spawned = cmd.spawn();
-    drop(child_end);
-    let child = match spawned {
-        Ok(child) => child,
-        Err(e) => return Err(spawn_failure(e, &parent_end, prog)),
-    };
-    let mut guard = signals::ChildGuard(Some(child.id() as libc::pid_t));
-    let listener = match child::receive(&parent_end, true) {
-        Ok(Some(Report::Listener(fd))) => fd,
-        Ok(_) | Err(_) => {
-            return Err(fail(
-                "the child did not pass on its seccomp listener".into(),
-            ))
-        }
-    };
-    drop(parent_end);
-    child::send_listener(&to_supervisor, &listener)
-        .map_err(|e| fail(format!("cannot pass the listener to the supervisor: {e}")))?;
-    drop((listener, to_supervisor));
-    let ended = signals::supervise(child.id() as libc::pid_t, &blocked)
-        .map_err(|e| fail(format!("waiting for the child: {e}")))?;
-    guard.reaped();
-    signals::end_like(ended)
+    // The supervisor first: forked while the launcher has no filter (its
+    // own socket() calls must not wait on itself).
+    let to_supervisor = supervisor::fork(config).map_err(setup("cannot start the supervisor"))?;
+    rustix::thread::set_no_new_privs(true).map_err(|e| Error::NoNewPrivs(e.into()))?;
+    let listener = filter::install(&program).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY) => Error::OtherSupervisor {
+            ours: supervisor_running(),
+        },
+        _ => Error::FilterRefused(e),
+    })?;
+    handoff::send(&to_supervisor, &listener)
+        .map_err(setup("cannot pass the listener to the supervisor"))
 }
 
-/// The one-line failure for a child that never ran PROG: the stage it
-/// reported, or else the exec error.
-fn spawn_failure(err: std::io::Error, parent_end: &OwnedFd, prog: &OsStr) -> Failure {
-    match child::receive(parent_end, false) {
-        Ok(Some(Report::Failed(stage, errno))) => {
-            let cause = std::io::Error::from_raw_os_error(errno);
-            let why = match stage {
-                Stage::NoNewPrivs => format!("cannot set no_new_privs for seccomp mode: {cause}"),
-                Stage::Filter if errno == libc::EBUSY => "this process is already under another seccomp user-notification supervisor (a container runtime?); the kernel allows only one: use --mode preload".to_string(),
-                Stage::Filter => format!("the kernel refused the seccomp filter: {cause}"),
-                Stage::ParentGone | Stage::Ready => "the supervisor went away before the program started".to_string(),
-            };
-            Failure::new(LAUNCHER_FAILED, why)
-        }
-        _ => exec_failure(err, prog),
-    }
-}
-
-/// The failure of executing PROG, with env(1)'s exit codes.
-pub fn exec_failure(err: std::io::Error, prog: &OsStr) -> Failure {
-    let name = prog.to_string_lossy();
-    match err.kind() {
-        std::io::ErrorKind::NotFound if !name.contains('/') => {
-            Failure::new(NOT_FOUND, format!("{name}: command not found"))
-        }
-        std::io::ErrorKind::NotFound if std::path::Path::new(prog).exists() => Failure::new(
-            NOT_FOUND,
-            format!("{name}: its interpreter (#!) or ELF loader was not found"),
-        ),
-        std::io::ErrorKind::NotFound => Failure::new(NOT_FOUND, format!("{name}: no such file")),
-        std::io::ErrorKind::PermissionDenied => Failure::new(
-            CANNOT_EXECUTE,
-            format!("{name}: permission denied (not executable?)"),
-        ),
-        _ => Failure::new(CANNOT_EXECUTE, format!("{name}: cannot execute: {err}")),
-    }
-}
-
-/// True inside a tree that a seccomp supervisor already covers: the
-/// variable is set and this process has a seccomp filter.
+/// True inside a tree that a seccomp supervisor of ours already covers:
+/// the variable is set and this process has a seccomp filter.
 fn already_supervised() -> bool {
-    if std::env::var_os(SUPERVISOR_ENV).is_none() {
-        return false;
-    }
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Seccomp_filters:"))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .is_some_and(|n| n > 0)
-    })
+    std::env::var_os(SUPERVISOR_ENV).is_some() && seccomp_filters() > 0
 }
 
-fn env_on(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !is_false(v.as_encoded_bytes()))
+/// How many seccomp filters this process has.
+fn seccomp_filters() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
-fn env_false(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| is_false(v.as_encoded_bytes()))
-}
-
-/// The words the shim reads as "off".
-fn is_false(v: &[u8]) -> bool {
-    matches!(
-        v,
-        b"" | b"0" | b"no" | b"false" | b"off" | b"NO" | b"FALSE" | b"OFF"
-    )
+/// The pid of a running supervisor of ours, if any (through /proc).
+fn supervisor_running() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            (comm.trim_end().as_bytes() == SUPERVISOR_NAME.to_bytes()).then_some(pid)
+        })
 }

@@ -12,9 +12,10 @@
 //! through and stays TCP. The namespace is per thread, so the other
 //! answering threads are not affected.
 
-use std::ffi::CString;
+use rustix::fs::{open, readlinkat_raw, Mode, OFlags, CWD};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// The text of a `/proc/PID/ns/net` link: `net:[4026531840]`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,29 +27,21 @@ pub struct NsName {
 /// The network namespace of task `pid` (a thread id is fine), or `None`
 /// when it cannot be read (the task is gone, or /proc is not mounted).
 pub fn of(pid: u32) -> Option<NsName> {
-    let path = CString::new(format!("/proc/{pid}/ns/net")).ok()?;
     let mut name = NsName {
         buf: [0; 32],
         len: 0,
     };
-    // SAFETY: readlink writes at most buf.len() bytes into our buffer.
-    let n = unsafe { libc::readlink(path.as_ptr(), name.buf.as_mut_ptr().cast(), name.buf.len()) };
-    if n <= 0 || n as usize >= name.buf.len() {
+    let n = readlinkat_raw(CWD, format!("/proc/{pid}/ns/net"), &mut name.buf).ok()?;
+    // A name that fills the buffer may have been cut short.
+    if n == 0 || n >= name.buf.len() {
         return None;
     }
-    name.len = n as usize;
+    name.len = n;
     Some(name)
 }
 
-fn open(path: &str) -> io::Result<OwnedFd> {
-    let path = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: open with a NUL-terminated path; the fd is owned below.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn open_ns(path: &str) -> io::Result<OwnedFd> {
+    Ok(open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?)
 }
 
 /// The supervisor's own namespace, to come back to after a [`Visit`].
@@ -56,7 +49,7 @@ pub struct Home(OwnedFd);
 
 impl Home {
     pub fn open() -> io::Result<Home> {
-        open("/proc/thread-self/ns/net").map(Home)
+        open_ns("/proc/thread-self/ns/net").map(Home)
     }
 }
 
@@ -74,28 +67,26 @@ impl<'a> Visit<'a> {
         pid: u32,
         still_valid: impl Fn() -> bool,
     ) -> io::Result<Option<Visit<'a>>> {
-        let ns = open(&format!("/proc/{pid}/ns/net"))?;
+        let ns = open_ns(&format!("/proc/{pid}/ns/net"))?;
         if !still_valid() {
             return Ok(None);
         }
-        // SAFETY: setns with an fd we own; it changes only this thread.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // Changes only this thread's namespace.
+        move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
         Ok(Some(Visit { home }))
     }
 }
 
 impl Drop for Visit<'_> {
     fn drop(&mut self) {
-        // SAFETY: setns back to the namespace this thread came from.
-        if unsafe { libc::setns(self.home.0.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        if let Err(e) =
+            move_into_link_name_space(self.home.0.as_fd(), Some(LinkNameSpaceType::Network))
+        {
             // Never seen; a thread left in the wrong namespace would make
             // wrong sockets, so stop rather than go on.
-            eprintln!(
-                "mptcpize-rs: the seccomp supervisor cannot return to its network namespace: {}",
-                io::Error::last_os_error()
-            );
+            crate::say::line(format_args!(
+                "the seccomp supervisor cannot return to its network namespace: {e}"
+            ));
             std::process::abort();
         }
     }

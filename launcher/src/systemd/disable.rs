@@ -1,24 +1,21 @@
 //! `mptcpize-rs disable UNIT`: removes our drop-in for the service and the
 //! socket drop-ins it records, and the `.d` directories we created if left
-//! empty; nothing else. The unit may be gone or masked by now: our drop-in
-//! still goes.
+//! empty; nothing else, and all or nothing. A drop-in of ours that an admin
+//! edited stays unless `--force`. The unit may be gone or masked by now:
+//! our drop-in still goes.
 
-use super::place::{self, existing, Existing};
+use super::enable::edited;
+use super::error::{Error, Result};
+use super::place::{self, existing, Existing, Transaction};
 use super::resolve::{lookup, resolve_service, Lookup};
 use super::systemctl::Systemctl;
 use super::unit::{Kind, Unit};
-use super::{dropin, fail, manager};
+use super::{dropin, manager, say};
 use crate::cli::ChangeArgs;
-use crate::failure::{Outcome, SUCCESS};
 
 /// `mptcpize-rs disable UNIT`.
-pub fn disable(args: ChangeArgs) -> Outcome {
-    let m = manager(&args.unit)?;
-    if args.now && m.root.is_some() {
-        return Err(fail(
-            "--now needs a running systemd; it does not go with --root",
-        ));
-    }
+pub fn disable(args: ChangeArgs) -> Result<u8> {
+    let m = manager(&args.unit.scope)?;
     let unit = Unit::parse(&args.unit.unit)?;
     // The unit may be gone or masked by now: our drop-in still goes.
     let (name, known) = match lookup(&m, &unit)? {
@@ -30,83 +27,98 @@ pub fn disable(args: ChangeArgs) -> Outcome {
         Lookup::Missing => (unit.name.clone(), false),
     };
     let base = m.dropin_base()?;
-    let ex = existing(&base, &format!("{name}.d"))?;
-    let Some((_, ours)) = ex.ours else {
+    let ex = existing(&m.fs, &base, &format!("{name}.d"))?;
+    let Some((text, ours)) = ex.ours else {
+        let template = Unit::parse(&name).ok().and_then(|u| u.template());
+        if let Some(t) = template.filter(|t| {
+            matches!(
+                existing(&m.fs, &base, &format!("{t}.d")),
+                Ok(Existing { ours: Some(_), .. })
+            )
+        }) {
+            say!("{name}: enabled through its template {t}, for every instance; to undo that: mptcpize-rs disable {t}");
+            return Ok(0);
+        }
         if !known {
-            return Err(fail(format!(
+            return Err(Error::Unit(format!(
                 "unit {name} not found, and no drop-in of ours for it in {}",
-                base.display()
+                m.shown(&base).display()
             )));
         }
         let other = m.all_bases()?.into_iter().filter(|b| *b != base).find(|b| {
             matches!(
-                existing(b, &format!("{name}.d")),
+                existing(&m.fs, b, &format!("{name}.d")),
                 Ok(Existing { ours: Some(_), .. })
             )
         });
         match other {
-            Some(b) => println!(
+            Some(b) => say!(
                 "{name}: not enabled in {}, but in {} ({})",
-                base.display(),
-                b.display(),
-                if args.unit.runtime {
+                m.shown(&base).display(),
+                m.shown(&b).display(),
+                if args.unit.scope.runtime {
                     "drop --runtime"
                 } else {
                     "add --runtime"
                 }
             ),
-            None => println!("{name}: not enabled by mptcpize-rs, nothing to do"),
+            None => say!("{name}: not enabled by mptcpize-rs, nothing to do"),
         }
-        return Ok(SUCCESS);
+        return Ok(0);
     };
-    let mut remove = vec![(format!("{name}.d"), ours.created_dir)];
+    let mut remove = vec![(format!("{name}.d"), text, ours.created_dir, ours.intact)];
     for s in &ours.sockets {
         if let Existing {
-            ours: Some((_, o)), ..
-        } = existing(&base, &format!("{s}.d"))?
+            ours: Some((text, o)),
+            ..
+        } = existing(&m.fs, &base, &format!("{s}.d"))?
         {
-            remove.push((format!("{s}.d"), o.created_dir));
+            remove.push((format!("{s}.d"), text, o.created_dir, o.intact));
+        }
+    }
+    if let Some((dir, ..)) = remove.iter().find(|r| !r.3) {
+        if !args.force {
+            return Err(edited(&m, &base, dir, "remove it"));
         }
     }
     let sc = Systemctl { user: m.user };
-    let scope = if m.user { "--user " } else { "" };
-    let reload = !args.no_reload && m.root.is_none();
+    let scope = m.scope();
+    let reload = !args.no_reload && !m.offline();
     if args.dry_run {
-        for (dir, created) in &remove {
-            println!(
-                "# would remove {}",
-                base.join(dir).join(dropin::FILE_NAME).display()
-            );
+        for (dir, _, created, _) in &remove {
+            let path = m.shown(&base.join(dir));
+            say!("# would remove {}", path.join(dropin::FILE_NAME).display());
             if *created {
-                println!("# would remove {} if left empty", base.join(dir).display());
+                say!("# would remove {} if left empty", path.display());
             }
         }
         if reload {
-            println!("# would run: systemctl {scope}daemon-reload");
+            say!("# would run: systemctl {scope}daemon-reload");
         }
         if args.now {
-            println!("# would run: systemctl {scope}restart {name}");
+            say!("# would run: systemctl {scope}restart {name}");
         }
-        return Ok(SUCCESS);
+        return Ok(0);
     }
-    place::permission_check(&base)?;
-    for (dir, created) in &remove {
-        place::remove(&base, dir, *created)?;
-        println!(
-            "removed {}",
-            base.join(dir).join(dropin::FILE_NAME).display()
-        );
+    place::permission_check(&m.fs, &base)?;
+    let mut tx = Transaction::new(&m.fs);
+    for (dir, text, created, _) in &remove {
+        if let Err(cause) = tx.remove(&base, dir, text, *created) {
+            return Err(Error::undone(cause, tx.rollback()));
+        }
+    }
+    for (dir, ..) in &remove {
+        let path = m.shown(&base.join(dir).join(dropin::FILE_NAME));
+        say!("removed {}", path.display());
     }
     if reload {
         sc.run(&["daemon-reload"])?;
     }
     if args.now {
         sc.restart(&name, &ours.sockets)?;
-        println!("{name} restarted without MPTCP");
-    } else if m.root.is_none() {
-        println!(
-            "{name} uses TCP again from its next start (now: systemctl {scope}restart {name})"
-        );
+        say!("{name} restarted without MPTCP");
+    } else if !m.offline() {
+        say!("{name} uses TCP again from its next start (now: systemctl {scope}restart {name})");
     }
-    Ok(SUCCESS)
+    Ok(0)
 }

@@ -1,39 +1,54 @@
 //! Where unit files and drop-ins live. For writing: the drop-in base of
 //! each manager (/etc/systemd/system, /run/systemd/system, the user's
-//! ~/.config/systemd/user and $XDG_RUNTIME_DIR/systemd/user), below `--root`
-//! when given. For reading offline (`--root`, no running systemd): the
-//! system search path in systemd's priority order, the unit's fragment
-//! (following aliases, recognising masks) and its drop-ins.
+//! ~/.config/systemd/user and $XDG_RUNTIME_DIR/systemd/user), inside the
+//! image with `--root`. For reading offline (`--root`, no running systemd):
+//! the system search path in systemd's priority order, the unit's fragment
+//! (following aliases, recognising masks) and its drop-ins: the unit's own,
+//! its template's, its prefixes' (`app-.service.d/` for `app-web.service`,
+//! systemd 246 and later) and its type's (`service.d/`). Every path is
+//! resolved inside the image ([`Root`]).
 
+use super::error::{Error, Result};
+use super::safefs::{Dir, Root};
 use super::unit::Unit;
 use super::unitfile::Settings;
-use crate::failure::{Failure, FAILED};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Which service manager and which of its directories a command is about.
-#[derive(Debug, Clone)]
 pub struct Manager {
     pub user: bool,
     pub runtime: bool,
-    pub root: Option<PathBuf>,
+    /// The services' `/`: the host's, or the image's with `--root`.
+    pub fs: Root,
 }
 
 impl Manager {
-    /// `path` (absolute, as the services see it) on our side of `--root`.
-    pub fn host_path(&self, path: &Path) -> PathBuf {
-        match &self.root {
-            Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
-            None => path.to_path_buf(),
+    /// True with `--root` (no running manager is asked).
+    pub fn offline(&self) -> bool {
+        self.fs.image_dir().is_some()
+    }
+
+    /// `path` (as the services see it) as the user finds it, for messages.
+    pub fn shown(&self, path: &Path) -> PathBuf {
+        self.fs.shown(path)
+    }
+
+    /// `--user`, or nothing, for the commands we suggest.
+    pub fn scope(&self) -> &'static str {
+        if self.user {
+            "--user "
+        } else {
+            ""
         }
     }
 
     /// The persistent and the runtime drop-in base of this manager.
-    fn bases(&self) -> Result<[PathBuf; 2], Failure> {
+    fn bases(&self) -> Result<[PathBuf; 2]> {
         if !self.user {
             return Ok([
-                self.host_path(Path::new("/etc/systemd/system")),
-                self.host_path(Path::new("/run/systemd/system")),
+                PathBuf::from("/etc/systemd/system"),
+                PathBuf::from("/run/systemd/system"),
             ]);
         }
         let env = |k: &str| {
@@ -44,28 +59,24 @@ impl Manager {
         let config = env("XDG_CONFIG_HOME")
             .or_else(|| env("HOME").map(|h| h.join(".config")))
             .ok_or_else(|| {
-                Failure::new(FAILED, "--user: neither XDG_CONFIG_HOME nor HOME is set")
+                Error::Usage("--user: neither XDG_CONFIG_HOME nor HOME is set".into())
             })?;
-        let runtime = env("XDG_RUNTIME_DIR")
-            .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", current_uid())));
+        let runtime = env("XDG_RUNTIME_DIR").unwrap_or_else(|| {
+            PathBuf::from(format!("/run/user/{}", rustix::process::getuid().as_raw()))
+        });
         Ok([config.join("systemd/user"), runtime.join("systemd/user")])
     }
 
     /// Where `enable` writes and `disable` removes drop-ins.
-    pub fn dropin_base(&self) -> Result<PathBuf, Failure> {
+    pub fn dropin_base(&self) -> Result<PathBuf> {
         let [persistent, runtime] = self.bases()?;
         Ok(if self.runtime { runtime } else { persistent })
     }
 
     /// Every base `status` looks in.
-    pub fn all_bases(&self) -> Result<Vec<PathBuf>, Failure> {
+    pub fn all_bases(&self) -> Result<Vec<PathBuf>> {
         Ok(self.bases()?.to_vec())
     }
-}
-
-fn current_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
 }
 
 /// The unit files of a unit, found offline.
@@ -81,132 +92,151 @@ pub enum Offline {
     Missing,
 }
 
-/// The system unit search path below `root`, highest priority first; a
-/// directory reached twice (/lib → usr/lib) or leading out of `root`
-/// (an absolute symlink) is skipped.
-pub fn search_dirs(root: &Path) -> Vec<PathBuf> {
-    let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+/// One directory of the search path, open.
+struct SearchDir {
+    path: PathBuf,
+    dir: Dir,
+}
+
+/// The system unit search path inside the root, highest priority first; a
+/// directory reached twice (/lib → usr/lib) is kept once.
+fn search_dirs(root: &Root) -> Vec<SearchDir> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
-    for rel in [
-        "etc/systemd/system.control",
-        "run/systemd/system.control",
-        "run/systemd/transient",
-        "etc/systemd/system",
-        "run/systemd/system",
-        "usr/local/lib/systemd/system",
-        "usr/lib/systemd/system",
-        "lib/systemd/system",
+    for path in [
+        "/etc/systemd/system.control",
+        "/run/systemd/system.control",
+        "/run/systemd/transient",
+        "/etc/systemd/system",
+        "/run/systemd/system",
+        "/usr/local/lib/systemd/system",
+        "/usr/lib/systemd/system",
+        "/lib/systemd/system",
     ] {
-        let dir = root.join(rel);
-        let Ok(canon) = dir.canonicalize() else {
+        let path = PathBuf::from(path);
+        let Ok(dir) = root.dir(&path) else {
             continue;
         };
-        if !canon.starts_with(&canon_root) || seen.contains(&canon) {
+        let Ok(st) = rustix::fs::fstat(dir.fd()) else {
+            continue;
+        };
+        if seen.contains(&(st.st_dev, st.st_ino)) {
             continue;
         }
-        seen.push(canon);
-        out.push(dir);
+        seen.push((st.st_dev, st.st_ino));
+        out.push(SearchDir { path, dir });
     }
     out
 }
 
-/// Resolves a symlink found at `link` in unit directory `dir` inside `root`.
-fn resolve_link(root: &Path, dir: &Path, target: &Path) -> PathBuf {
-    if target.is_absolute() {
-        root.join(target.strip_prefix("/").unwrap_or(target))
-    } else {
-        dir.join(target)
+/// The drop-in directory names of unit `id`, most specific first: its own,
+/// its template's, its prefixes' (longest first), its type's.
+pub fn dropin_dir_names(id: &Unit) -> Vec<String> {
+    let mut out = vec![format!("{}.d", id.name)];
+    out.extend(id.template().map(|t| format!("{t}.d")));
+    let stem = id.template().map_or(id.stem().to_string(), |t| {
+        t.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or(t)
+    });
+    let suffix = id.suffix();
+    let mut cut = stem.trim_end_matches('@').to_string();
+    while let Some(i) = cut.trim_end_matches('-').rfind('-') {
+        cut.truncate(i + 1);
+        out.push(format!("{cut}.{suffix}.d"));
+        cut.truncate(i);
     }
+    out.push(format!("{suffix}.d"));
+    out
 }
 
-/// Finds `unit`'s fragment and drop-ins below `root`, as systemd would.
-pub fn find_offline(root: &Path, unit: &Unit) -> Offline {
+/// Finds `unit`'s fragment and drop-ins inside the root, as systemd would.
+pub fn find_offline(root: &Root, unit: &Unit) -> Offline {
     let dirs = search_dirs(root);
     let mut names = vec![unit.name.clone()];
     names.extend(unit.template());
-    let mut fragment = None;
+    let mut found = None;
     'search: for name in &names {
-        for dir in &dirs {
-            let path = dir.join(name);
-            let Ok(meta) = path.symlink_metadata() else {
+        for d in &dirs {
+            let Ok(st) = d.dir.lstat(name) else {
                 continue;
             };
-            let mut file = path.clone();
-            if meta.file_type().is_symlink() {
-                let Ok(target) = std::fs::read_link(&path) else {
+            let mut target_name = name.clone();
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+                let Ok(target) = d.dir.read_link(name) else {
                     continue;
                 };
                 if target == Path::new("/dev/null") {
                     return Offline::Masked;
                 }
-                file = resolve_link(root, dir, &target);
+                if let Some(n) = target.file_name() {
+                    target_name = n.to_string_lossy().into_owned();
+                }
             }
-            match std::fs::metadata(&file) {
-                Ok(m) if m.is_file() && m.len() == 0 => return Offline::Masked,
-                Ok(m) if m.is_file() => {
-                    fragment = Some(file);
+            let path = d.path.join(name);
+            match root.stat(&path) {
+                Ok(s) if is_file(&s) && s.st_size == 0 => return Offline::Masked,
+                Ok(s) if is_file(&s) => {
+                    found = Some((path, target_name));
                     break 'search;
                 }
                 _ => continue,
             }
         }
     }
-    let Some(fragment) = fragment else {
+    let Some((fragment, target_name)) = found else {
         return Offline::Missing;
     };
     // An alias (a symlink to another unit's file) is that other unit, unless
     // the link goes to a template of the same instance.
-    let target_name = fragment
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_string();
     let id = if names.contains(&target_name) || Unit::parse(&target_name).is_err() {
         unit.name.clone()
     } else {
         target_name
     };
     let id_unit = Unit::parse(&id).unwrap_or_else(|_| unit.clone());
-    let mut dropin_dirs = vec![format!("{}.d", id_unit.name)];
-    dropin_dirs.extend(id_unit.template().map(|t| format!("{t}.d")));
-    dropin_dirs.push(format!("{}.d", id_unit.suffix()));
+    let dropin_dirs = dropin_dir_names(&id_unit);
+    // The first file of a name wins (higher-priority directory, then the
+    // more specific unit name); all are applied in the order of their names.
     let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for dir in &dirs {
-        for d in &dropin_dirs {
-            let Ok(entries) = std::fs::read_dir(dir.join(d)) else {
+    let mut masked = Vec::new();
+    for d in &dirs {
+        for dd in &dropin_dirs {
+            let Ok(sub) = root.dir(&d.path.join(dd)) else {
                 continue;
             };
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".conf") && !confs.contains_key(&name) {
-                    confs.insert(name, e.path());
+            for name in sub.names().unwrap_or_default() {
+                if !name.ends_with(".conf") || confs.contains_key(&name) || masked.contains(&name) {
+                    continue;
+                }
+                let path = d.path.join(dd).join(&name);
+                if sub
+                    .read_link(&name)
+                    .is_ok_and(|t| t == Path::new("/dev/null"))
+                {
+                    masked.push(name);
+                } else {
+                    confs.insert(name, path);
                 }
             }
         }
     }
-    let dropins = confs
-        .into_values()
-        .filter(|p| std::fs::read_link(p).map_or(true, |t| t != Path::new("/dev/null")))
-        .collect();
     Offline::Files {
         id,
         fragment,
-        dropins,
+        dropins: confs.into_values().collect(),
     }
 }
 
-/// The socket units below `root` that start `service`: `<stem>.socket`
+fn is_file(st: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+}
+
+/// The socket units inside the root that start `service`: `<stem>.socket`
 /// unless it names another service, and any socket with `Service=service`.
-pub fn sockets_for_offline(root: &Path, service: &Unit) -> Vec<String> {
+pub fn sockets_for_offline(root: &Root, service: &Unit) -> Vec<String> {
     let mut out = Vec::new();
     let own = format!("{}.socket", service.stem());
-    for dir in search_dirs(root) {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
+    for d in search_dirs(root) {
+        for name in d.dir.names().unwrap_or_default() {
             if !name.ends_with(".socket") || out.contains(&name) {
                 continue;
             }
@@ -219,7 +249,7 @@ pub fn sockets_for_offline(root: &Path, service: &Unit) -> Vec<String> {
             else {
                 continue;
             };
-            let settings = read_settings(&fragment, &dropins, |_| true);
+            let settings = read_settings(root, &fragment, &dropins, |_| true);
             let stem = &name[..name.len() - ".socket".len()];
             let triggers = match &settings.socket_service {
                 Some(s) => s == &service.name,
@@ -235,42 +265,81 @@ pub fn sockets_for_offline(root: &Path, service: &Unit) -> Vec<String> {
     out
 }
 
-/// The settings of a unit from its fragment and the drop-ins `keep` accepts.
+/// The settings of a unit from its fragment and the drop-ins `keep` accepts,
+/// each read inside the root.
 pub fn read_settings(
+    root: &Root,
     fragment: &Path,
     dropins: &[PathBuf],
     keep: impl Fn(&Path) -> bool,
 ) -> Settings {
     let mut s = Settings::default();
     for file in std::iter::once(fragment).chain(dropins.iter().map(PathBuf::as_path)) {
-        if !keep(file) {
+        if !keep(file) || file.as_os_str().is_empty() {
             continue;
         }
-        if let Ok(text) = std::fs::read_to_string(file) {
+        if let Ok(Some(text)) = root.read(file) {
             s.apply(&text, file);
         }
     }
     s
 }
 
-/// The version of the systemd installed below `root`, from the name of its
-/// shared library (`libsystemd-shared-252.so`); None when not found.
-pub fn offline_version(root: &Path) -> Option<u32> {
-    let mut dirs = vec![root.join("usr/lib/systemd"), root.join("usr/lib64/systemd")];
-    for lib in ["usr/lib", "usr/lib64"] {
-        if let Ok(entries) = std::fs::read_dir(root.join(lib)) {
-            dirs.extend(entries.flatten().map(|e| e.path().join("systemd")));
+/// The version of the systemd installed inside the root, from the name of
+/// its shared library (`libsystemd-shared-252.so`); None when not found.
+pub fn offline_version(root: &Root) -> Option<u32> {
+    let mut dirs = vec![
+        PathBuf::from("/usr/lib/systemd"),
+        PathBuf::from("/usr/lib64/systemd"),
+    ];
+    for lib in ["/usr/lib", "/usr/lib64"] {
+        if let Ok(d) = root.dir(Path::new(lib)) {
+            dirs.extend(
+                d.names()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|n| Path::new(lib).join(n).join("systemd")),
+            );
         }
     }
     dirs.iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flat_map(|e| e.flatten())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
+        .filter_map(|d| root.dir(d).ok())
+        .flat_map(|d| d.names().unwrap_or_default())
+        .filter_map(|name| {
             name.strip_prefix("libsystemd-shared-")?
                 .strip_suffix(".so")?
                 .parse()
                 .ok()
         })
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropin_directories_follow_systemd_s_order() {
+        let names = |u: &str| dropin_dir_names(&Unit::parse(u).unwrap());
+        assert_eq!(names("web.service"), ["web.service.d", "service.d"]);
+        assert_eq!(
+            names("app-web-1.service"),
+            [
+                "app-web-1.service.d",
+                "app-web-.service.d",
+                "app-.service.d",
+                "service.d"
+            ]
+        );
+        assert_eq!(
+            names("a-b@x.service"),
+            [
+                "a-b@x.service.d",
+                "a-b@.service.d",
+                "a-.service.d",
+                "service.d"
+            ]
+        );
+        assert_eq!(names("e.socket"), ["e.socket.d", "socket.d"]);
+    }
 }

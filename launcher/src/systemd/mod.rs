@@ -15,6 +15,9 @@
 mod disable;
 mod dropin;
 mod enable;
+pub mod error;
+mod exec;
+mod listeners;
 mod lookup;
 mod place;
 mod resolve;
@@ -27,88 +30,90 @@ mod unitfile;
 
 pub use disable::disable;
 pub use enable::enable;
+pub use error::Error;
 pub use status::status;
 
-use crate::cli::UnitArgs;
-use crate::failure::{Failure, FAILED};
+use crate::cli::ScopeArgs;
 use crate::locate;
+use error::Result;
 use lookup::Manager;
+use safefs::Root;
 use std::path::{Path, PathBuf};
 
-pub(crate) fn fail(message: impl Into<String>) -> Failure {
-    Failure::new(FAILED, message)
+/// Prints a line of what a command did, best-effort: when stdout is full or
+/// closed the work is done all the same (only `status`, whose output is its
+/// product, reports that as an error).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
 }
+pub(crate) use say;
 
 pub(crate) fn warn(message: impl std::fmt::Display) {
-    eprintln!("mptcpize-rs: warning: {message}");
+    crate::say::warn(format_args!("{message}"));
 }
 
-/// The manager the flags select, after checking they go together.
-pub(crate) fn manager(args: &UnitArgs) -> Result<Manager, Failure> {
-    if let Some(root) = &args.root {
-        if args.user {
-            return Err(fail(
-                "--user and --root do not go together: --root works on an image's system units",
-            ));
-        }
-        if !root.is_dir() {
-            return Err(fail(format!(
-                "--root {}: no such directory",
-                root.display()
-            )));
-        }
-    }
-    let root = match &args.root {
-        Some(r) => Some(
-            r.canonicalize()
-                .map_err(|e| fail(format!("--root {}: {e}", r.display())))?,
-        ),
-        None => None,
+/// The manager the flags select (clap has checked they go together).
+pub(crate) fn manager(args: &ScopeArgs) -> Result<Manager> {
+    let fs = match &args.root {
+        Some(dir) => Root::image(dir).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such directory".to_string(),
+                _ => crate::say::short(&e).to_lowercase(),
+            };
+            Error::Usage(format!("--root {}: {why}", dir.display()))
+        })?,
+        None => Root::host().map_err(Error::io("/"))?,
     };
     Ok(Manager {
         user: args.user,
         runtime: args.runtime,
-        root,
+        fs,
     })
 }
 
 /// The shim's absolute path as the services will see it, checked to exist.
-pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Failure> {
-    let path = match (given, &m.root) {
+pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf> {
+    let path = match (given, m.offline()) {
         (Some(p), _) if !p.is_absolute() => {
-            return Err(fail(format!(
+            return Err(Error::Usage(format!(
                 "--shim {}: give an absolute path, the services do not run in this directory",
                 p.display()
             )))
         }
-        (Some(p), Some(_)) => p.to_path_buf(),
-        (Some(p), None) => match p.canonicalize() {
+        (Some(p), true) => p.to_path_buf(),
+        (Some(p), false) => match p.canonicalize() {
             Ok(canonical) => canonical,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => p.to_path_buf(),
             Err(e) => {
-                return Err(fail(format!(
-                    "the shim {} cannot be used: {e}",
-                    p.display()
+                return Err(Error::Usage(format!(
+                    "the shim {} cannot be used: {}",
+                    p.display(),
+                    crate::say::short(&e)
                 )))
             }
         },
-        (None, Some(_)) => Path::new(locate::COMPILED_IN).join(locate::SHIM_NAME),
-        (None, None) => locate::shim().map_err(|f| fail(f.message))?,
+        (None, true) => Path::new(locate::COMPILED_IN).join(locate::SHIM_NAME),
+        (None, false) => locate::shim().map_err(|e| Error::Usage(e.to_string()))?,
     };
-    let host = m.host_path(&path);
-    if !host.is_file() {
-        let inside = match &m.root {
+    let is_file =
+        m.fs.stat(&path)
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file());
+    if !is_file {
+        let inside = match m.fs.image_dir() {
             Some(r) => format!(" in {}; install mptcpize-rs into the image, or pass --shim with the path the image has it at", r.display()),
             None => "; pass --shim with the path of libmptcpize.so".into(),
         };
-        return Err(fail(format!(
+        return Err(Error::Usage(format!(
             "the shim {} does not exist{inside}",
             path.display()
         )));
     }
     let s = path.to_string_lossy();
     if s.contains([':', ' ', '\t', '\n', '%', '"', '\\']) {
-        return Err(fail(format!(
+        return Err(Error::Usage(format!(
             "the shim path {s:?} has a character LD_PRELOAD or systemd cannot carry (':', '%', quotes, blanks); install it under a plain path"
         )));
     }
@@ -117,7 +122,7 @@ pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf, Fa
 
 /// The control group of a running unit of the system manager, as
 /// /proc/PID/cgroup names it (for `top --unit`).
-pub fn control_group(arg: &str) -> Result<String, Failure> {
+pub fn control_group(arg: &str) -> Result<String> {
     let unit = unit::Unit::parse(arg)?;
     let systemctl = systemctl::Systemctl { user: false };
     systemctl.require_running()?;
@@ -126,7 +131,7 @@ pub fn control_group(arg: &str) -> Result<String, Failure> {
         .remove("ControlGroup")
         .unwrap_or_default();
     if cg.is_empty() {
-        return Err(fail(format!(
+        return Err(Error::Unit(format!(
             "{} is not running (it has no control group); start it, or pick its processes with -p PID",
             unit.name
         )));

@@ -4,11 +4,10 @@
 //! stands for the service it starts. Unknown and masked units end here with
 //! their one-line error.
 
-use super::fail;
+use super::error::{Error, Result};
 use super::lookup::{self, Manager, Offline};
 use super::systemctl::Systemctl;
 use super::unit::{Kind, Unit};
-use crate::failure::Failure;
 use std::path::PathBuf;
 
 /// A service as the manager (or, offline, its files) describes it.
@@ -20,6 +19,8 @@ pub struct Service {
     pub sockets: Vec<String>,
     /// Running main process (online only).
     pub main_pid: Option<u32>,
+    /// Its control group, as systemd names it (online only).
+    pub cgroup: Option<String>,
 }
 
 pub enum Lookup {
@@ -29,8 +30,9 @@ pub enum Lookup {
 }
 
 /// Finds `unit` through the running manager, or offline below `--root`.
-pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
-    if let Some(root) = &m.root {
+pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup> {
+    if m.offline() {
+        let root = &m.fs;
         return Ok(match lookup::find_offline(root, unit) {
             Offline::Missing => Lookup::Missing,
             Offline::Masked => Lookup::Masked(unit.name.clone()),
@@ -50,6 +52,7 @@ pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
                     dropins,
                     sockets,
                     main_pid: None,
+                    cgroup: None,
                 })
             }
         });
@@ -65,6 +68,7 @@ pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
             "DropInPaths",
             "TriggeredBy",
             "MainPID",
+            "ControlGroup",
         ],
     )?;
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
@@ -73,7 +77,7 @@ pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
         "masked" => return Ok(Lookup::Masked(unit.name.clone())),
         "not-found" | "" => return Ok(Lookup::Missing),
         other => {
-            return Err(fail(format!(
+            return Err(Error::Unit(format!(
                 "{} could not be loaded ({other}); see systemctl status {}",
                 unit.name, unit.name
             )))
@@ -93,26 +97,30 @@ pub fn lookup(m: &Manager, unit: &Unit) -> Result<Lookup, Failure> {
             .map(String::from)
             .collect(),
         main_pid: get("MainPID").parse().ok().filter(|&pid| pid > 0),
+        cgroup: Some(get("ControlGroup").to_string()).filter(|c| !c.is_empty()),
     }))
 }
 
 /// The service `unit` names (for a socket: the service it starts), or the
 /// one-line error for an unknown or masked unit.
-pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
-    let scope = if m.user { "--user " } else { "" };
+pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service> {
+    let scope = m.scope();
     let found = match lookup(m, unit)? {
         Lookup::Found(s) => s,
         Lookup::Masked(name) => {
-            return Err(fail(format!(
+            return Err(Error::Unit(format!(
             "{name} is masked, so it cannot run; unmask it first (systemctl {scope}unmask {name})"
         )))
         }
         Lookup::Missing => {
-            let where_ = match &m.root {
+            let where_ = match m.fs.image_dir() {
                 Some(r) => format!("below {}", r.display()),
                 None => format!("(systemctl {scope}list-unit-files lists the units there are)"),
             };
-            return Err(fail(format!("unit {} not found {where_}", unit.name)));
+            return Err(Error::Unit(format!(
+                "unit {} not found {where_}",
+                unit.name
+            )));
         }
     };
     if found.unit.kind == Kind::Service {
@@ -120,7 +128,7 @@ pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
     }
     // A socket: the service it starts, from Service= or its own name
     // (a template instance for Accept=yes).
-    let settings = lookup::read_settings(&found.fragment, &found.dropins, |_| true);
+    let settings = lookup::read_settings(&m.fs, &found.fragment, &found.dropins, |_| true);
     let stem = found.unit.stem().to_string();
     let service = match (settings.socket_service, settings.accept) {
         (Some(s), _) => s,
@@ -136,6 +144,7 @@ pub fn resolve_service(m: &Manager, unit: &Unit) -> Result<Service, Failure> {
             dropins: Vec::new(),
             sockets: vec![found.unit.name],
             main_pid: None,
+            cgroup: None,
         });
     }
     let mut svc = resolve_service(m, &service)?;

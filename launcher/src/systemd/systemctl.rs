@@ -3,7 +3,7 @@
 //! Unit names are passed as single arguments after `--`, never through a
 //! shell.
 
-use crate::failure::{Failure, FAILED};
+use super::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -23,25 +23,24 @@ impl Systemctl {
     }
 
     /// Fails with advice when no service manager of this kind runs here.
-    pub fn require_running(&self) -> Result<(), Failure> {
+    pub fn require_running(&self) -> Result<()> {
         // sd_booted(): a system booted with systemd has /run/systemd/system.
         if !self.user && !Path::new("/run/systemd/system").is_dir() {
-            return Err(Failure::new(
-                FAILED,
-                "no running systemd here (/run/systemd/system is missing); to change the unit files of an image or chroot, use --root DIR",
+            return Err(Error::Manager(
+                "no running systemd here (/run/systemd/system is missing); to change the unit files of an image or chroot, use --root DIR"
+                    .into(),
             ));
         }
         self.output(&["show", "--property=Version"]).map(|_| ())
     }
 
-    fn output(&self, args: &[&str]) -> Result<String, Failure> {
+    fn output(&self, args: &[&str]) -> Result<String> {
         let mut cmd = self.command();
         cmd.args(args);
         let out = cmd.output().map_err(|e| {
-            Failure::new(
-                FAILED,
-                format!("cannot run systemctl: {e}; is systemd installed? (or use --root DIR)"),
-            )
+            Error::Manager(format!(
+                "cannot run systemctl: {e}; is systemd installed? (or use --root DIR)"
+            ))
         })?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
@@ -51,16 +50,16 @@ impl Systemctl {
             } else {
                 "use --root DIR for an image without a running systemd"
             };
-            return Err(Failure::new(
-                FAILED,
-                format!("systemctl {} failed: {first}; {hint}", args.join(" ")),
-            ));
+            return Err(Error::Manager(format!(
+                "systemctl {} failed: {first}; {hint}",
+                args.join(" ")
+            )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// `systemctl show` of `props` of `unit`.
-    pub fn show(&self, unit: &str, props: &[&str]) -> Result<HashMap<String, String>, Failure> {
+    pub fn show(&self, unit: &str, props: &[&str]) -> Result<HashMap<String, String>> {
         let mut args = vec!["show".to_string()];
         args.extend(props.iter().map(|p| format!("--property={p}")));
         args.push("--".into());
@@ -88,28 +87,25 @@ impl Systemctl {
     }
 
     /// `systemctl ARGS…`, inheriting our terminal so the user sees its output.
-    pub fn run(&self, args: &[&str]) -> Result<(), Failure> {
+    pub fn run(&self, args: &[&str]) -> Result<()> {
         let mut cmd = self.command();
         cmd.args(args);
         let status = cmd
             .status()
-            .map_err(|e| Failure::new(FAILED, format!("cannot run systemctl: {e}")))?;
+            .map_err(|e| Error::Manager(format!("cannot run systemctl: {e}")))?;
         if status.success() {
             Ok(())
         } else {
-            Err(Failure::new(
-                FAILED,
-                format!(
-                    "systemctl {} failed (the drop-ins are in place; see systemctl status)",
-                    args.join(" ")
-                ),
-            ))
+            Err(Error::Manager(format!(
+                "systemctl {} failed (the drop-ins are in place; see systemctl status)",
+                args.join(" ")
+            )))
         }
     }
 
     /// Restarts `service`; with socket drop-ins, the sockets too (with the
     /// service stopped, so that they can be recreated).
-    pub fn restart(&self, service: &str, sockets: &[String]) -> Result<(), Failure> {
+    pub fn restart(&self, service: &str, sockets: &[String]) -> Result<()> {
         if sockets.is_empty() {
             return self.run(&["restart", "--", service]);
         }

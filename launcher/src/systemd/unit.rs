@@ -4,7 +4,7 @@
 //! to. Names are checked against systemd's rules and are only ever passed
 //! to programs as single arguments, never through a shell.
 
-use crate::failure::{Failure, FAILED};
+use super::error::{Error, Result};
 
 /// The two kinds of unit `enable` works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,17 +39,16 @@ const TYPES: &[&str] = &[
 impl Unit {
     /// Parses `arg`: a unit name (with or without `.service`) or a path to a
     /// unit file (anything containing a `/`).
-    pub fn parse(arg: &str) -> Result<Unit, Failure> {
+    pub fn parse(arg: &str) -> Result<Unit> {
         let name = if arg.contains('/') {
             arg.rsplit('/').next().unwrap_or_default().to_string()
         } else {
             arg.to_string()
         };
         if name.is_empty() {
-            return Err(Failure::new(
-                FAILED,
-                format!("{arg:?} names no unit; give a unit such as nginx.service"),
-            ));
+            return Err(Error::Unit(format!(
+                "{arg:?} names no unit; give a unit such as nginx.service"
+            )));
         }
         let suffix = name.rsplit_once('.').map(|(_, s)| s);
         let name = match suffix {
@@ -61,8 +60,7 @@ impl Unit {
         } else if name.ends_with(".socket") {
             Kind::Socket
         } else {
-            return Err(Failure::new(
-                FAILED,
+            return Err(Error::Unit(
                 format!("{name} is neither a service nor a socket; only those run programs that open sockets"),
             ));
         };
@@ -78,8 +76,7 @@ impl Unit {
             || stem.starts_with('@')
             || stem.starts_with('-')
         {
-            return Err(Failure::new(
-                FAILED,
+            return Err(Error::Unit(
                 format!("{arg:?} is not a valid unit name (letters, digits and :-_.\\ only, one @ for a template instance); escape others with systemd-escape"),
             ));
         }

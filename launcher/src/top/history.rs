@@ -22,6 +22,10 @@ fn key(c: &Connection, local: &str, remote: &str) -> SubflowKey {
     )
 }
 
+/// A connection at the last look: its data-level bytes sent (acknowledged)
+/// and received, and who holds it (for the events).
+type ConnSeen = (Option<u64>, Option<u64>, String);
+
 /// Counters of one subflow at the last look.
 #[derive(Clone, Debug)]
 struct Seen {
@@ -42,7 +46,7 @@ pub struct Event {
 pub struct History {
     start: Instant,
     last: Option<Instant>,
-    conns: HashMap<(u32, String), (Option<u64>, Option<u64>, String)>,
+    conns: HashMap<(u32, String), ConnSeen>,
     subflows: HashMap<SubflowKey, Seen>,
     pub sparks: HashMap<SubflowKey, VecDeque<u64>>,
 }
@@ -203,13 +207,18 @@ mod tests {
         let ev = h.update(&mut two, t0 + Duration::from_millis(500));
         assert_eq!(two[0].subflows[0].rate_sent, Some(500_000.0));
         assert_eq!(ev.len(), 1, "{ev:?}");
-        assert!(ev[0].text.starts_with("pid 4242 (iperf3): subflow 10.231.1.1:40001"));
+        assert!(ev[0]
+            .text
+            .starts_with("pid 4242 (iperf3): subflow 10.231.1.1:40001"));
         assert!(ev[0].text.ends_with("(eth1) up, backup"), "{ev:?}");
 
         let mut failing = [example(251_000)];
         failing[0].subflows[1].failed = Some("interface eth1 is down".into());
         let ev = h.update(&mut failing, t0 + Duration::from_secs(1));
-        assert!(ev[0].text.ends_with("failing: interface eth1 is down"), "{ev:?}");
+        assert!(
+            ev[0].text.ends_with("failing: interface eth1 is down"),
+            "{ev:?}"
+        );
 
         let mut back = [example(251_000)];
         back[0].subflows.truncate(1);
@@ -217,6 +226,9 @@ mod tests {
         assert!(ev[0].text.ends_with("10.231.0.2:5201 closed"), "{ev:?}");
 
         let ev = h.update(&mut [], t0 + Duration::from_secs(3));
-        assert_eq!(ev[0].text, "pid 4242 (iperf3): connection with token 1a2b3c4d closed");
+        assert_eq!(
+            ev[0].text,
+            "pid 4242 (iperf3): connection with token 1a2b3c4d closed"
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! Which process holds which socket, and how that process came to use
 //! MPTCP. Sockets are found as ss -p finds them: the `socket:[INODE]`
 //! links under /proc/PID/fd. How a process got MPTCP is read from /proc
-//! too: our shim in /proc/PID/maps, a seccomp filter with our launcher as
-//! an ancestor (its supervisor), `multipathtcp=` in a Go program's GODEBUG,
-//! or none of these (the program asked for MPTCP itself).
+//! too: our shim in /proc/PID/maps, a seccomp filter and the variable our
+//! seccomp mode sets in the tree it supervises, `multipathtcp=` in a Go
+//! program's GODEBUG, or none of these (the program asked for MPTCP itself).
 
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -15,7 +15,8 @@ use std::fs;
 pub enum Via {
     /// Our preload library is mapped (`run`, `enable`, LD_PRELOAD).
     Shim,
-    /// Under the seccomp supervisor of `mptcpize-rs run`.
+    /// Under the seccomp supervisor of `mptcpize-rs run` (which sets
+    /// `MPTCPIZE_SUPERVISOR` in the tree it supervises).
     Seccomp,
     /// A Go 1.21+ program with `GODEBUG=multipathtcp=…`.
     Godebug,
@@ -97,10 +98,12 @@ fn via(pid: u32) -> Via {
     if maps.lines().any(|l| l.ends_with(&shim)) {
         return Via::Shim;
     }
-    if seccomp_filtered(pid) && under_launcher(pid) {
+    let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let mut vars = environ.split(|&b| b == 0);
+    let supervised = format!("{}=", crate::seccomp::SUPERVISOR_ENV);
+    if seccomp_filtered(pid) && vars.any(|kv| kv.starts_with(supervised.as_bytes())) {
         return Via::Seccomp;
     }
-    let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     let godebug = environ
         .split(|&b| b == 0)
         .filter_map(|kv| kv.strip_prefix(b"GODEBUG="))
@@ -118,30 +121,6 @@ fn seccomp_filtered(pid: u32) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Seccomp:", "2"])
-}
-
-/// Whether one of `pid`'s ancestors is our launcher (the seccomp
-/// supervisor stays the parent of the program it started).
-fn under_launcher(pid: u32) -> bool {
-    let mut p = pid;
-    for _ in 0..64 {
-        let Some(parent) = ppid(p).filter(|&pp| pp > 1) else {
-            return false;
-        };
-        let comm = fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
-        if comm.trim_end() == env!("CARGO_BIN_NAME") {
-            return true;
-        }
-        p = parent;
-    }
-    false
-}
-
-fn ppid(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // pid (comm) state ppid …: comm may hold spaces and parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The control group of `pid` (the unified hierarchy's path).

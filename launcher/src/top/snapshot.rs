@@ -114,7 +114,7 @@ pub struct Filter {
 impl Filter {
     fn wants_process(&self, pids: &[u32]) -> bool {
         (self.pids.is_empty() || pids.iter().any(|p| self.pids.contains(p)))
-            && self.cgroup.as_ref().map_or(true, |cg| {
+            && self.cgroup.as_ref().is_none_or(|cg| {
                 pids.iter().any(|&p| {
                     procs::cgroup(p).is_some_and(|c| c == *cg || c.starts_with(&format!("{cg}/")))
                 })
@@ -122,7 +122,7 @@ impl Filter {
     }
 
     fn wants_peer(&self, c: &Connection) -> bool {
-        self.peer.map_or(true, |peer| {
+        self.peer.is_none_or(|peer| {
             c.peer == peer
                 || c.subflows
                     .iter()

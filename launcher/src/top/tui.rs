@@ -284,14 +284,20 @@ mod tests {
         let (text, buf) = render(true);
         assert!(text.contains("1 MPTCP connection, 2 subflows"), "{text}");
         assert!(text.contains("pid 4242 iperf3 (shim)"), "{text}");
-        assert!(text.contains("token 1a2b3c4d 10.231.0.1:40000 -> 10.231.0.2:5201"), "{text}");
+        assert!(
+            text.contains("token 1a2b3c4d 10.231.0.1:40000 -> 10.231.0.2:5201"),
+            "{text}"
+        );
         assert!(text.contains("10.231.1.1:40001"), "{text}");
         assert!(text.contains("eth0") && text.contains("backup"), "{text}");
         // 2.5 MB in a second, then none.
         assert!(text.contains("20.0 Mbit/s"), "{text}");
         assert!(text.contains("██"), "no sparkline:\n{text}");
         assert!(text.contains("FAILING: interface eth1 is down"), "{text}");
-        assert!(text.contains("subflow 10.231.1.1:40001 -> 10.231.0.2:5201 (eth1) failing"), "{text}");
+        assert!(
+            text.contains("subflow 10.231.1.1:40001 -> 10.231.0.2:5201 (eth1) failing"),
+            "{text}"
+        );
         assert!(buf.content.iter().any(|c| c.fg == Color::Red));
     }
 

@@ -128,10 +128,10 @@ pub fn targets(r: &Report) -> Vec<Target> {
     if let Some(s) = &r.shim {
         if let Some(added) = s.added("mptcpize-rs shim (LD_PRELOAD)") {
             t.push(target(
-                "shim: added instructions per socket()",
+                "shim: added instructions per socket()+close()",
                 added,
-                "<= 40",
-                added <= 40.0,
+                "<= 30",
+                added <= 30.0,
             ));
         }
         if let (Some(ours), Some(theirs)) = (

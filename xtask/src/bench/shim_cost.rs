@@ -72,6 +72,18 @@ fn variants() -> Vec<Variant> {
             prefix: env_preload(&shim()),
             load: true,
         },
+        // The report's own library, as `run --report=/dev/null` loads it
+        // (before the shim), for never-connected sockets: its cost is
+        // measured here, apart from the shim every program carries.
+        Variant {
+            name: "report library (--report=/dev/null)",
+            prefix: vec![
+                "env".into(),
+                format!("LD_PRELOAD={}", mptcpize_tests::preload_with_report()).into(),
+                "MPTCPIZE_REPORT=/dev/null".into(),
+            ],
+            load: true,
+        },
         Variant {
             name: "mptcpize-rs run",
             prefix: vec![launcher().into(), "run".into(), "--".into()],

@@ -31,13 +31,19 @@ pub struct TopCost {
 /// User + system seconds of `script` running in `ns`, from bash's `time`.
 fn cpu_seconds(ns: &Netns, command: &str) -> Result<f64, String> {
     let mut cmd = ns.cmd("bash");
-    cmd.args(["-c", &format!("TIMEFORMAT='%U %S'; time ( {command} ) >/dev/null")]);
+    cmd.args([
+        "-c",
+        &format!("TIMEFORMAT='%U %S'; time ( {command} ) >/dev/null"),
+    ]);
     let out = run(cmd, Duration::from_secs(120));
     if !out.status.success() {
         return Err(format!("{command} failed:\n{out}"));
     }
     let last = out.stderr.lines().last().unwrap_or_default();
-    let v: Vec<f64> = last.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let v: Vec<f64> = last
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     match v[..] {
         [user, sys] => Ok(user + sys),
         _ => Err(format!("no time figures from bash: {last:?}")),
@@ -49,7 +55,9 @@ pub fn measure() -> Result<TopCost, String> {
     let mut hold = Child::spawn_with_stdin(
         {
             let mut c = ns.cmd(launcher());
-            c.args(["run", "--"]).arg(bin("hold")).arg(CONNECTIONS.to_string());
+            c.args(["run", "--"])
+                .arg(bin("hold"))
+                .arg(CONNECTIONS.to_string());
             c
         },
         Stdio::piped(),

@@ -7,9 +7,9 @@
 //! and, like a plain TCP socket, `TCP_INFO`. Everything here is a plain
 //! syscall on a stack buffer.
 
-use crate::sys;
 use core::ffi::c_int;
-use core::mem::{size_of, MaybeUninit};
+use core::mem::MaybeUninit;
+use mptcpize_preload::sys::{self, Pod};
 
 /// `SOL_MPTCP` (linux/socket.h).
 const SOL_MPTCP: c_int = 284;
@@ -19,6 +19,9 @@ const MPTCP_INFO: c_int = 1;
 const TCP_IS_MPTCP: c_int = 43;
 /// `MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED`: the peer answered MP_CAPABLE.
 const FLAG_REMOTE_KEY_RECEIVED: u32 = 1 << 1;
+
+// SAFETY: a C struct of integers and arrays of them.
+unsafe impl Pod for MptcpInfo {}
 
 /// `struct mptcp_info` as of Linux 6.10 (linux/mptcp.h); older kernels fill
 /// a prefix of it and say how much.
@@ -85,17 +88,12 @@ pub enum Socket {
     Connection(Connection),
 }
 
-fn getsockopt<T>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
-    // `value` is valid for writes of size_of::<T>() bytes, `len` says so,
-    // and the kernel writes at most that many; T is plain old data.
-    let mut len = size_of::<T>() as u32;
-    let rc = sys::getsockopt(fd, level, name, (value as *mut T).cast(), &mut len);
-    (rc == 0).then_some(len as usize)
+fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
+    sys::getsockopt(fd, level, name, value)
 }
 
 fn int_opt(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
-    let mut v: c_int = 0;
-    getsockopt(fd, level, name, &mut v).map(|_| v)
+    sys::getsockopt_int(fd, level, name)
 }
 
 /// Looks at the connection behind `fd` (an MPTCP or TCP socket);
@@ -139,8 +137,7 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
     // zeros once a fallen-back connection was closed by both ends.
     let fell_back = protocol == Some(mptcpize_rules::IPPROTO_MPTCP) && is_mptcp == Some(0);
     let mut tcp = MaybeUninit::uninit();
-    // SAFETY: tcp_info is plain old data, all zeros is a valid value.
-    let tcp: &mut libc::tcp_info = unsafe { sys::zeroed(&mut tcp) };
+    let tcp: &mut libc::tcp_info = sys::zeroed(&mut tcp);
     let have_info = getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, tcp).is_some();
     // The peer acknowledged our SYN (or SYN-ACK): it was connected once.
     // A fallback happens only on a connection.
@@ -185,9 +182,10 @@ fn established_subflows(fd: c_int) -> Option<u8> {
         size_user: u32,
         entries: [[u8; ENTRY]; MAX],
     }
+    // SAFETY: a C struct of integers and byte arrays.
+    unsafe impl Pod for Request {}
     let mut req = MaybeUninit::uninit();
-    // SAFETY: Request is integers and byte arrays: zeros are valid.
-    let req: &mut Request = unsafe { sys::zeroed(&mut req) };
+    let req: &mut Request = sys::zeroed(&mut req);
     req.size_subflow_data = 16;
     req.size_user = ENTRY as u32;
     getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, req)?;
@@ -214,15 +212,8 @@ fn fin_received(fd: c_int, state: u8) -> bool {
     const CLOSING: u8 = 11;
     match state {
         TIME_WAIT | CLOSE_WAIT | LAST_ACK | CLOSING => true,
-        CLOSE => {
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLRDHUP,
-                revents: 0,
-            };
-            let n = sys::poll_now(&mut p);
-            n == 1 && p.revents & libc::POLLRDHUP != 0 && p.revents & libc::POLLERR == 0
-        }
+        CLOSE => sys::poll_now(fd, libc::POLLRDHUP)
+            .is_some_and(|r| r & libc::POLLRDHUP != 0 && r & libc::POLLERR == 0),
         _ => false,
     }
 }
@@ -238,53 +229,15 @@ pub fn is_mptcp_or_tcp(fd: c_int) -> bool {
 
 /// The socket's identity (device and inode), shared by its duplicates.
 pub fn identity(fd: c_int) -> Option<(u64, u64)> {
-    let mut st = MaybeUninit::uninit();
-    // SAFETY: stat is plain old data, all zeros is valid.
-    let st: &mut libc::stat = unsafe { sys::zeroed(&mut st) };
-    let rc = sys::fstat(fd, st);
-    (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino))
+    sys::fstat(fd)
+        .ok()
+        .filter(|id| id.kind == libc::S_IFSOCK)
+        .map(|id| (id.dev, id.ino))
 }
 
 /// The peer's address, when the socket still has one.
 pub fn peer(fd: c_int) -> Option<core::net::SocketAddr> {
-    let mut ss = MaybeUninit::uninit();
-    // SAFETY: sockaddr_storage is plain old data, all zeros is valid.
-    let ss: &mut libc::sockaddr_storage = unsafe { sys::zeroed(&mut ss) };
-    let mut len = size_of::<libc::sockaddr_storage>() as u32;
-    let rc = sys::getpeername(fd, (ss as *mut libc::sockaddr_storage).cast(), &mut len);
-    if rc != 0 {
-        return None;
-    }
-    to_socket_addr(ss)
-}
-
-/// A `sockaddr_storage` holding an IPv4 or IPv6 address, as a SocketAddr.
-pub fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<core::net::SocketAddr> {
-    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-    match c_int::from(ss.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in, which
-            // is smaller and less aligned than sockaddr_storage.
-            let sin =
-                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-                u16::from_be(sin.sin_port),
-            )))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: as above, for sockaddr_in6.
-            let sin6 =
-                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
-        _ => None,
-    }
+    sys::getpeername(fd)
 }
 
 #[cfg(test)]
@@ -299,6 +252,6 @@ mod tests {
         assert_eq!(core::mem::offset_of!(MptcpInfo, bytes_sent), 56);
         assert_eq!(core::mem::offset_of!(MptcpInfo, bytes_received), 64);
         assert_eq!(core::mem::offset_of!(MptcpInfo, subflows_total), 80);
-        assert_eq!(size_of::<MptcpInfo>(), 96);
+        assert_eq!(core::mem::size_of::<MptcpInfo>(), 96);
     }
 }

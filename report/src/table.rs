@@ -3,10 +3,8 @@
 //! `accept()` and `close()` can record and take an entry from any thread, or
 //! from a signal handler, without allocating or locking.
 //!
-//! The table is one anonymous mapping made by [`allocate`] when the report
-//! starts (in the constructor), not a static: a process that does not report
-//! carries no 3 MiB `.bss` (an extra mapping the loader sets up and programs
-//! that read /proc/self/maps walk). Untouched pages cost no memory either way.
+//! The table is one anonymous mapping (3 MiB, untouched pages cost no
+//! memory) made by [`allocate`] when the report starts, in the constructor.
 //!
 //! An entry is set after the socket exists and taken (swapped to empty)
 //! before the fd is closed, so a number reused by another thread's new
@@ -19,7 +17,8 @@
 //! `close()`.
 
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use mptcpize_preload::page::MapOnce;
 
 /// How many fds are followed: 0 .. FDS-1.
 pub const FDS: usize = 1 << 16;
@@ -76,58 +75,23 @@ pub struct Sample {
     pub received: u64,
 }
 
-/// The table, FDS entries; null until [`allocate`] (nothing is followed).
-static TABLE: AtomicPtr<Entry> = AtomicPtr::new(core::ptr::null_mut());
+/// The table, FDS entries, mapped by [`allocate`] (zero pages: every
+/// entry empty); nothing is followed before.
+static TABLE: MapOnce = MapOnce::new(FDS * core::mem::size_of::<Entry>());
 
-/// Maps the table (zero pages: every entry empty); false if mmap fails,
-/// and then nothing is followed. Idempotent.
+/// Maps the table; false if mmap fails, and then nothing is followed.
+/// Idempotent.
 pub fn allocate() -> bool {
-    if !TABLE.load(Ordering::Acquire).is_null() {
-        return true;
-    }
-    let size = FDS * core::mem::size_of::<Entry>();
-    // SAFETY: an anonymous private mapping; no memory of ours is touched.
-    let p = unsafe {
-        libc::syscall(
-            libc::SYS_mmap,
-            core::ptr::null_mut::<core::ffi::c_void>(),
-            size,
-            libc::c_long::from(libc::PROT_READ | libc::PROT_WRITE),
-            libc::c_long::from(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS),
-            -1 as libc::c_long,
-            0 as libc::c_long,
-        )
-    };
-    if p < 0 {
-        return false;
-    }
-    let table = p as *mut Entry;
-    if TABLE
-        .compare_exchange(
-            core::ptr::null_mut(),
-            table,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
-        // Another thread mapped it first.
-        // SAFETY: our own mapping, never published.
-        unsafe { libc::syscall(libc::SYS_munmap, p, size) };
-    }
-    true
+    TABLE.get_or_map(|_| {}).is_some()
 }
 
 fn entry(fd: i32) -> Option<&'static Entry> {
-    let table = TABLE.load(Ordering::Acquire);
     let i = usize::try_from(fd).ok().filter(|&i| i < FDS)?;
-    if table.is_null() {
-        return None;
-    }
-    // SAFETY: the mapping holds FDS entries, is zero-initialised (all
-    // atomics zero: valid), lives for the rest of the process and is only
-    // accessed through atomics; `i < FDS`.
-    Some(unsafe { &*table.add(i) })
+    let table = TABLE.get()?.cast::<Entry>();
+    // SAFETY: the mapping holds FDS entries (page-aligned, so aligned for
+    // Entry), is zero-initialised (all atomics zero: valid), lives for the
+    // rest of the process and is only accessed through atomics; `i < FDS`.
+    Some(unsafe { &*table.as_ptr().add(i) })
 }
 
 fn slot(fd: i32) -> Option<&'static AtomicU8> {

@@ -5,20 +5,23 @@
 //! sockets made MPTCP and those that fell back, and why.
 //!
 //! `socket()` and `accept()` only record the new fd in [`crate::table`] and
-//! bump a counter (atomics, nothing else); the getsockopt work happens in
-//! `close()` and at exit. Every line is built on the stack and written with
-//! one write(2) on stderr or on the report file opened with `O_APPEND`, so
-//! that lines from threads and from forked or executed children never mix.
-//! A process that made no TCP socket writes nothing.
+//! bump a counter (atomics and one getsockopt); the rest of the getsockopt
+//! work happens in `close()` and at exit. Every line is built on the stack
+//! and written with one write(2) where [`crate::dest`] says, so that lines
+//! from threads and from forked or executed children never mix. A process
+//! that made no TCP socket writes nothing.
 
-use crate::config;
-use crate::line::Line;
+use crate::addr::WriteAddr;
+use crate::dest;
 use crate::sockinfo::{self, Outcome, Socket};
-use crate::sys;
 use crate::table::{self, Kind};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
+use mptcpize_preload::line::Line;
+use mptcpize_preload::{errno, sys};
+use mptcpize_rules::errno::Unavailable;
+use mptcpize_rules::{is_fallback_errno, names, IPPROTO_MPTCP, IPPROTO_TCP};
 
 /// Sockets `socket()` made MPTCP.
 static CONVERTED: AtomicU32 = AtomicU32::new(0);
@@ -39,12 +42,14 @@ static CONN_TCP: AtomicU32 = AtomicU32::new(0);
 /// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 
-/// Called by the constructor when the report is on: maps the table, and
-/// has a forked child start its own counts (the sockets it inherits are
-/// still reported when it closes them).
+type Line400 = Line<{ dest::LINE_MAX }>;
+
+/// Called when the report starts: maps the table, and has a forked child
+/// start its own counts (the sockets it inherits are still reported when it
+/// closes them).
 pub fn start() {
     table::allocate();
-    sys::at_fork_child(forked_child);
+    crate::atfork::register_child(forked_child);
 }
 
 unsafe extern "C" fn forked_child() {
@@ -63,29 +68,58 @@ unsafe extern "C" fn forked_child() {
     MAX_SUBFLOWS.store(0, Ordering::Relaxed);
 }
 
-/// `socket()` made `fd` an MPTCP socket.
+/// A `socket()` call the rules convert returned `fd` (made by the core
+/// shim, preloaded after this library): what it became is read from the
+/// socket itself, `SO_PROTOCOL`. errno is preserved.
 #[cold]
-pub fn converted(fd: c_int) {
-    CONVERTED.fetch_add(1, Ordering::Relaxed);
-    follow(fd, Kind::Mptcp);
+pub fn made(fd: c_int) {
+    let saved = errno::Guard::save();
+    if fd < 0 {
+        // The core shim fails an MPTCP socket only when its fallback is off.
+        if is_fallback_errno(saved.saved()) {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            note_fallback_errno(saved.saved());
+        }
+        return;
+    }
+    match sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) {
+        Some(IPPROTO_MPTCP) => {
+            CONVERTED.fetch_add(1, Ordering::Relaxed);
+            follow(fd, Kind::Mptcp);
+        }
+        Some(IPPROTO_TCP) => {
+            FELL_BACK.fetch_add(1, Ordering::Relaxed);
+            if FALLBACK_ERRNO.load(Ordering::Relaxed) == 0 {
+                note_fallback_errno(why_tcp());
+            }
+            follow(fd, Kind::TcpFallback);
+        }
+        _ => {}
+    }
 }
 
-/// `socket()` made `fd` a TCP socket because MPTCP failed with `errno`
-/// (now or in an earlier call).
-#[cold]
-pub fn fell_back(fd: c_int, errno: c_int) {
-    FELL_BACK.fetch_add(1, Ordering::Relaxed);
+fn note_fallback_errno(errno: c_int) {
     if errno != 0 {
         let _ = FALLBACK_ERRNO.compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
     }
-    follow(fd, Kind::TcpFallback);
 }
 
-/// An MPTCP `socket()` failed and was not retried as TCP.
+/// Why a socket the rules convert is TCP: the error of an MPTCP socket made
+/// here, with the system call itself (once per process, on the first
+/// fallback); 0 when that works (then the core shim is not loaded).
 #[cold]
-pub fn failed(errno: c_int) {
-    FAILED.fetch_add(1, Ordering::Relaxed);
-    let _ = FALLBACK_ERRNO.compare_exchange(0, errno, Ordering::Relaxed, Ordering::Relaxed);
+fn why_tcp() -> c_int {
+    match sys::socket(
+        libc::AF_INET,
+        libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+        IPPROTO_MPTCP,
+    ) {
+        Ok(probe) => {
+            sys::close(probe);
+            0
+        }
+        Err(e) => e,
+    }
 }
 
 /// `accept()` on `listener` returned `fd`.
@@ -118,8 +152,7 @@ fn follow(fd: c_int, kind: Kind) {
 /// fstat per followed fd).
 #[cold]
 pub fn shutting_down(fd: c_int, how: c_int) {
-    // SAFETY: this thread's errno, saved and restored around our syscalls.
-    let saved = unsafe { *libc::__errno_location() };
+    let _errno = errno::Guard::save();
     let followed = if table::get(fd).is_some() {
         Some(fd)
     } else if sockinfo::is_mptcp_or_tcp(fd) {
@@ -144,8 +177,6 @@ pub fn shutting_down(fd: c_int, how: c_int) {
             table::mark_shut_write(followed);
         }
     }
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = saved };
 }
 
 /// `fd` is about to be closed (by close, dup2/dup3 or close_range): report
@@ -180,11 +211,7 @@ pub fn closing_range(first: u32, last: u32) {
 #[cold]
 #[inline(never)]
 fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
-    // SAFETY: __errno_location returns this thread's errno slot (the shim
-    // imports it already).
-    let errno = unsafe { libc::__errno_location() };
-    // SAFETY: as above; saved and restored around our getsockopt calls.
-    let saved = unsafe { *errno };
+    let _errno = errno::Guard::save();
     if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd)) {
         let seen = table::sampled(fd);
         conn.subflows = conn.subflows.max(seen.max_subflows);
@@ -206,7 +233,7 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
             MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
         }
         let mut slot = MaybeUninit::uninit();
-        let line = Line::start(&mut slot);
+        let line: &mut Line400 = Line::start(&mut slot, " report: ");
         let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
         line.s(if accepted {
             "connection from "
@@ -243,29 +270,26 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
         if at_exit {
             line.s(", open at exit");
         }
-        line.emit();
+        dest::write(line.finish());
     }
-    // SAFETY: restoring this thread's errno.
-    unsafe { *errno = saved };
 }
 
 /// `: ENOPROTOOPT, net.mptcp.enabled=0` and the like, for a fallback errno.
-fn reason(line: &mut Line, errno: c_int) -> &mut Line {
-    match errno {
-        libc::ENOPROTOOPT => line.s(": ENOPROTOOPT, net.mptcp.enabled=0"),
-        libc::EPROTONOSUPPORT => line.s(": EPROTONOSUPPORT, kernel without MPTCP"),
-        libc::EINVAL => line.s(": EINVAL, kernel older than 5.6"),
-        0 => line,
-        e => line.s(": errno ").n(e as u64),
+fn reason(line: &mut Line400, errno: c_int) -> &mut Line400 {
+    if errno == 0 {
+        return line;
     }
+    line.s(": ");
+    names::write_errno(line, errno);
+    if let Some(why) = Unavailable::from_errno(errno) {
+        line.s(", ").s(why.reason());
+    }
+    line
 }
 
-/// Run by the C library when the process exits (after the program's own
-/// atexit handlers): reports the connections still open, then the counts.
-extern "C" fn at_exit() {
-    if !config::state().report() {
-        return;
-    }
+/// When the process exits (after the program's own atexit handlers):
+/// reports the connections still open, then the counts.
+pub fn at_exit() {
     for (fd, kind) in table::take_range(0, u32::MAX) {
         report_socket(fd, kind, true);
     }
@@ -276,7 +300,7 @@ extern "C" fn at_exit() {
         return;
     }
     let mut slot = MaybeUninit::uninit();
-    let line = Line::start(&mut slot);
+    let line: &mut Line400 = Line::start(&mut slot, " report: ");
     line.s("exit: ")
         .count(u64::from(converted), "socket")
         .s(" made MPTCP, ")
@@ -310,10 +334,5 @@ extern "C" fn at_exit() {
             .n(table::FDS as u64)
             .s(" not followed");
     }
-    line.emit();
+    dest::write(line.finish());
 }
-
-#[cfg(not(test))]
-#[used]
-#[link_section = ".fini_array"]
-static AT_EXIT: extern "C" fn() = at_exit;

@@ -1,0 +1,290 @@
+//! The system calls the preload libraries make for themselves, through
+//! `syscall(2)` (one import for all of them; other preloaded libraries need
+//! not see these calls), behind typed signatures: callers pass slices,
+//! references and plain values, and the raw pointers stay in this file.
+
+use core::ffi::{c_int, c_long, c_void, CStr};
+use core::mem::{size_of, MaybeUninit};
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// A raw syscall result: the value, or `-1` with errno set.
+fn ret(rc: c_long) -> Result<c_long, c_int> {
+    if rc < 0 {
+        Err(crate::errno::get())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Plain old data: every bit pattern is a valid value, so the kernel may
+/// write any bytes into it.
+///
+/// # Safety
+/// Implement only for C structs of integers and arrays of them.
+pub unsafe trait Pod: Sized {}
+
+// SAFETY: integers and C structs of integers (and arrays of them).
+unsafe impl Pod for c_int {}
+// SAFETY: as above.
+unsafe impl Pod for libc::tcp_info {}
+// SAFETY: as above.
+unsafe impl Pod for libc::stat {}
+// SAFETY: as above.
+unsafe impl Pod for libc::sockaddr_storage {}
+
+/// Fills `v` with zero bytes and gives it back initialised, in place. The
+/// stores are volatile so that the compiler makes no `memset` call of them,
+/// and nothing is moved (no `memcpy` either): the libraries import neither.
+pub fn zeroed<T: Pod>(v: &mut MaybeUninit<T>) -> &mut T {
+    let p = v.as_mut_ptr().cast::<u8>();
+    for i in 0..size_of::<T>() {
+        // SAFETY: `i` is within the value's bytes.
+        unsafe { core::ptr::write_volatile(p.add(i), 0) };
+    }
+    // SAFETY: every byte was written, and zeros are a valid T (Pod).
+    unsafe { v.assume_init_mut() }
+}
+
+/// getpid(2).
+pub fn getpid() -> c_long {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::syscall(libc::SYS_getpid) }
+}
+
+/// write(2) of the whole of `buf` in one call; the bytes written.
+pub fn write(fd: c_int, buf: &[u8]) -> Result<usize, c_int> {
+    // SAFETY: `buf` is valid for reads of its length.
+    let rc = unsafe { libc::syscall(libc::SYS_write, c_long::from(fd), buf.as_ptr(), buf.len()) };
+    ret(rc).map(|n| n as usize)
+}
+
+/// close(2) of a descriptor the library owns.
+pub fn close(fd: c_int) {
+    // SAFETY: closing takes an integer; the caller owns `fd`.
+    unsafe { libc::syscall(libc::SYS_close, c_long::from(fd)) };
+}
+
+/// What identifies an open file, and its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub rdev: u64,
+    /// `st_mode & S_IFMT`.
+    pub kind: u32,
+}
+
+/// fstat(2), reduced to what identifies the file.
+pub fn fstat(fd: c_int) -> Result<FileId, c_int> {
+    let mut st = MaybeUninit::uninit();
+    let st: &mut libc::stat = zeroed(&mut st);
+    // SAFETY: `st` is room for one struct stat, written by the kernel.
+    ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), &raw mut *st) })?;
+    Ok(FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        rdev: st.st_rdev,
+        kind: st.st_mode & libc::S_IFMT,
+    })
+}
+
+/// fstatat(2) of `path` itself (a symbolic link is not followed).
+pub fn lstat(path: &CStr) -> Result<FileId, c_int> {
+    let mut st = MaybeUninit::uninit();
+    let st: &mut libc::stat = zeroed(&mut st);
+    // SAFETY: a NUL-terminated path the kernel only reads, and room for one
+    // struct stat, which it writes.
+    ret(unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            &raw mut *st,
+            c_long::from(libc::AT_SYMLINK_NOFOLLOW),
+        )
+    })?;
+    Ok(FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        rdev: st.st_rdev,
+        kind: st.st_mode & libc::S_IFMT,
+    })
+}
+
+/// socket(2), the system call itself: past every interposed `socket()`.
+pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, c_int> {
+    // SAFETY: socket() takes integers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            c_long::from(domain),
+            c_long::from(ty),
+            c_long::from(protocol),
+        )
+    };
+    ret(rc).map(|fd| fd as c_int)
+}
+
+/// getsockopt(2) into `value`; the length the kernel wrote.
+pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
+    let mut len = size_of::<T>() as u32;
+    // SAFETY: `value` is valid for writes of `len` bytes, which the kernel
+    // writes at most, and any bytes are a valid T (Pod).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_getsockopt,
+            c_long::from(fd),
+            c_long::from(level),
+            c_long::from(name),
+            (value as *mut T).cast::<c_void>(),
+            &raw mut len,
+        )
+    };
+    ret(rc).ok().map(|_| len as usize)
+}
+
+/// getsockopt(2) of an integer option.
+pub fn getsockopt_int(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
+    let mut v: c_int = 0;
+    getsockopt(fd, level, name, &mut v).map(|_| v)
+}
+
+/// getpeername(2), when the peer is an IPv4 or IPv6 address.
+pub fn getpeername(fd: c_int) -> Option<SocketAddr> {
+    let mut ss = MaybeUninit::uninit();
+    let ss: &mut libc::sockaddr_storage = zeroed(&mut ss);
+    let mut len = size_of::<libc::sockaddr_storage>() as u32;
+    // SAFETY: `ss` is valid for writes of `len` bytes, which the kernel
+    // writes at most.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_getpeername,
+            c_long::from(fd),
+            &raw mut *ss,
+            &raw mut len,
+        )
+    };
+    ret(rc).ok()?;
+    socket_addr(ss)
+}
+
+/// A `sockaddr_storage` holding an IPv4 or IPv6 address, as a SocketAddr.
+pub fn socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match c_int::from(ss.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which
+            // is smaller and less aligned than sockaddr_storage.
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// poll(2) of one descriptor without waiting (ppoll with a zero timeout):
+/// its `revents`, if it has any.
+pub fn poll_now(fd: c_int, events: i16) -> Option<i16> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: one pollfd and a timespec, both valid for the call; no mask.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            &raw mut p,
+            1 as c_long,
+            &raw const zero,
+            core::ptr::null::<libc::sigset_t>(),
+            0 as c_long,
+        )
+    };
+    (ret(rc) == Ok(1)).then_some(p.revents)
+}
+
+/// openat(2) from the working directory; the new descriptor, owned by the
+/// caller.
+pub fn open(path: &CStr, flags: c_int, mode: u32) -> Result<c_int, c_int> {
+    // SAFETY: a NUL-terminated path; the kernel only reads it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            c_long::from(flags),
+            c_long::from(mode),
+        )
+    };
+    ret(rc).map(|fd| fd as c_int)
+}
+
+/// fcntl(2) with an integer argument.
+pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> Result<c_int, c_int> {
+    // SAFETY: the commands used take an integer argument, no pointer.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            c_long::from(fd),
+            c_long::from(cmd),
+            c_long::from(arg),
+        )
+    };
+    ret(rc).map(|v| v as c_int)
+}
+
+/// True when `fd` is an open file descriptor.
+pub fn is_open(fd: c_int) -> bool {
+    fcntl(fd, libc::F_GETFD, 0).is_ok()
+}
+
+/// A fresh private anonymous mapping of `len` zero bytes, never unmapped
+/// unless given to [`munmap`].
+pub fn mmap_anon(len: usize) -> Option<core::ptr::NonNull<u8>> {
+    // SAFETY: an anonymous private mapping at an address the kernel picks;
+    // no memory of ours is touched.
+    let p = unsafe {
+        libc::syscall(
+            libc::SYS_mmap,
+            core::ptr::null_mut::<u8>(),
+            len,
+            c_long::from(libc::PROT_READ | libc::PROT_WRITE),
+            c_long::from(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS),
+            -1 as c_long,
+            0 as c_long,
+        )
+    };
+    if p < 0 {
+        return None;
+    }
+    core::ptr::NonNull::new(p as *mut u8)
+}
+
+/// munmap(2) of a mapping [`mmap_anon`] made and nobody else has seen.
+///
+/// # Safety
+/// `p` and `len` are those of a mapping from [`mmap_anon`] to which no
+/// reference is left.
+pub unsafe fn munmap(p: core::ptr::NonNull<u8>, len: usize) {
+    // SAFETY: the caller vouches that the mapping is unused.
+    unsafe { libc::syscall(libc::SYS_munmap, p.as_ptr(), len) };
+}
