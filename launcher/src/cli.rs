@@ -55,10 +55,15 @@ pub enum Command {
 }
 
 const ENABLE_EXAMPLES: &str = "\
-Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the shim, after any
-preload the unit already has) and GODEBUG=multipathtcp=1, then runs
-systemctl daemon-reload. For socket-activated services, also a drop-in with
-SocketProtocol=mptcp for their .socket units (systemd 257 and later).
+Judges the program of every ExecStart= line as `run` judges PROG (one line
+each, and why). Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the
+shim, after any preload the unit already has) and GODEBUG=multipathtcp=1;
+or, when a program is statically linked or Go before 1.21, wrapping each
+ExecStart= line in `mptcpize-rs run --mode seccomp --` (prefixes, specifiers
+and $VARs kept). Then runs systemctl daemon-reload. For socket-activated
+services, also a drop-in with SocketProtocol=mptcp for their .socket units
+(systemd 257 and later). A drop-in of ours that you edited is never
+replaced or removed without --force.
 
 Examples:
   mptcpize-rs enable nginx                     from nginx.service's next restart
@@ -67,7 +72,8 @@ Examples:
   mptcpize-rs enable --runtime redis           until the next reboot (/run/systemd/system)
   mptcpize-rs enable --user syncthing          your own service (~/.config/systemd/user)
   mptcpize-rs enable --root /mnt/image nginx   offline, in an image or chroot
-  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing";
+  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing
+  mptcpize-rs enable --mode seccomp app        wrap its command lines in `run --mode seccomp`";
 
 const DISABLE_EXAMPLES: &str = "\
 Removes only the drop-ins mptcpize-rs wrote (and the .d directories it
@@ -147,7 +153,9 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Replace (enable) or remove (disable) our drop-in even though it was
-    /// edited since mptcpize-rs wrote it: the edit is lost
+    /// edited since mptcpize-rs wrote it (the edit is lost); with
+    /// `enable --mode preload`, write the preload drop-in even for a
+    /// program LD_PRELOAD cannot reach
     #[arg(long)]
     pub force: bool,
 }
@@ -183,6 +191,8 @@ Environment:
   MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
                       (MPTCPWRAP_DEBUG=1 too)
   MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
+  MPTCPIZE_STRICT_OPTIONS=1
+                      keep the error of a socket option MPTCP refuses
   MPTCPIZE_REPORT     stderr or a file: what --report sets
   An empty value is unset; 0, no, false, off and n mean off in every variable.
 
@@ -201,6 +211,10 @@ pub struct RunArgs {
     /// Fail with ENOPROTOOPT instead of falling back to TCP when MPTCP is unavailable
     #[arg(long)]
     pub no_fallback: bool,
+    /// Return the error of a socket option MPTCP refuses, instead of making the
+    /// socket TCP when it has not connected or listened yet (sets MPTCPIZE_STRICT_OPTIONS=1)
+    #[arg(long)]
+    pub strict_options: bool,
     /// Report each connection (MPTCP negotiated or fell back to TCP, subflows, bytes) and,
     /// when each process exits, its socket counts: on stderr, or appended to FILE
     #[arg(

@@ -61,6 +61,8 @@ struct Settings {
     debug: bool,
     /// `--no-fallback` or `MPTCPIZE_FALLBACK` off.
     no_fallback: bool,
+    /// `--strict-options` or `MPTCPIZE_STRICT_OPTIONS` on.
+    strict_options: bool,
     /// `--report[=FILE]` or `MPTCPIZE_REPORT` (`stderr` for stderr).
     report: Option<PathBuf>,
 }
@@ -85,6 +87,7 @@ impl Settings {
             mode: args.mode,
             debug: args.debug || from_env.debug(),
             no_fallback: args.no_fallback || from_env.no_fallback(),
+            strict_options: args.strict_options || from_env.strict_options(),
             report,
         }
     }
@@ -123,12 +126,20 @@ impl Settings {
         if self.no_fallback {
             vars.push((env::FALLBACK, env::OFF.into()));
         }
+        if self.strict_options {
+            vars.push((env::STRICT_OPTIONS, env::ON.into()));
+        }
         if let Some(to) = report {
             vars.push((env::REPORT, to.into_os_string()));
         }
         vars
     }
 }
+
+/// What seccomp mode does with socket options MPTCP refuses.
+const SECCOMP_SOCKOPT_NOTE: &str = "seccomp mode: a socket option MPTCP refuses keeps its error \
+(the supervisor answers socket() only: following setsockopt() too would cost a second round trip \
+to it on every call); preload mode makes such a socket TCP";
 
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let settings = Settings::resolve(args);
@@ -155,6 +166,7 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         Mode::Seccomp => {
             if settings.debug {
                 say::line(format_args!("{}", policy::NO_NEW_PRIVS_NOTE));
+                say::line(format_args!("{SECCOMP_SOCKOPT_NOTE}"));
             }
             let config = seccomp::Config {
                 debug: settings.debug,

@@ -12,7 +12,13 @@ use core::ffi::{c_char, c_int};
 use mptcpize_rules::env::{self, Settings};
 
 /// The variables the libraries read.
-const NAMES: [&str; 4] = [env::DEBUG, env::MPTCPWRAP_DEBUG, env::FALLBACK, env::REPORT];
+const NAMES: [&str; 5] = [
+    env::DEBUG,
+    env::MPTCPWRAP_DEBUG,
+    env::FALLBACK,
+    env::STRICT_OPTIONS,
+    env::REPORT,
+];
 
 /// The longest value read; a longer one is cut here (only a report path
 /// can be long, and a cut path is refused).

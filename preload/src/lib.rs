@@ -21,3 +21,24 @@ pub mod line;
 pub mod page;
 pub mod stderr;
 pub mod sys;
+
+/// Defines what every preload library needs at its C boundary: a panic
+/// handler that aborts (nothing may unwind across the C ABI; no code path
+/// is meant to panic) and, in unoptimised builds, the `rust_eh_personality`
+/// that core's unwind tables name under `panic = "abort"` (release builds,
+/// with LTO, drop the reference; it is never called). Invoked once at the
+/// root of each library; unit tests (with std) get neither.
+#[macro_export]
+macro_rules! c_boundary {
+    () => {
+        #[cfg(not(test))]
+        #[panic_handler]
+        fn panic(_: &core::panic::PanicInfo) -> ! {
+            $crate::sys::abort()
+        }
+
+        #[cfg(all(not(test), debug_assertions))]
+        #[no_mangle]
+        pub extern "C" fn rust_eh_personality() {}
+    };
+}

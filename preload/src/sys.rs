@@ -45,6 +45,12 @@ pub fn zeroed<T: Pod>(v: &mut MaybeUninit<T>) -> &mut T {
     unsafe { v.assume_init_mut() }
 }
 
+/// abort(3): ends the process at once (async-signal-safe).
+pub fn abort() -> ! {
+    // SAFETY: abort() takes nothing and never returns.
+    unsafe { libc::abort() }
+}
+
 /// getpid(2).
 pub fn getpid() -> c_long {
     // SAFETY: no arguments, cannot fail.
@@ -80,12 +86,18 @@ pub fn fstat(fd: c_int) -> Result<FileId, c_int> {
     let st: &mut libc::stat = zeroed(&mut st);
     // SAFETY: `st` is room for one struct stat, written by the kernel.
     ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), &raw mut *st) })?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        rdev: st.st_rdev,
-        kind: st.st_mode & libc::S_IFMT,
-    })
+    Ok(FileId::of(st))
+}
+
+impl FileId {
+    fn of(st: &libc::stat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            rdev: st.st_rdev,
+            kind: st.st_mode & libc::S_IFMT,
+        }
+    }
 }
 
 /// fstatat(2) of `path` itself (a symbolic link is not followed).
@@ -103,12 +115,7 @@ pub fn lstat(path: &CStr) -> Result<FileId, c_int> {
             c_long::from(libc::AT_SYMLINK_NOFOLLOW),
         )
     })?;
-    Ok(FileId {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        rdev: st.st_rdev,
-        kind: st.st_mode & libc::S_IFMT,
-    })
+    Ok(FileId::of(st))
 }
 
 /// socket(2), the system call itself: past every interposed `socket()`.
@@ -141,6 +148,80 @@ pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -
         )
     };
     ret(rc).ok().map(|_| len as usize)
+}
+
+/// setsockopt(2) with the bytes of `value`: the system call itself, past
+/// every interposed `setsockopt()`.
+pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> Result<(), c_int> {
+    // SAFETY: `value` is valid for reads of its length, all the kernel reads.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_setsockopt,
+            c_long::from(fd),
+            c_long::from(level),
+            c_long::from(name),
+            value.as_ptr(),
+            value.len() as c_long,
+        )
+    };
+    ret(rc).map(|_| ())
+}
+
+/// A socket address as the kernel writes it, and its length.
+pub struct RawAddr {
+    pub storage: libc::sockaddr_storage,
+    pub len: u32,
+}
+
+/// getsockname(2), the address as the kernel gives it (to bind another
+/// socket to it).
+pub fn getsockname(fd: c_int) -> Option<RawAddr> {
+    let mut ss = MaybeUninit::uninit();
+    let storage: &mut libc::sockaddr_storage = zeroed(&mut ss);
+    let mut len = size_of::<libc::sockaddr_storage>() as u32;
+    // SAFETY: `storage` is valid for writes of `len` bytes, which the
+    // kernel writes at most.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_getsockname,
+            c_long::from(fd),
+            &raw mut *storage,
+            &raw mut len,
+        )
+    };
+    ret(rc).ok()?;
+    Some(RawAddr {
+        storage: *storage,
+        len,
+    })
+}
+
+/// bind(2) to an address [`getsockname`] gave.
+pub fn bind(fd: c_int, addr: &RawAddr) -> Result<(), c_int> {
+    // SAFETY: the storage is valid for reads of `len` bytes (at most its size).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bind,
+            c_long::from(fd),
+            &raw const addr.storage,
+            c_long::from(addr.len.min(size_of::<libc::sockaddr_storage>() as u32)),
+        )
+    };
+    ret(rc).map(|_| ())
+}
+
+/// dup3(2): `new` becomes a copy of `old`, atomically closing what it was.
+pub fn dup3(old: c_int, new: c_int, flags: c_int) -> Result<(), c_int> {
+    // SAFETY: dup3 takes integers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_dup3,
+            c_long::from(old),
+            c_long::from(new),
+            c_long::from(flags),
+        )
+    };
+    ret(rc).map(|_| ())
 }
 
 /// getsockopt(2) of an integer option.

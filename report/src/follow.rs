@@ -31,6 +31,8 @@ static FELL_BACK: AtomicU32 = AtomicU32::new(0);
 static FALLBACK_ERRNO: AtomicI32 = AtomicI32::new(0);
 /// MPTCP `socket()` calls that failed without a fallback.
 static FAILED: AtomicU32 = AtomicU32::new(0);
+/// MPTCP sockets the core shim made TCP after MPTCP refused an option.
+static MADE_TCP: AtomicU32 = AtomicU32::new(0);
 /// Connections accepted on followed listeners.
 static ACCEPTED: AtomicU32 = AtomicU32::new(0);
 /// Sockets beyond the table, not followed.
@@ -57,6 +59,7 @@ unsafe extern "C" fn forked_child() {
         &CONVERTED,
         &FELL_BACK,
         &FAILED,
+        &MADE_TCP,
         &ACCEPTED,
         &UNFOLLOWED,
         &CONN_MPTCP,
@@ -122,12 +125,28 @@ fn why_tcp() -> c_int {
     }
 }
 
+/// A `setsockopt()` on `fd` succeeded: if `fd` is a followed MPTCP socket
+/// that is TCP now, the core shim made it TCP (MPTCP refused the option).
+/// One getsockopt per successful setsockopt on a followed MPTCP socket,
+/// and only in reported processes. errno is preserved.
+#[cold]
+pub fn option_set(fd: c_int) {
+    if table::get(fd) != Some(Kind::Mptcp) {
+        return;
+    }
+    let _errno = errno::Guard::save();
+    if sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) == Some(IPPROTO_TCP) {
+        MADE_TCP.fetch_add(1, Ordering::Relaxed);
+        table::track(fd, Kind::TcpOption);
+    }
+}
+
 /// `accept()` on `listener` returned `fd`.
 #[cold]
 pub fn accepted(listener: c_int, fd: c_int) {
     let kind = match table::get(listener) {
         Some(Kind::Mptcp) => Kind::AcceptedMptcp,
-        Some(Kind::TcpFallback) => Kind::AcceptedTcp,
+        Some(Kind::TcpFallback | Kind::TcpOption) => Kind::AcceptedTcp,
         _ => return,
     };
     ACCEPTED.fetch_add(1, Ordering::Relaxed);
@@ -249,6 +268,9 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
                 .s(": MPTCP negotiated, ")
                 .count(u64::from(conn.subflows), "subflow"),
             Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
+            Outcome::Tcp if kind == Kind::TcpOption => {
+                line.s(": TCP (made TCP: MPTCP refused a socket option set before connecting)")
+            }
             Outcome::Tcp => {
                 line.s(": TCP (MPTCP unavailable");
                 reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")")
@@ -312,6 +334,12 @@ pub fn at_exit() {
     }
     if failed > 0 {
         line.s(", ").n(u64::from(failed)).s(" failed (no fallback)");
+    }
+    let made_tcp = load(&MADE_TCP);
+    if made_tcp > 0 {
+        line.s(", ")
+            .n(u64::from(made_tcp))
+            .s(" made TCP again after MPTCP refused a socket option");
     }
     let mptcp = load(&CONN_MPTCP);
     line.s("; connections: ").n(u64::from(mptcp)).s(" MPTCP");

@@ -8,8 +8,11 @@
 //! itself (`SO_PROTOCOL`): the two libraries share no state. It follows
 //! those sockets, and those `accept()` returns on them, and reports each
 //! connection when `close()`, `dup2()`, `dup3()` or `close_range()` closes
-//! it (`shutdown()` takes a sample first), and at exit ([`follow`]). Lines
-//! go where [`dest`] says.
+//! it (`shutdown()` takes a sample first), and at exit ([`follow`]). After a
+//! successful `setsockopt()` on a followed MPTCP socket it reads
+//! `SO_PROTOCOL` again: the core shim makes a fresh socket TCP when MPTCP
+//! refuses an option, and the report counts those. Lines go where [`dest`]
+//! says.
 //!
 //! Every interposer is async-signal-safe: atomics, syscalls on the stack,
 //! and calls to the next definition, looked up when the library loads.
@@ -25,7 +28,7 @@ mod next;
 mod sockinfo;
 mod table;
 
-use core::ffi::{c_char, c_int, c_uint};
+use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicU8, Ordering};
 use mptcpize_preload::environ::{Constructor, Environ};
 use mptcpize_rules::should_convert;
@@ -189,6 +192,27 @@ pub unsafe extern "C" fn accept4(
     conn
 }
 
+/// The interposed `setsockopt(2)`: the next one (the core shim's) may
+/// make a fresh MPTCP socket TCP when MPTCP refuses the option.
+///
+/// # Safety
+/// Callable as the C library's `setsockopt()`; the pointer is passed on.
+#[cfg_attr(not(test), no_mangle)]
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: libc::socklen_t,
+) -> c_int {
+    // SAFETY: the caller's arguments, passed on.
+    let rc = unsafe { next::setsockopt(fd, level, name, value, len) };
+    if rc == 0 && on() {
+        follow::option_set(fd);
+    }
+    rc
+}
+
 /// Starts the report when the library loads, before `main`, from the
 /// environment the C library passes to constructors.
 ///
@@ -219,18 +243,4 @@ extern "C" fn at_exit() {
 #[link_section = ".fini_array"]
 static AT_EXIT: extern "C" fn() = at_exit;
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No code path here can panic; if one ever did, abort rather than unwind
-    // across the C ABI.
-    // SAFETY: abort() never returns and is async-signal-safe.
-    unsafe { libc::abort() }
-}
-
-/// Unoptimised builds link core's unwind tables, which name this symbol even
-/// though nothing unwinds under panic = "abort" (release builds, with LTO,
-/// drop the reference). It is never called.
-#[cfg(all(not(test), debug_assertions))]
-#[no_mangle]
-pub extern "C" fn rust_eh_personality() {}
+mptcpize_preload::c_boundary!();

@@ -35,6 +35,9 @@ pub enum Kind {
     AcceptedMptcp = 3,
     /// Returned by `accept()` on a listener that fell back to TCP.
     AcceptedTcp = 4,
+    /// Made MPTCP by `socket()`, then TCP by the core shim when MPTCP
+    /// refused a socket option the program set before connecting.
+    TcpOption = 5,
 }
 
 impl Kind {
@@ -44,6 +47,7 @@ impl Kind {
             2 => Some(Kind::TcpFallback),
             3 => Some(Kind::AcceptedMptcp),
             4 => Some(Kind::AcceptedTcp),
+            5 => Some(Kind::TcpOption),
             _ => None,
         }
     }

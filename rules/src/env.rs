@@ -26,6 +26,10 @@ pub const FALLBACK: &str = "MPTCPIZE_FALLBACK";
 /// `stderr`, `-` or an on word for stderr, an off word for none, else the
 /// path of the file the lines are appended to.
 pub const REPORT: &str = "MPTCPIZE_REPORT";
+/// `MPTCPIZE_STRICT_OPTIONS`: on (`run --strict-options`) keeps the error
+/// of every socket option MPTCP refuses, instead of making a socket that
+/// has not connected or listened yet TCP (see [`crate::sockopt`]).
+pub const STRICT_OPTIONS: &str = "MPTCPIZE_STRICT_OPTIONS";
 /// `MPTCPIZE_LIB`: the preload library the launcher uses.
 pub const LIB: &str = "MPTCPIZE_LIB";
 /// `MPTCPIZE_SUPERVISOR`: set by seccomp mode in the tree it supervises.
@@ -118,6 +122,7 @@ pub struct Settings<'a> {
     debug: Switch,
     mptcpwrap_debug: Switch,
     fallback: Switch,
+    strict_options: Switch,
     report: Report<'a>,
 }
 
@@ -128,6 +133,7 @@ impl<'a> Settings<'a> {
             debug: Switch::Unset,
             mptcpwrap_debug: Switch::Unset,
             fallback: Switch::Unset,
+            strict_options: Switch::Unset,
             report: Report::Off,
         }
     }
@@ -139,6 +145,7 @@ impl<'a> Settings<'a> {
             n if n == DEBUG.as_bytes() => self.debug = Switch::of(value),
             n if n == MPTCPWRAP_DEBUG.as_bytes() => self.mptcpwrap_debug = Switch::of(value),
             n if n == FALLBACK.as_bytes() => self.fallback = Switch::of(value),
+            n if n == STRICT_OPTIONS.as_bytes() => self.strict_options = Switch::of(value),
             n if n == REPORT.as_bytes() => self.report = Report::of(value),
             _ => {}
         }
@@ -167,6 +174,11 @@ impl<'a> Settings<'a> {
     /// Fallback to TCP turned off (`MPTCPIZE_FALLBACK` off).
     pub fn no_fallback(&self) -> bool {
         !self.fallback.or(true)
+    }
+
+    /// Refused socket options keep their error (`MPTCPIZE_STRICT_OPTIONS` on).
+    pub fn strict_options(&self) -> bool {
+        self.strict_options.or(false)
     }
 
     /// Where the report goes.
@@ -220,6 +232,15 @@ mod tests {
                 Report::File(p.as_bytes())
             );
         }
+    }
+
+    #[test]
+    fn strict_options_reads_like_every_switch() {
+        assert!(!settings(&[]).strict_options());
+        assert!(!settings(&[(STRICT_OPTIONS, "")]).strict_options());
+        assert!(!settings(&[(STRICT_OPTIONS, "off")]).strict_options());
+        assert!(settings(&[(STRICT_OPTIONS, "1")]).strict_options());
+        assert!(settings(&[(STRICT_OPTIONS, "yes")]).strict_options());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - the environment variables and how their values read ([`env`]);
 //! - errno names and what a fallback error says about the host ([`errno`]);
 //! - the names of address families and socket types in log lines
-//!   ([`names`]).
+//!   ([`names`]);
+//! - what to do when MPTCP refuses a socket option ([`sockopt`]).
 //!
 //! The preload libraries, the seccomp supervisor and its BPF filter, `check`
 //! and the launcher all take their decisions and words from here. The crate
@@ -17,6 +18,7 @@
 pub mod env;
 pub mod errno;
 pub mod names;
+pub mod sockopt;
 
 /// `IPPROTO_MPTCP`, the protocol number of Multipath TCP sockets (Linux 5.6+).
 pub const IPPROTO_MPTCP: i32 = libc::IPPROTO_MPTCP;

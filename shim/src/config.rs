@@ -1,6 +1,6 @@
 //! The core shim's configuration, read once from the environment (as
 //! `mptcpize_rules::env` reads it) into one atomic word: debug lines on,
-//! fallback off. The constructor reads it when the library loads; a
+//! fallback off, refused socket options kept. The constructor reads it when the library loads; a
 //! `socket()` that runs before it (another library's constructor can do
 //! that) reads it then. Readers that see "read" see the whole configuration.
 
@@ -11,6 +11,7 @@ use mptcpize_preload::stderr;
 const UNREAD: u32 = 1;
 const DEBUG: u32 = 2;
 const NO_FALLBACK: u32 = 4;
+const STRICT_OPTIONS: u32 = 8;
 
 /// Starts as "not read yet"; [`read`] replaces it.
 static CONFIG: AtomicU32 = AtomicU32::new(UNREAD);
@@ -25,6 +26,10 @@ impl Config {
     }
     pub fn no_fallback(self) -> bool {
         self.0 & NO_FALLBACK != 0
+    }
+    /// Refused socket options keep their error (`MPTCPIZE_STRICT_OPTIONS`).
+    pub fn strict_options(self) -> bool {
+        self.0 & STRICT_OPTIONS != 0
     }
 }
 
@@ -56,7 +61,9 @@ pub fn quiet() -> bool {
 #[cold]
 pub fn read(environ: Environ) -> u32 {
     let bits = environ.with_settings(|s| {
-        (u32::from(s.debug()) * DEBUG) | (u32::from(s.no_fallback()) * NO_FALLBACK)
+        (u32::from(s.debug()) * DEBUG)
+            | (u32::from(s.no_fallback()) * NO_FALLBACK)
+            | (u32::from(s.strict_options()) * STRICT_OPTIONS)
     });
     if bits & DEBUG != 0 {
         stderr::capture();

@@ -1,6 +1,8 @@
-//! `libmptcpize.so`: an `LD_PRELOAD` library that interposes `socket()`, and
-//! nothing else, and creates Multipath TCP sockets where the program asks
-//! for TCP ones, falling back to TCP where the kernel has no MPTCP.
+//! `libmptcpize.so`: an `LD_PRELOAD` library that interposes `socket()` and
+//! `setsockopt()`, and nothing else: it creates Multipath TCP sockets where
+//! the program asks for TCP ones, falling back to TCP where the kernel has
+//! no MPTCP, and makes a socket TCP again when MPTCP refuses an option the
+//! program sets before connecting ([`sockopt`]).
 //!
 //! The decision comes from `mptcpize-rules`; this file only wires it to the
 //! C ABI. The `socket()` path is async-signal-safe like `socket()` itself: it
@@ -18,8 +20,11 @@
 
 mod config;
 mod fallback;
+mod fdtable;
 mod log;
 mod next;
+mod revert;
+mod sockopt;
 
 use core::ffi::{c_char, c_int};
 use mptcpize_preload::environ::{Constructor, Environ};
@@ -39,13 +44,27 @@ use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     match plan(domain, ty, protocol, fallback::mptcp_unavailable()) {
+        Plan::PassThrough if protocol == IPPROTO_MPTCP => return explicit_mptcp(domain, ty),
         Plan::PassThrough | Plan::TcpKnownUnavailable => return next::socket(domain, ty, protocol),
         Plan::Mptcp => {}
     }
     let call = Call::pack(domain, ty, protocol);
     let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    fdtable::converted(fd);
     if fd < 0 || !config::quiet() {
         return after_mptcp(call, fd);
+    }
+    fd
+}
+
+/// A socket the program itself asked to be MPTCP: not the shim's to make
+/// TCP when an option is refused, so its fd's record is dropped.
+#[cold]
+#[inline(never)]
+fn explicit_mptcp(domain: c_int, ty: c_int) -> c_int {
+    let fd = next::socket(domain, ty, IPPROTO_MPTCP);
+    if let Some(record) = fdtable::tracked(fd) {
+        record.forget();
     }
     fd
 }
@@ -136,18 +155,4 @@ unsafe extern "C" fn at_load(_: c_int, _: *const *const c_char, envp: *const *co
 #[link_section = ".init_array"]
 static AT_LOAD: Constructor = at_load;
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    // No code path here can panic; if one ever did, abort rather than unwind
-    // across the C ABI.
-    // SAFETY: abort() never returns and is async-signal-safe.
-    unsafe { libc::abort() }
-}
-
-/// Unoptimised builds link core's unwind tables, which name this symbol even
-/// though nothing unwinds under panic = "abort" (release builds, with LTO,
-/// drop the reference). It is never called.
-#[cfg(all(not(test), debug_assertions))]
-#[no_mangle]
-pub extern "C" fn rust_eh_personality() {}
+mptcpize_preload::c_boundary!();

@@ -7,6 +7,7 @@
 use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -338,4 +339,222 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
         );
         assert!(!line.contains("open at exit"), "{line}");
     }
+}
+
+/// A Python program under `run --report=…` (or with `vars`) that makes one
+/// MPTCP connection to itself on loopback, moves 1000 bytes, and then runs
+/// `then` before closing it.
+fn self_connection(then: &str) -> String {
+    format!(
+        "import os, socket\n\
+         srv = socket.socket()\n\
+         srv.bind(('127.0.0.1', 0))\n\
+         srv.listen()\n\
+         c = socket.create_connection(srv.getsockname())\n\
+         a, _ = srv.accept()\n\
+         c.sendall(b'x' * 1000)\n\
+         got = 0\n\
+         while got < 1000: got += len(a.recv(65536))\n\
+         {then}\n\
+         c.close()\n\
+         a.close()\n\
+         print('done', flush=True)\n"
+    )
+}
+
+/// `LD_PRELOAD` as `run --report` sets it, and `MPTCPIZE_REPORT=value`, for
+/// `socket-threads 1 2` (two MPTCP sockets: an exit line), in `dir`.
+fn report_to(dir: &ScratchDir, value: &std::path::Path) -> mptcpize_tests::Output {
+    let mut cmd = std::process::Command::new(bin("socket-threads"));
+    cmd.current_dir(dir.path())
+        .args(["1", "2"])
+        .env("LD_PRELOAD", mptcpize_tests::preload_with_report())
+        .env("MPTCPIZE_REPORT", value);
+    run(cmd, T)
+}
+
+/// The report file is opened once, when the library loads, and kept: a
+/// program that changes directory and drops its privileges still reports
+/// (the shim that opened the path for each line could not open it again
+/// as nobody).
+#[test]
+fn the_report_file_is_kept_across_chdir_and_dropped_privileges() {
+    require_root_mptcp!();
+    mptcpize_tests::require_program!("python3");
+    let dir = ScratchDir::new();
+    let report = dir.join("r.txt");
+    let script =
+        self_connection("os.chdir('/')\nos.setgroups([])\nos.setgid(65534)\nos.setuid(65534)");
+    let mut cmd = std::process::Command::new(launcher());
+    cmd.arg("run")
+        .arg(format!("--report={}", report.display()))
+        .args(["python3", "-c", &script]);
+    let out = run(cmd, T);
+    out.assert_success();
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines = report_lines(&text);
+    assert!(
+        find(&lines, "connection to 127.0.0.1:")
+            .contains("MPTCP negotiated, 1 subflow, 1000 bytes sent, 0 bytes received"),
+        "{text}"
+    );
+    find(&lines, "connection from 127.0.0.1:");
+    find(&lines, "exit: 2 sockets made MPTCP");
+}
+
+/// A program that closes every descriptor (as daemons do) closes the
+/// report's too, and its next file takes that number: the file gets only
+/// the program's bytes, and the report goes on in the report file.
+#[test]
+fn a_program_closing_every_descriptor_keeps_its_files_and_the_report() {
+    require_root_mptcp!();
+    mptcpize_tests::require_program!("python3");
+    let dir = ScratchDir::new();
+    let report = dir.join("r.txt");
+    let data = dir.join("data");
+    let then = format!(
+        "keep = {{0, 1, 2, c.fileno(), a.fileno()}}\n\
+         for fd in range(3, 256):\n\
+         \x20   if fd not in keep:\n\
+         \x20       try: os.close(fd)\n\
+         \x20       except OSError: pass\n\
+         f = os.open('{}', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+         os.write(f, b'program bytes\\n')",
+        data.display()
+    );
+    let mut cmd = std::process::Command::new(launcher());
+    cmd.arg("run")
+        .arg(format!("--report={}", report.display()))
+        .args(["python3", "-c", &self_connection(&then)]);
+    let out = run(cmd, T);
+    out.assert_success();
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "program bytes\n");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines = report_lines(&text);
+    find(&lines, "connection to 127.0.0.1:");
+    find(&lines, "exit: 2 sockets made MPTCP");
+}
+
+/// A report file the library creates is 0600 (less the umask), and an
+/// existing one is appended to, never truncated.
+#[test]
+fn a_new_report_file_is_private_and_an_old_one_is_appended_to() {
+    require_root_mptcp!();
+    let dir = ScratchDir::new();
+    let new = dir.join("new.txt");
+    let out = report_to(&dir, &new);
+    out.assert_success();
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let old = dir.join("old.txt");
+    std::fs::write(&old, "the user's line\n").unwrap();
+    report_to(&dir, &old).assert_success();
+    let text = std::fs::read_to_string(&old).unwrap();
+    assert!(text.starts_with("the user's line\nmptcpize["), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+/// `MPTCPIZE_REPORT` naming a symbolic link: refused, in one line; the
+/// link's target is left as it was.
+#[test]
+fn a_report_path_that_is_a_symlink_is_refused() {
+    require_root_mptcp!();
+    let dir = ScratchDir::new();
+    let target = dir.join("target.txt");
+    std::fs::write(&target, "precious\n").unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = report_to(&dir, &link);
+    out.assert_success();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert!(
+        out.stderr
+            .contains(": a symbolic link (refused: name the file itself); nothing is reported"),
+        "{out}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+}
+
+/// `MPTCPIZE_REPORT` naming a block device: refused before it is opened;
+/// the device's bytes are unchanged (O_APPEND means nothing there: the shim
+/// before wrote its lines over the device's first bytes).
+#[test]
+fn a_report_path_that_is_a_block_device_is_refused() {
+    require_root_mptcp!();
+    mptcpize_tests::require_program!("losetup");
+    let dir = ScratchDir::new();
+    let backing = dir.join("disk.img");
+    let zeros = vec![0u8; 64 * 1024];
+    std::fs::write(&backing, &zeros).unwrap();
+    let loop_dev = LoopDevice::attach(&backing);
+    let out = report_to(&dir, &loop_dev.0);
+    drop(loop_dev);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains(": a block device (refused); nothing is reported"),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(&backing).unwrap() == zeros,
+        "the device's bytes changed"
+    );
+}
+
+/// A loop device over a file, detached on drop.
+struct LoopDevice(std::path::PathBuf);
+
+impl LoopDevice {
+    fn attach(file: &std::path::Path) -> LoopDevice {
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "losetup: {out:?}");
+        LoopDevice(String::from_utf8(out.stdout).unwrap().trim().into())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .arg("-d")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A FIFO never blocks the program: without a reader the report is
+/// refused at once; with a reader whose pipe is full, the line is dropped
+/// (the shim before blocked in open(2), or in write(2), forever).
+#[test]
+fn a_report_fifo_never_blocks_the_program() {
+    require_root_mptcp!();
+    let dir = ScratchDir::new();
+    let fifo = dir.join("fifo");
+    let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+
+    let out = report_to(&dir, &fifo);
+    out.assert_success();
+    assert!(out.stderr.contains(": a FIFO nobody reads"), "{out}");
+
+    // A reader that never reads, and a pipe already full.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    while std::io::Write::write(&mut writer, &[b'f'; 4096]).is_ok() {}
+    let out = report_to(&dir, &fifo);
+    out.assert_success();
+    assert_eq!(out.stderr, "", "{out}");
+    drop((reader, writer));
 }

@@ -31,10 +31,17 @@ fn mptcpize(args: &[&str]) -> Command {
 fn assert_fails(out: &Output, code: i32, message: &str) {
     assert_eq!(out.code(), code, "{out}");
     assert_eq!(out.stdout, "", "{out}");
+    assert_one_line(out, "mptcpize-rs: ", message);
+}
+
+/// Exactly one line on stderr, starting with `prefix` and containing
+/// `message`.
+#[track_caller]
+fn assert_one_line(out: &Output, prefix: &str, message: &str) {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {out}");
     assert!(
-        lines[0].starts_with("mptcpize-rs: ") && lines[0].contains(message),
+        lines[0].starts_with(prefix) && lines[0].contains(message),
         "{out}"
     );
 }
@@ -175,12 +182,10 @@ fn output_that_is_the_product_reports_a_write_error_in_one_line() {
         let out = shell(&format!("\"$0\" {args} >/dev/full; echo status=$?"));
         // Before: a panic ("failed printing to stdout"), abort, 134.
         assert_eq!(out.stdout, "status=1\n", "{args}: {out}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{args}: {out}");
-        assert!(
-            lines[0].starts_with("mptcpize-rs: cannot write the output: ")
-                && lines[0].contains("No space left on device"),
-            "{args}: {out}"
+        assert_one_line(
+            &out,
+            "mptcpize-rs: cannot write the output: ",
+            "No space left on device",
         );
     }
 }
@@ -251,12 +256,7 @@ fn a_shim_that_cannot_load_is_refused_with_no_fallback_and_warned_about_otherwis
         let out = run(cmd, T);
         out.assert_success();
         assert_eq!(out.stdout, "ran\n", "{lib}: {out}");
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{lib}: {out}");
-        assert!(
-            lines[0].starts_with("mptcpize-rs: warning: ") && lines[0].contains(why),
-            "{lib}: {out}"
-        );
+        assert_one_line(&out, "mptcpize-rs: warning: ", why);
     }
 }
 
@@ -424,4 +424,28 @@ fn the_program_keeps_the_sigpipe_disposition_it_was_given() {
             "--mode {mode}: SIGPIPE not ignored"
         );
     }
+}
+
+// --- 7. What seccomp mode costs set-ID programs is said. ---
+
+#[test]
+fn run_d_and_check_say_that_set_id_programs_lose_their_privileges() {
+    require_program!("busybox");
+    let out = run(mptcpize(&["run", "-d", "busybox", "true"]), T);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("seccomp mode sets no_new_privs")
+            && out.stderr.contains("run without their privileges"),
+        "{out}"
+    );
+    let out = run(mptcpize(&["check", "busybox"]), T);
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("info program:")
+            && l.contains("no_new_privs")
+            && l.contains("run without their privileges")),
+        "{out}"
+    );
+    // Preload mode says nothing of the kind.
+    let out = run(mptcpize(&["run", "-d", "true"]), T);
+    assert!(!out.stderr.contains("no_new_privs"), "{out}");
 }

@@ -5,7 +5,7 @@
 
 use mptcpize_tests::artifacts::{built, ScratchDir};
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, require_program, shim};
+use mptcpize_tests::{bin, launcher, require_program, require_root_mptcp, shim};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -231,9 +231,10 @@ fn needed_and_exported(lib: &std::path::Path) -> (Vec<String>, Vec<String>) {
 
 /// The core shim every preloaded program carries: small (the 48,000 bytes
 /// of the shim that carried the report are its limit), needing nothing but
-/// libc.so.6, and interposing socket() and nothing else.
+/// libc.so.6, and interposing socket() and setsockopt() (for the options
+/// MPTCP refuses) and nothing else.
 #[test]
-fn release_shim_is_small_needs_only_libc_and_exports_only_socket() {
+fn release_shim_is_small_needs_only_libc_and_exports_only_socket_and_setsockopt() {
     require_program!("readelf");
     require_program!("strip");
     let (_dir, lib) = release_library("libmptcpize.so");
@@ -241,7 +242,7 @@ fn release_shim_is_small_needs_only_libc_and_exports_only_socket() {
     assert!(size <= 48_000, "stripped shim is {size} bytes");
     let (needed, exported) = needed_and_exported(&lib);
     assert_eq!(needed, ["[libc.so.6]"]);
-    assert_eq!(exported, ["socket"]);
+    assert_eq!(exported, ["setsockopt", "socket"]);
 }
 
 /// The report's library (`run --report` only): needing nothing but
@@ -264,6 +265,7 @@ fn release_report_library_needs_only_libc_and_exports_only_its_interposers() {
             "close_range",
             "dup2",
             "dup3",
+            "setsockopt",
             "shutdown",
             "socket"
         ]
@@ -274,4 +276,59 @@ fn release_report_library_needs_only_libc_and_exports_only_its_interposers() {
 fn scratch_dir_is_outside_tmp() {
     let dir = ScratchDir::new();
     assert!(!dir.path().starts_with("/tmp"));
+}
+
+/// Debug and report lines go only to the stderr the process started with:
+/// a program that closed fd 2 and opened a data file there finds only its
+/// own bytes in the file (the shim before wrote its lines into it).
+#[test]
+fn debug_and_report_lines_never_go_to_a_file_that_took_fd_2() {
+    require_root_mptcp!();
+    require_program!("python3");
+    let dir = ScratchDir::new();
+    let data = dir.join("data");
+    let script = format!(
+        "import os, socket\n\
+         os.close(2)\n\
+         fd = os.open('{}', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n\
+         assert fd == 2, fd\n\
+         socket.socket().close()\n\
+         os.write(fd, b'program bytes\\n')\n",
+        data.display()
+    );
+    let mut cmd = Command::new(launcher());
+    cmd.args(["run", "-d", "--report", "python3", "-c", &script]);
+    let out = run(cmd, T);
+    out.assert_success();
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), "program bytes\n");
+}
+
+/// …nor into a connection that took fd 2: the peer receives exactly the
+/// bytes the program sent (the shim before sent it its debug line).
+#[test]
+fn debug_lines_never_go_to_a_connection_that_took_fd_2() {
+    require_root_mptcp!();
+    require_program!("python3");
+    let script = "import os, socket\n\
+         srv = socket.socket()\n\
+         srv.bind(('127.0.0.1', 0))\n\
+         srv.listen()\n\
+         os.close(2)\n\
+         c = socket.create_connection(srv.getsockname())\n\
+         assert c.fileno() == 2, c.fileno()\n\
+         a, _ = srv.accept()\n\
+         socket.socket().close()\n\
+         c.sendall(b'ping')\n\
+         c.shutdown(socket.SHUT_WR)\n\
+         got = b''\n\
+         while True:\n\
+         \x20   b = a.recv(100)\n\
+         \x20   if not b: break\n\
+         \x20   got += b\n\
+         print('got', got, flush=True)\n";
+    let mut cmd = Command::new(launcher());
+    cmd.args(["run", "-d", "python3", "-c", script]);
+    let out = run(cmd, T);
+    out.assert_success();
+    assert!(out.stdout.contains("got b'ping'\n"), "{out}");
 }

@@ -78,6 +78,11 @@ pub fn check_sizes() -> Result<(), String> {
     Ok(())
 }
 
+/// The errno of the ioctl that just failed.
+fn last_errno() -> Errno {
+    Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO)
+}
+
 /// The listener fd of a seccomp filter.
 pub struct Listener(OwnedFd);
 
@@ -120,7 +125,7 @@ impl Listener {
             )
         };
         if r != 0 {
-            return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+            return Err(last_errno());
         }
         Ok(Notification {
             id: buf.notif.id,
@@ -161,7 +166,7 @@ impl Listener {
             )
         };
         if new < 0 {
-            return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+            return Err(last_errno());
         }
         Ok(new)
     }

@@ -1,207 +1,389 @@
-//! The socket options programs set, tried on this kernel on a connected TCP
-//! socket and on a connected MPTCP socket (over loopback), so the README says
-//! which ones MPTCP rejects here: the options that broke programs on older
-//! kernels (TCP_KEEPIDLE, TCP_NOTSENT_LOWAT, IPV6_V6ONLY), the ones MPTCP
-//! never took (TCP_ULP for kTLS, TCP_MD5SIG), and the two the matrix's
-//! programs trip on (TCP_QUICKACK, IP_OPTIONS).
+//! The socket options programs set, asked of this kernel, so that the
+//! README says which ones MPTCP refuses here and what mptcpize-rs does
+//! about each: every call on a TCP socket and on an MPTCP socket (fresh and
+//! connected, over loopback), then under `mptcpize-rs run` set before
+//! connecting (a refused option makes the socket TCP) and after connecting
+//! (the kernel's error, or an honest success).
+//!
+//! The options: those MPTCP refuses on some kernel (the `SOL_SOCKET`,
+//! `SOL_IP` and `SOL_TCP` ones of net/mptcp/sockopt.c's lists, kTLS's
+//! TCP_ULP, TCP_MD5SIG), those that broke programs on older kernels
+//! (TCP_KEEPIDLE, TCP_NOTSENT_LOWAT, IPV6_V6ONLY), and the calls the
+//! matrix's and issue 15's programs make (TCP_QUICKACK, IP_OPTIONS, IP_TTL,
+//! TCP_USER_TIMEOUT, SO_OOBINLINE).
 
+use crate::artifacts::{bin, launcher};
+use crate::proc::{run, Child};
 use libc::{c_int, c_void, socklen_t};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::Command;
+use std::time::Duration;
 
 /// What a probe does with the option.
-#[derive(Clone, Copy)]
-enum Op {
+#[derive(Clone, Debug)]
+pub enum Op {
     /// setsockopt() with these bytes.
-    Set(&'static [u8]),
-    /// setsockopt() with this int.
-    SetInt(c_int),
+    Set(Vec<u8>),
     /// getsockopt() into a buffer of this size.
-    Get(usize),
+    Get(u8),
 }
 
 /// One call to try.
-struct Probe {
-    call: &'static str,
-    level: c_int,
-    option: c_int,
-    op: Op,
-    /// On a fresh AF_INET6 socket rather than the connected IPv4 one.
-    inet6: bool,
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// How the README writes it: `setsockopt(SOL_IP, IP_TTL, 64)`.
+    pub call: String,
+    pub level: c_int,
+    pub option: c_int,
+    pub op: Op,
+    /// On an AF_INET6 socket rather than an AF_INET one.
+    pub inet6: bool,
 }
 
-const fn set(call: &'static str, level: c_int, option: c_int, value: &'static [u8]) -> Probe {
-    Probe {
-        call,
-        level,
-        option,
-        op: Op::Set(value),
-        inet6: false,
+impl Probe {
+    fn set(call: &str, level: c_int, option: c_int, value: &[u8]) -> Probe {
+        Probe {
+            call: call.into(),
+            level,
+            option,
+            op: Op::Set(value.to_vec()),
+            inet6: false,
+        }
+    }
+
+    fn set_int(call: &str, level: c_int, option: c_int, value: c_int) -> Probe {
+        Probe::set(call, level, option, &value.to_ne_bytes())
+    }
+
+    fn get(call: &str, level: c_int, option: c_int, len: u8) -> Probe {
+        Probe {
+            op: Op::Get(len),
+            ..Probe::set(call, level, option, &[])
+        }
+    }
+
+    fn inet6(self) -> Probe {
+        Probe {
+            inet6: true,
+            call: format!("{} (AF_INET6)", self.call),
+            ..self
+        }
+    }
+
+    /// True for a setsockopt() probe.
+    pub fn is_set(&self) -> bool {
+        matches!(self.op, Op::Set(_))
     }
 }
 
-const fn set_int(call: &'static str, level: c_int, option: c_int, value: c_int) -> Probe {
-    Probe {
-        call,
-        level,
-        option,
-        op: Op::SetInt(value),
-        inet6: false,
-    }
+/// `struct tcp_md5sig` for peer 192.0.2.1 (TEST-NET-1, never the test's
+/// peer, so the key signs none of its segments) with the key `test`.
+fn md5sig() -> Vec<u8> {
+    let mut v = vec![0u8; 216];
+    v[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+    v[4..8].copy_from_slice(&[192, 0, 2, 1]);
+    v[130..132].copy_from_slice(&4u16.to_ne_bytes());
+    v[136..140].copy_from_slice(b"test");
+    v
 }
 
-const fn get(call: &'static str, level: c_int, option: c_int, len: usize) -> Probe {
-    Probe {
-        call,
-        level,
-        option,
-        op: Op::Get(len),
-        inet6: false,
-    }
+/// `struct linger` on, 5 s.
+fn linger() -> Vec<u8> {
+    [1i32.to_ne_bytes(), 5i32.to_ne_bytes()].concat()
 }
 
-const TCP_ULP: c_int = 31;
-const TCP_MD5SIG: c_int = 14;
-const TCP_NOTSENT_LOWAT: c_int = 25;
-/// `struct tcp_md5sig` is 216 bytes; all zero (no address family) is refused
-/// by TCP itself with EINVAL, which tells a protocol-level refusal apart.
-const MD5SIG: &[u8] = &[0; 216];
-
-fn probes() -> Vec<Probe> {
-    use libc::{IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, SOL_SOCKET};
+/// Every probe, in the README's order.
+pub fn probes() -> Vec<Probe> {
+    use libc::{IPPROTO_IP as IP, IPPROTO_IPV6 as IPV6, IPPROTO_TCP as TCP, SOL_SOCKET as SOCK};
     vec![
-        set_int(
+        Probe::set_int(
             "setsockopt(SOL_TCP, TCP_NODELAY, 1)",
-            IPPROTO_TCP,
+            TCP,
             libc::TCP_NODELAY,
             1,
         ),
-        set_int(
+        Probe::set_int(
             "setsockopt(SOL_SOCKET, SO_KEEPALIVE, 1)",
-            SOL_SOCKET,
+            SOCK,
             libc::SO_KEEPALIVE,
             1,
         ),
-        set_int(
+        Probe::set_int(
+            "setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)",
+            SOCK,
+            libc::SO_REUSEADDR,
+            1,
+        ),
+        Probe::set(
+            "setsockopt(SOL_SOCKET, SO_LINGER, {1, 5})",
+            SOCK,
+            libc::SO_LINGER,
+            &linger(),
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_SOCKET, SO_OOBINLINE, 1)",
+            SOCK,
+            libc::SO_OOBINLINE,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)",
+            SOCK,
+            libc::SO_ZEROCOPY,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_SOCKET, SO_PEEK_OFF, 0)",
+            SOCK,
+            libc::SO_PEEK_OFF,
+            0,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_SOCKET, SO_MAX_PACING_RATE, 1000000)",
+            SOCK,
+            libc::SO_MAX_PACING_RATE,
+            1_000_000,
+        ),
+        Probe::set_int("setsockopt(SOL_IP, IP_TOS, 0x10)", IP, libc::IP_TOS, 0x10),
+        Probe::set_int("setsockopt(SOL_IP, IP_TTL, 64)", IP, libc::IP_TTL, 64),
+        Probe::set_int("setsockopt(SOL_IP, IP_MINTTL, 1)", IP, libc::IP_MINTTL, 1),
+        Probe::set_int("setsockopt(SOL_IP, IP_RECVERR, 1)", IP, libc::IP_RECVERR, 1),
+        Probe::set_int(
+            "setsockopt(SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)",
+            IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_DO,
+        ),
+        Probe::set(
+            "setsockopt(SOL_IP, IP_OPTIONS, \"\")",
+            IP,
+            libc::IP_OPTIONS,
+            &[],
+        ),
+        Probe::get("getsockopt(SOL_IP, IP_OPTIONS)", IP, libc::IP_OPTIONS, 40),
+        Probe::set_int(
+            "setsockopt(SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)",
+            IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_IP, IP_FREEBIND, 1)",
+            IP,
+            libc::IP_FREEBIND,
+            1,
+        ),
+        Probe::set_int(
             "setsockopt(SOL_TCP, TCP_KEEPIDLE, 60)",
-            IPPROTO_TCP,
+            TCP,
             libc::TCP_KEEPIDLE,
             60,
         ),
-        set_int(
+        Probe::set_int(
             "setsockopt(SOL_TCP, TCP_KEEPINTVL, 10)",
-            IPPROTO_TCP,
+            TCP,
             libc::TCP_KEEPINTVL,
             10,
         ),
-        set_int(
+        Probe::set_int(
             "setsockopt(SOL_TCP, TCP_KEEPCNT, 5)",
-            IPPROTO_TCP,
+            TCP,
             libc::TCP_KEEPCNT,
             5,
         ),
-        set_int(
-            "setsockopt(SOL_TCP, TCP_USER_TIMEOUT, 30000)",
-            IPPROTO_TCP,
-            libc::TCP_USER_TIMEOUT,
-            30000,
-        ),
-        set_int(
+        Probe::set_int(
             "setsockopt(SOL_TCP, TCP_NOTSENT_LOWAT, 16384)",
-            IPPROTO_TCP,
-            TCP_NOTSENT_LOWAT,
+            TCP,
+            libc::TCP_NOTSENT_LOWAT,
             16384,
         ),
-        set_int(
-            "setsockopt(SOL_TCP, TCP_CORK, 1)",
-            IPPROTO_TCP,
-            libc::TCP_CORK,
-            1,
-        ),
-        set_int(
-            "setsockopt(SOL_TCP, TCP_QUICKACK, 1)",
-            IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            1,
-        ),
-        get(
-            "getsockopt(SOL_TCP, TCP_QUICKACK)",
-            IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            4,
-        ),
-        set(
+        Probe::set_int("setsockopt(SOL_TCP, TCP_CORK, 1)", TCP, libc::TCP_CORK, 1),
+        Probe::set(
             "setsockopt(SOL_TCP, TCP_CONGESTION, \"cubic\")",
-            IPPROTO_TCP,
+            TCP,
             libc::TCP_CONGESTION,
             b"cubic",
         ),
-        get(
-            "getsockopt(SOL_TCP, TCP_INFO)",
-            IPPROTO_TCP,
-            libc::TCP_INFO,
-            232,
-        ),
-        get(
-            "getsockopt(SOL_TCP, TCP_MAXSEG)",
-            IPPROTO_TCP,
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_MAXSEG, 1400)",
+            TCP,
             libc::TCP_MAXSEG,
+            1400,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_DEFER_ACCEPT, 1)",
+            TCP,
+            libc::TCP_DEFER_ACCEPT,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_FASTOPEN_CONNECT, 1)",
+            TCP,
+            libc::TCP_FASTOPEN_CONNECT,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_USER_TIMEOUT, 30000)",
+            TCP,
+            libc::TCP_USER_TIMEOUT,
+            30000,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_QUICKACK, 1)",
+            TCP,
+            libc::TCP_QUICKACK,
+            1,
+        ),
+        Probe::get(
+            "getsockopt(SOL_TCP, TCP_QUICKACK)",
+            TCP,
+            libc::TCP_QUICKACK,
             4,
         ),
-        set(
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_SYNCNT, 3)",
+            TCP,
+            libc::TCP_SYNCNT,
+            3,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_LINGER2, 10)",
+            TCP,
+            libc::TCP_LINGER2,
+            10,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_WINDOW_CLAMP, 65535)",
+            TCP,
+            libc::TCP_WINDOW_CLAMP,
+            65535,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_THIN_LINEAR_TIMEOUTS, 1)",
+            TCP,
+            libc::TCP_THIN_LINEAR_TIMEOUTS,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_THIN_DUPACK, 1)",
+            TCP,
+            libc::TCP_THIN_DUPACK,
+            1,
+        ),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_SAVE_SYN, 1)",
+            TCP,
+            libc::TCP_SAVE_SYN,
+            1,
+        ),
+        Probe::set_int("setsockopt(SOL_TCP, TCP_TX_DELAY, 1)", TCP, 37, 1),
+        Probe::set_int(
+            "setsockopt(SOL_TCP, TCP_REPAIR, 0)",
+            TCP,
+            libc::TCP_REPAIR,
+            0,
+        ),
+        Probe::set(
+            "setsockopt(SOL_TCP, TCP_MD5SIG, {192.0.2.1, \"test\"})",
+            TCP,
+            libc::TCP_MD5SIG,
+            &md5sig(),
+        ),
+        Probe::set(
             "setsockopt(SOL_TCP, TCP_ULP, \"tls\")",
-            IPPROTO_TCP,
-            TCP_ULP,
+            TCP,
+            libc::TCP_ULP,
             b"tls",
         ),
-        set(
-            "setsockopt(SOL_TCP, TCP_MD5SIG, {})",
-            IPPROTO_TCP,
-            TCP_MD5SIG,
-            MD5SIG,
-        ),
-        set_int(
-            "setsockopt(SOL_IP, IP_TOS, 0x10)",
-            IPPROTO_IP,
-            libc::IP_TOS,
+        Probe::get("getsockopt(SOL_TCP, TCP_INFO)", TCP, libc::TCP_INFO, 232),
+        Probe::set_int(
+            "setsockopt(SOL_IPV6, IPV6_V6ONLY, 0)",
+            IPV6,
+            libc::IPV6_V6ONLY,
+            0,
+        )
+        .inet6(),
+        Probe::get(
+            "getsockopt(SOL_IPV6, IPV6_V6ONLY)",
+            IPV6,
+            libc::IPV6_V6ONLY,
+            4,
+        )
+        .inet6(),
+        Probe::set_int(
+            "setsockopt(SOL_IPV6, IPV6_TCLASS, 0x10)",
+            IPV6,
+            libc::IPV6_TCLASS,
             0x10,
-        ),
-        get(
-            "getsockopt(SOL_IP, IP_OPTIONS)",
-            IPPROTO_IP,
-            libc::IP_OPTIONS,
-            40,
-        ),
-        Probe {
-            inet6: true,
-            ..get(
-                "getsockopt(SOL_IPV6, IPV6_V6ONLY) (AF_INET6)",
-                IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                4,
-            )
-        },
-        Probe {
-            inet6: true,
-            ..set_int(
-                "setsockopt(SOL_IPV6, IPV6_V6ONLY, 0) (AF_INET6)",
-                IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                0,
-            )
-        },
+        )
+        .inet6(),
+        Probe::set_int(
+            "setsockopt(SOL_IPV6, IPV6_UNICAST_HOPS, 64)",
+            IPV6,
+            libc::IPV6_UNICAST_HOPS,
+            64,
+        )
+        .inet6(),
+        Probe::set_int(
+            "setsockopt(SOL_IPV6, IPV6_RECVERR, 1)",
+            IPV6,
+            libc::IPV6_RECVERR,
+            1,
+        )
+        .inet6(),
     ]
 }
 
-/// One call's result on TCP and on MPTCP: "ok" or the errno's name.
-pub struct Outcome {
-    pub call: &'static str,
-    pub tcp: String,
-    pub mptcp: String,
+/// What one call gave under `mptcpize-rs run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shimmed {
+    /// "ok" or the errno's name.
+    pub result: String,
+    /// The socket's protocol afterwards (6 TCP, 262 MPTCP).
+    pub protocol: c_int,
+    /// Bytes echoed back intact over the connection (64 KiB when it works).
+    pub echoed: usize,
 }
 
-/// Tries every probe on a connected TCP and a connected MPTCP socket.
-/// Panics if the MPTCP socket is not MPTCP, or if TCP refuses TCP_NODELAY:
-/// then the table would not say what it claims.
+impl Shimmed {
+    /// `ok, TCP`, `ok, MPTCP` or the errno's name.
+    pub fn words(&self) -> String {
+        match (self.result.as_str(), self.protocol) {
+            ("ok", libc::IPPROTO_TCP) => "ok, TCP".into(),
+            ("ok", libc::IPPROTO_MPTCP) => "ok, MPTCP".into(),
+            (r, _) => r.into(),
+        }
+    }
+}
+
+/// One call's results ("ok" or the errno's name).
+pub struct Outcome {
+    pub probe: Probe,
+    /// On a connected TCP socket.
+    pub tcp: String,
+    /// On a fresh (not yet connected) MPTCP socket.
+    pub mptcp_fresh: String,
+    /// On a connected MPTCP socket.
+    pub mptcp: String,
+    /// Under `mptcpize-rs run`, before connecting and after.
+    pub shim_before: Shimmed,
+    pub shim_after: Shimmed,
+}
+
+impl Outcome {
+    /// True when MPTCP refuses a set that TCP takes: the options the shim
+    /// makes TCP.
+    pub fn refused_by_mptcp_only(&self) -> bool {
+        self.probe.is_set()
+            && self.tcp == "ok"
+            && matches!(self.mptcp_fresh.as_str(), "EOPNOTSUPP" | "ENOPROTOOPT")
+    }
+}
+
+/// Asks every probe of the kernel, then of `mptcpize-rs run` (the probe
+/// program connecting to an echo server that runs under it too). Panics if
+/// the MPTCP socket is not MPTCP, or if TCP refuses TCP_NODELAY: then the
+/// table would not say what it claims.
 pub fn survey() -> Vec<Outcome> {
     let tcp = Connected::new(libc::IPPROTO_TCP);
     let mptcp = Connected::new(libc::IPPROTO_MPTCP);
@@ -210,45 +392,125 @@ pub fn survey() -> Vec<Outcome> {
         libc::IPPROTO_MPTCP,
         "not an MPTCP socket"
     );
+    let server = EchoServer::start(true);
     let outcomes: Vec<Outcome> = probes()
         .into_iter()
         .map(|p| Outcome {
-            call: p.call,
-            tcp: p.run(&tcp.client, libc::IPPROTO_TCP),
-            mptcp: p.run(&mptcp.client, libc::IPPROTO_MPTCP),
+            tcp: p.run_connected(&tcp, libc::IPPROTO_TCP),
+            mptcp_fresh: p.run_fresh(libc::IPPROTO_MPTCP),
+            mptcp: p.run_connected(&mptcp, libc::IPPROTO_MPTCP),
+            shim_before: server.probe(&p, "before", &[]),
+            shim_after: server.probe(&p, "after", &[]),
+            probe: p,
         })
         .collect();
     assert_eq!(outcomes[0].tcp, "ok", "TCP refused TCP_NODELAY");
     outcomes
 }
 
-impl Probe {
-    fn run(&self, connected: &OwnedFd, protocol: c_int) -> String {
-        let fresh;
-        let fd = if self.inet6 {
-            fresh = new_socket(libc::AF_INET6, protocol);
-            fresh.as_raw_fd()
+/// The `echo-server` example on loopback, under `mptcpize-rs run` when
+/// `shimmed` (else plain TCP), for probes under `mptcpize-rs run` to
+/// connect to.
+pub struct EchoServer {
+    _child: Child,
+    pub addr: String,
+}
+
+impl EchoServer {
+    pub fn start(shimmed: bool) -> EchoServer {
+        let cmd = if shimmed {
+            let mut c = Command::new(launcher());
+            c.args(["run", "--"]).arg(bin("echo-server"));
+            c
         } else {
-            connected.as_raw_fd()
+            Command::new(bin("echo-server"))
         };
-        let set_bytes = |value: &[u8]| {
-            // SAFETY: value points to `value.len()` readable bytes.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    self.level,
-                    self.option,
-                    value.as_ptr().cast::<c_void>(),
-                    value.len() as socklen_t,
-                )
+        let mut child = Child::spawn(cmd);
+        let line = child.wait_for_line("listening on", Duration::from_secs(30));
+        let addr = line
+            .split_whitespace()
+            .find(|w| w.contains(':'))
+            .expect("echo-server prints its address")
+            .to_string();
+        EchoServer {
+            _child: child,
+            addr,
+        }
+    }
+
+    /// Runs the probe program under `mptcpize-rs run` with the launcher's
+    /// `flags` (`--strict-options`), setting the option `when` (`before` or
+    /// `after` connecting here).
+    pub fn probe(&self, p: &Probe, when: &str, flags: &[&str]) -> Shimmed {
+        let hex: String = match &p.op {
+            Op::Set(v) => v.iter().map(|b| format!("{b:02x}")).collect(),
+            Op::Get(n) => format!("{n:02x}"),
+        };
+        let mut cmd = Command::new(launcher());
+        cmd.arg("run")
+            .args(flags)
+            .arg("--")
+            .arg(bin("sockopt-probe"))
+            .arg(&self.addr)
+            .arg(format!("{when}{}", if p.inet6 { "6" } else { "" }))
+            .arg(if p.is_set() { "set" } else { "get" })
+            .arg(p.level.to_string())
+            .arg(p.option.to_string())
+            .arg(if hex.is_empty() { "".into() } else { hex });
+        let out = run(cmd, Duration::from_secs(30));
+        out.assert_success();
+        let field = |name: &str| {
+            out.stdout
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {out}"))
+                .to_string()
+        };
+        Shimmed {
+            result: field("option="),
+            protocol: field("protocol=").parse().expect("protocol"),
+            echoed: field("echoed=").parse().expect("echoed"),
+        }
+    }
+}
+
+impl Probe {
+    fn run_connected(&self, connected: &Connected, protocol: c_int) -> String {
+        if self.inet6 {
+            self.run_fresh(protocol)
+        } else {
+            self.call(connected.client.as_raw_fd())
+        }
+    }
+
+    /// The call on a fresh socket of `protocol`, as the kernel answers it.
+    pub fn run_fresh(&self, protocol: c_int) -> String {
+        let family = if self.inet6 {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        let fresh = new_socket(family, protocol);
+        self.call(fresh.as_raw_fd())
+    }
+
+    fn call(&self, fd: c_int) -> String {
+        let rc = match &self.op {
+            Op::Set(value) => {
+                // SAFETY: value points to `value.len()` readable bytes.
+                unsafe {
+                    libc::setsockopt(
+                        fd,
+                        self.level,
+                        self.option,
+                        value.as_ptr().cast::<c_void>(),
+                        value.len() as socklen_t,
+                    )
+                }
             }
-        };
-        let rc = match self.op {
-            Op::Set(value) => set_bytes(value),
-            Op::SetInt(value) => set_bytes(&value.to_ne_bytes()),
             Op::Get(len) => {
-                let mut buf = vec![0u8; len];
-                let mut len = len as socklen_t;
+                let mut buf = vec![0u8; usize::from(*len)];
+                let mut len = socklen_t::from(*len);
                 // SAFETY: buf has `len` writable bytes; len is a valid socklen_t.
                 unsafe {
                     libc::getsockopt(

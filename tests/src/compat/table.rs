@@ -112,16 +112,32 @@ pub fn render(results: &[PairResult], sockopts: &[Outcome], kernel: &str) -> Str
 
     if !sockopts.is_empty() {
         md.push_str(
-            "\nSocket options on this kernel, on a connected socket (\"ok\" or the errno):\n\n\
-             | Call | TCP | MPTCP |\n|---|---|---|\n",
+            "\nSocket options on this kernel (\"ok\" or the errno): on a TCP and an MPTCP \
+             socket of the kernel itself (MPTCP before connecting, where it differs, in \
+             brackets), then under `mptcpize-rs run` with the option set before connecting \
+             and once connected (to a peer also under the tool): \"ok, TCP\" is a socket the \
+             shim made TCP, \"ok, MPTCP\" one that stayed MPTCP.\n\n\
+             | Call | TCP | MPTCP | mptcpize-rs, before connect | mptcpize-rs, connected |\n\
+             |---|---|---|---|---|\n",
         );
         for o in sockopts {
-            let mptcp = if o.mptcp != o.tcp {
+            let mut mptcp = if o.mptcp != o.tcp {
                 format!("**{}**", o.mptcp)
             } else {
                 o.mptcp.clone()
             };
-            let _ = writeln!(md, "| `{}` | {} | {} |", cell(o.call), o.tcp, mptcp);
+            if o.mptcp_fresh != o.mptcp {
+                let _ = write!(mptcp, " (before connect: {})", o.mptcp_fresh);
+            }
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} |",
+                cell(&o.probe.call),
+                o.tcp,
+                mptcp,
+                o.shim_before.words(),
+                o.shim_after.words()
+            );
         }
     }
     md

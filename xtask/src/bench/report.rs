@@ -352,6 +352,19 @@ pub fn table(r: &Report) -> String {
                 row.variant, row.per_call, row.added
             );
         }
+        let _ = writeln!(
+            o,
+            "\nShim cost per successful setsockopt() (callgrind, instructions added)\n"
+        );
+        let _ = writeln!(o, "| socket                                   | added |\n|------------------------------------------|------:|");
+        for row in &s.per_setsockopt {
+            let what = if row.socket == "tcp" {
+                "converted (MPTCP): option recorded"
+            } else {
+                "not converted (UDP): nothing to do"
+            };
+            let _ = writeln!(o, "| {what:40} | {:+5.1} |", row.added);
+        }
         let _ = writeln!(o, "\nLoad cost (callgrind, instructions of /bin/true)\n");
         let _ = writeln!(o, "| variant                         | instructions | added |\n|---------------------------------|-------------:|------:|");
         for row in &s.load {

@@ -113,6 +113,19 @@ pub struct PerCall {
     pub added: f64,
 }
 
+/// The shim's cost per successful `setsockopt()` (issue 15).
+#[derive(Serialize, Debug)]
+pub struct PerSetsockopt {
+    /// `tcp`: on a converted (MPTCP) socket, recorded in the fd table;
+    /// `udp`: on a socket the shim left alone, which needs nothing.
+    pub socket: String,
+    /// Instructions added per setsockopt() over "no preload".
+    pub added: f64,
+}
+
+/// setsockopt() calls per socket in the setsockopt runs.
+const SETS: u32 = 4;
+
 #[derive(Serialize, Debug)]
 pub struct Load {
     pub variant: String,
@@ -141,6 +154,7 @@ pub struct Wall {
 #[derive(Serialize, Debug)]
 pub struct ShimCost {
     pub per_call: Vec<PerCall>,
+    pub per_setsockopt: Vec<PerSetsockopt>,
     pub load: Vec<Load>,
     pub launch: Vec<Launch>,
     pub wall: Vec<Wall>,
@@ -383,6 +397,7 @@ pub fn measure() -> Result<ShimCost, String> {
             });
         }
     }
+    let per_setsockopt = setsockopt_cost(&ns, dir.path(), &socket_loop)?;
     let launch = vec![
         Launch {
             launcher: "mptcpize-rs run true".into(),
@@ -406,6 +421,7 @@ pub fn measure() -> Result<ShimCost, String> {
     let wall_ratio = Some(wall_median_ms[0].1 / wall_median_ms[1].1);
     Ok(ShimCost {
         per_call,
+        per_setsockopt,
         load,
         launch,
         wall,
@@ -414,6 +430,82 @@ pub fn measure() -> Result<ShimCost, String> {
         hyperfine_ratio,
         hot_functions,
     })
+}
+
+/// Instructions per loop iteration of `socket-loop N KIND SETS` under
+/// `prefix`: the difference of an N1 and an N2 run.
+fn per_iteration(
+    ns: &Netns,
+    dir: &Path,
+    tag: &str,
+    prefix: &[OsString],
+    socket_loop: &Path,
+    kind: &str,
+    sets: u32,
+) -> Result<f64, String> {
+    let sets = sets.to_string();
+    let (n1, n2) = (N1.to_string(), N2.to_string());
+    let (a, _) = callgrind(
+        ns,
+        dir,
+        &format!("{tag}.n1"),
+        prefix,
+        socket_loop,
+        &[&n1, kind, &sets],
+    )?;
+    let (b, _) = callgrind(
+        ns,
+        dir,
+        &format!("{tag}.n2"),
+        prefix,
+        socket_loop,
+        &[&n2, kind, &sets],
+    )?;
+    Ok((b as f64 - a as f64) / (N2 - N1) as f64)
+}
+
+/// What the shim adds per successful setsockopt(), on a converted TCP
+/// socket and on a UDP socket: (with SETS calls − without) / SETS, shim
+/// minus no preload.
+fn setsockopt_cost(
+    ns: &Netns,
+    dir: &Path,
+    socket_loop: &Path,
+) -> Result<Vec<PerSetsockopt>, String> {
+    let plain = vec![OsString::from("env")];
+    let shimmed = env_preload(&shim());
+    let mut rows = Vec::new();
+    for kind in ["tcp", "udp"] {
+        let mut per_set = [0.0; 2];
+        for (k, prefix) in [&plain, &shimmed].into_iter().enumerate() {
+            let with = per_iteration(
+                ns,
+                dir,
+                &format!("sets.{kind}.{k}.with"),
+                prefix,
+                socket_loop,
+                kind,
+                SETS,
+            )?;
+            let without = per_iteration(
+                ns,
+                dir,
+                &format!("sets.{kind}.{k}.without"),
+                prefix,
+                socket_loop,
+                kind,
+                0,
+            )?;
+            per_set[k] = (with - without) / f64::from(SETS);
+        }
+        let added = ((per_set[1] - per_set[0]) * 10.0).round() / 10.0;
+        eprintln!("  setsockopt() on a {kind} socket: {added:+.1} instructions with the shim");
+        rows.push(PerSetsockopt {
+            socket: kind.into(),
+            added,
+        });
+    }
+    Ok(rows)
 }
 
 /// The top lines of callgrind_annotate for one run, to see what dominates.
