@@ -104,10 +104,10 @@ pub fn targets(r: &Report) -> Vec<Target> {
     }
     if let Some(tc) = &r.top {
         t.push(target(
-            "top: ms per snapshot of 1,000 MPTCP connections (--once --json)",
-            tc.snapshot_ms,
-            "< 1000 (well under)",
-            tc.snapshot_ms < 1000.0 && tc.listed == 2 * tc.connections,
+            "top: CPU ms per snapshot of 1,000 MPTCP connections (--once --json)",
+            tc.snapshot_cpu_ms,
+            "< 250 (well under a second)",
+            tc.snapshot_cpu_ms < 250.0 && tc.listed == 2 * tc.connections,
         ));
     }
     if let Some(i) = &r.integrity {
@@ -311,12 +311,12 @@ pub fn table(r: &Report) -> String {
         );
         let _ = writeln!(
             o,
-            "| snapshot (--once --json), median ms | live view CPU, plain lines | live view CPU, terminal |\n|-----:|-----:|-----:|"
+            "| snapshot CPU ms | snapshot wall ms (median) | live view CPU, plain lines | live view CPU, terminal |\n|-----:|-----:|-----:|-----:|"
         );
         let _ = writeln!(
             o,
-            "| {:.0} | {:.1}% | {:.1}% |",
-            tc.snapshot_ms, tc.plain_cpu_percent, tc.tui_cpu_percent
+            "| {:.0} | {:.0} | {:.1}% | {:.1}% |",
+            tc.snapshot_cpu_ms, tc.snapshot_ms, tc.plain_cpu_percent, tc.tui_cpu_percent
         );
     }
     if let Some(sc) = &r.seccomp {
