@@ -248,16 +248,34 @@ pub enum RunMode {
     Seccomp,
 }
 
-const CHECK_HELP: &str = "\
-One line per item: ok, WARN (MPTCP works, but less well than it could) or
-FAIL (MPTCP cannot be used), each problem with the command that fixes it.
+/// Which side of connections `check` judges the host as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckRole {
+    Client,
+    Server,
+    Both,
+}
 
-Exit status: 0 when MPTCP can be used, 1 when it cannot, 127/126 when PROG
-cannot be found or executed, 2 for a usage error.
+const CHECK_HELP: &str = "\
+One line per item: ok, info, WARN (MPTCP works, but less well than it could:
+no extra subflow will open on that path) or FAIL (MPTCP cannot be used). Paths
+are judged one by one: the address connections start from, and for every
+other address its endpoint, its route (the kernel's lookup with that source
+and interface), the policy rules and rp_filter. Each problem ends with
+`fix: COMMANDS`, runnable as printed.
+
+Exit status: 0 when MPTCP can be used (even with warnings), 1 when it cannot
+(or --fix or --peer failed), 127/126 when PROG cannot be found or executed,
+2 for a usage error.
 
 Examples:
   mptcpize-rs check
-  mptcpize-rs check --json | jq .endpoints
+  mptcpize-rs check --role server
+  mptcpize-rs check --peer 192.0.2.7:5201     open a connection, see its subflows
+  mptcpize-rs check --fix --dry-run           print the fixes, change nothing
+  mptcpize-rs check --fix                     apply them (until the next reboot)
+  mptcpize-rs check --fix --persist           ... and keep them across reboots
+  mptcpize-rs check --json | jq '.paths[]'
   mptcpize-rs check /usr/bin/iperf3";
 
 #[derive(Args, Debug)]
@@ -265,6 +283,29 @@ pub struct CheckArgs {
     /// Print the findings as one JSON object (for scripts)
     #[arg(long)]
     pub json: bool,
+    /// Judge this host as a client (subflow endpoints), a server (signal
+    /// endpoints), or both
+    #[arg(long, value_enum, default_value_t = CheckRole::Both)]
+    pub role: CheckRole,
+    /// Judge the paths to this peer, and open an MPTCP connection to it (any
+    /// MPTCP listener) to see which subflows come up
+    #[arg(long, value_name = "HOST:PORT")]
+    pub peer: Option<String>,
+    /// How long --peer waits for the subflows, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0, requires = "peer")]
+    pub wait: f64,
+    /// Apply the runtime fixes (limits, endpoints, routing by source,
+    /// rp_filter), each printed as the command it runs
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: print the commands, run none
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+    /// Keep the MPTCP configuration across reboots: NetworkManager's
+    /// mptcp-flags, or /etc/sysctl.d/90-mptcpize.conf and
+    /// mptcpize-paths.service (new files only)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub persist: bool,
     /// Also say which mode `run` would use for PROG, and why
     #[arg(value_name = "PROG")]
     pub prog: Option<OsString>,

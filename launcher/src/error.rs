@@ -12,6 +12,9 @@ pub const SUCCESS: u8 = 0;
 pub const FAILED: u8 = 1;
 /// `run`: the launcher itself failed (no shim, bad `--report`, …).
 const LAUNCHER_FAILED: u8 = 125;
+/// Bad input clap cannot see (`check --peer` that does not resolve), as
+/// clap's own usage errors.
+const USAGE: u8 = 2;
 /// PROG was found but could not be executed.
 const CANNOT_EXECUTE: u8 = 126;
 /// PROG was not found.
@@ -54,6 +57,7 @@ impl Error {
         match self {
             Error::Run(run::Error::Prog(e)) | Error::Check(check::Error::Prog(e)) => prog_code(e),
             Error::Run(_) => LAUNCHER_FAILED,
+            Error::Check(check::Error::Usage(_)) => USAGE,
             Error::PreloadPath(_)
             | Error::Systemd(_)
             | Error::Top(_)

@@ -4,7 +4,7 @@
 //! `O_APPEND|O_NOFOLLOW|O_NONBLOCK`; it never re-opens a path per line.
 //!
 //! - a regular file is appended to, never truncated; a missing one is
-//!   created (with the user's umask);
+//!   created 0600 (less the umask), as the report library would;
 //! - a symlink as the last component is refused (we never write through
 //!   one: the target may be anything);
 //! - a block device is refused (O_APPEND means nothing there: its first
@@ -15,6 +15,7 @@
 //!   system's words.
 
 use crate::say;
+use mptcpize_rules::report_file;
 use rustix::fs::{FileType, Mode, OFlags};
 use std::path::{Path, PathBuf};
 
@@ -50,14 +51,10 @@ pub fn check(to: &Path) -> Result<PathBuf, Error> {
     if let Some(why) = file_type.and_then(refusal) {
         return Err(refuse(why.into()));
     }
-    let flags = OFlags::WRONLY
-        | OFlags::APPEND
-        | OFlags::CREATE
-        | OFlags::NOFOLLOW
-        | OFlags::NONBLOCK
-        | OFlags::NOCTTY
-        | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o666)).map_err(|e| {
+    // As the report library opens it (one rule: mptcpize_rules::report_file).
+    let flags = OFlags::from_bits_retain(report_file::OPEN_FLAGS as u32);
+    let mode = Mode::from_raw_mode(report_file::CREATE_MODE);
+    let fd = rustix::fs::open(&path, flags, mode).map_err(|e| {
         refuse(match e {
             rustix::io::Errno::LOOP => "is a symbolic link; name the file itself".into(),
             rustix::io::Errno::NXIO => "is a FIFO with no reader; start the reader first".into(),

@@ -4,13 +4,12 @@
 //!
 //! The report file is opened once, when the library loads, and the
 //! descriptor is kept: a program that changes directory or drops its
-//! privileges still reports. It is opened with `O_APPEND` (every process of
-//! a run appends whole lines, never truncating), `O_NOFOLLOW` (a symbolic
-//! link as the last component is refused), `O_CLOEXEC` (an executed program
-//! opens its own), `O_NONBLOCK` (a FIFO or a character device never blocks
-//! the program: a line that does not fit is dropped) and created `0600`
-//! (less the umask). It must be a regular file, a FIFO or a character
-//! device (`/dev/null`); a block device is refused before it is opened.
+//! privileges still reports. It is opened as `mptcpize_rules::report_file`
+//! says (the launcher checks `--report=FILE` by the same rule): appending
+//! whole lines, never truncating, never through a symbolic link, never
+//! blocking (a line that does not fit a FIFO is dropped), created `0600`
+//! (less the umask); a regular file, a FIFO or a character device, never a
+//! block device (refused before it is opened).
 //!
 //! Programs that close every descriptor (daemons do) close ours too, and
 //! their next file may get its number: before each line the descriptor is
@@ -26,7 +25,7 @@ use mptcpize_preload::line::Line;
 use mptcpize_preload::page::MapOnce;
 use mptcpize_preload::{errno, stderr, sys};
 use mptcpize_rules::env::Report;
-use mptcpize_rules::names;
+use mptcpize_rules::{names, report_file};
 
 const NOWHERE: u8 = 0;
 const STDERR: u8 = 1;
@@ -39,17 +38,6 @@ static DEV: AtomicU64 = AtomicU64::new(0);
 static INO: AtomicU64 = AtomicU64::new(0);
 /// The report file's path, NUL-terminated, for opening it again.
 static PATH: MapOnce = MapOnce::new(VALUE_MAX + 1);
-
-/// How the report file is opened.
-const FLAGS: c_int = libc::O_WRONLY
-    | libc::O_APPEND
-    | libc::O_CREAT
-    | libc::O_NOFOLLOW
-    | libc::O_CLOEXEC
-    | libc::O_NONBLOCK
-    | libc::O_NOCTTY;
-/// Its mode when created (less the umask).
-const MODE: u32 = 0o600;
 
 /// Sets the destination up, when the library loads; false when the report
 /// is off, or its file cannot be used (said in one line on stderr).
@@ -116,15 +104,17 @@ fn open_checked(path: &CStr) -> Result<c_int, Refusal> {
         Ok(id) if id.kind == libc::S_IFBLK => return Err(Refusal::BlockDevice),
         _ => {}
     }
-    let fd = sys::open(path, FLAGS, MODE).map_err(|e| match e {
-        libc::ELOOP => Refusal::Symlink,
-        // O_NONBLOCK: a FIFO without a reader cannot be opened for writing.
-        libc::ENXIO => Refusal::NoReader,
-        e => Refusal::Errno(e),
-    })?;
+    let fd = sys::open(path, report_file::OPEN_FLAGS, report_file::CREATE_MODE).map_err(
+        |e| match e {
+            libc::ELOOP => Refusal::Symlink,
+            // O_NONBLOCK: a FIFO without a reader cannot be opened for writing.
+            libc::ENXIO => Refusal::NoReader,
+            e => Refusal::Errno(e),
+        },
+    )?;
     // Checked again on what was opened: the path may have changed since.
     match sys::fstat(fd) {
-        Ok(id) if matches!(id.kind, libc::S_IFREG | libc::S_IFIFO | libc::S_IFCHR) => {
+        Ok(id) if report_file::takes_report(id.kind) => {
             DEV.store(id.dev, Ordering::Relaxed);
             INO.store(id.ino, Ordering::Relaxed);
             Ok(fd)

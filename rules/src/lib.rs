@@ -18,6 +18,7 @@
 pub mod env;
 pub mod errno;
 pub mod names;
+pub mod report_file;
 pub mod sockopt;
 
 /// `IPPROTO_MPTCP`, the protocol number of Multipath TCP sockets (Linux 5.6+).

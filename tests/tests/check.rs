@@ -1,25 +1,15 @@
 //! `mptcpize-rs check` in network namespaces set up the ways a user meets
 //! them: MPTCP enabled with a second path and a subflow endpoint, MPTCP
-//! disabled, and MPTCP enabled without any endpoint. The exit status, the
+//! disabled, and a single-homed client without limits (the path-by-path
+//! situations are in check_paths.rs). The exit status, the
 //! lines and the `--json` fields must say what the kernel really has, and
 //! the fix `check` suggests must be a command that works.
 
+mod check_support;
+
+use check_support::{check, check_json as json, T};
 use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
-use std::time::Duration;
-
-const T: Duration = Duration::from_secs(30);
-
-fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
-    run(cmd, T)
-}
-
-fn json(ns: &Netns) -> serde_json::Value {
-    let out = check(ns, &["--json"]);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
 
 /// The line of `item`, panicking with the whole output when there is none.
 fn line<'a>(out: &'a Output, item: &str) -> &'a str {
@@ -36,8 +26,11 @@ fn line<'a>(out: &'a Output, item: &str) -> &'a str {
 fn multipath_namespace_is_ready() {
     require_root_mptcp!();
     let bed = Testbed::new(2);
-    let out = check(&bed.client, &[]);
-    assert_eq!(out.code(), 0, "{out}");
+    let peer = format!("{}:9", bed.server_ip());
+    // --peer gives the destination the paths are judged against (the
+    // testbed has no default route); nothing listens there, so the live
+    // test fails (exit 1) while every path is fine.
+    let out = check(&bed.client, &["--peer", &peer]);
     assert!(line(&out, "kernel:").starts_with("ok"), "{out}");
     assert_eq!(
         line(&out, "net.mptcp.enabled:"),
@@ -48,21 +41,24 @@ fn multipath_namespace_is_ready() {
         line(&out, "limits:"),
         "ok   limits: subflows 2, add_addr_accepted 2"
     );
-    let endpoint = line(&out, "endpoint:");
+    let c1 = &bed.paths[1].client_if;
+    let endpoint = line(&out, &format!("path {c1} 10.231.1.1: endpoint"));
     assert!(
-        endpoint.starts_with("ok")
-            && endpoint.contains("10.231.1.1")
-            && endpoint.contains(&format!("dev {}", bed.paths[1].client_if))
-            && endpoint.ends_with(": subflow"),
+        endpoint.starts_with("ok") && endpoint.contains("endpoint id 1 subflow"),
         "{out}"
     );
+    let route = line(&out, &format!("path {c1} 10.231.1.1: a packet"));
     assert!(
-        line(&out, "paths:").starts_with("ok   paths: 2 interfaces"),
+        route.starts_with("ok") && route.ends_with(&format!("is routed dev {c1} (table 101)")),
         "{out}"
     );
-    assert!(!out.stdout.contains("FAIL"), "{out}");
+    assert_eq!(out.code(), 1, "the live test fails:\n{out}");
+    assert!(
+        line(&out, &format!("peer {peer}:")).starts_with("FAIL"),
+        "{out}"
+    );
 
-    let j = json(&bed.client);
+    let j = json(&bed.client, &["--peer", &peer]);
     assert_eq!(j["usable"], true);
     assert_eq!(j["sysctl"]["enabled"], "1");
     assert_eq!(j["kernel"]["mptcp"], "works");
@@ -71,8 +67,10 @@ fn multipath_namespace_is_ready() {
     let eps = j["endpoints"].as_array().expect("endpoints array");
     assert_eq!(eps.len(), 1, "{j}");
     assert_eq!(eps[0]["address"], "10.231.1.1");
+    assert_eq!(eps[0]["dev"], c1.as_str());
     assert_eq!(eps[0]["flags"], serde_json::json!(["subflow"]));
     assert_eq!(j["interfaces"].as_array().unwrap().len(), 2, "{j}");
+    assert_eq!(j["connection"]["connected"], false, "{j}");
 }
 
 #[test]
@@ -90,7 +88,7 @@ fn disabled_namespace_fails_with_the_sysctl_that_fixes_it() {
     );
     assert!(out.stdout.contains("MPTCP cannot be used"), "{out}");
 
-    let j = json(&ns);
+    let j = json(&ns, &[]);
     assert_eq!(j["usable"], false);
     assert_eq!(j["kernel"]["mptcp"], "disabled");
     let item = j["items"]
@@ -108,7 +106,7 @@ fn disabled_namespace_fails_with_the_sysctl_that_fixes_it() {
 }
 
 #[test]
-fn no_endpoint_warns_with_an_endpoint_command_that_works() {
+fn single_homed_client_without_limits_warns_with_a_command_that_works() {
     require_root_mptcp!();
     let ns = Netns::new();
     // One interface with an address (its veth peer has none).
@@ -127,38 +125,57 @@ fn no_endpoint_warns_with_an_endpoint_command_that_works() {
         "add_addr_accepted",
         "0",
     ]);
-    let out = check(&ns, &[]);
+    let out = check(&ns, &["--role", "client"]);
     assert_eq!(out.code(), 0, "a warning is no failure:\n{out}");
-    let endpoints = line(&out, "endpoints:");
-    assert!(endpoints.starts_with("WARN"), "{out}");
-    let fix = endpoints.split("fix: ").nth(1).expect("a fix");
-    assert_eq!(fix, "ip mptcp endpoint add 10.232.0.1 dev mzd0 subflow");
     let limits = line(&out, "limits:");
     assert!(limits.starts_with("WARN"), "{out}");
-    let limits_fix = limits.split("fix: ").nth(1).expect("a fix");
+    let limits_fix = limits.split("; fix: ").nth(1).expect("a fix");
     assert_eq!(
         limits_fix,
         "ip mptcp limits set subflow 2 add_addr_accepted 2"
     );
-    assert!(line(&out, "paths:").starts_with("WARN"), "{out}");
-
-    let j = json(&ns);
-    assert_eq!(j["usable"], true);
-    assert_eq!(j["endpoints"], serde_json::json!([]));
-    assert_eq!(j["limits"]["subflows"], 0);
-
-    // Apply both fixes as printed: check then sees the endpoint and limits.
-    let args: Vec<&str> = fix.split_whitespace().skip(1).collect();
-    ns.ip(&args);
-    let args: Vec<&str> = limits_fix.split_whitespace().skip(1).collect();
-    ns.ip(&args);
-    let out = check(&ns, &[]);
+    // One address and no default route: one line, no endpoint to add.
     assert!(
-        line(&out, "endpoint:").ends_with("10.232.0.1 dev mzd0: subflow"),
+        line(&out, "path mzd0 10.232.0.1:").starts_with("info"),
         "{out}"
     );
+    assert!(!out.stdout.contains("endpoint add"), "{out}");
+
+    let j = json(&ns, &["--role", "client"]);
+    assert_eq!(j["usable"], true);
+    assert_eq!(j["ready"], false);
+    assert_eq!(j["endpoints"], serde_json::json!([]));
+    assert_eq!(j["limits"]["subflows"], 0);
+    assert_eq!(j["paths"][0]["interface"], "mzd0");
+    assert_eq!(j["paths"][0]["kind"], "any");
+    let item = j["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "limits")
+        .unwrap();
+    assert_eq!(
+        item["commands"],
+        serde_json::json!([[
+            "ip",
+            "mptcp",
+            "limits",
+            "set",
+            "subflow",
+            "2",
+            "add_addr_accepted",
+            "2"
+        ]])
+    );
+
+    // The fix as printed, run by a shell: check then sees the limits.
+    ns.exec("sh", &["-c", limits_fix]);
+    let out = check(&ns, &["--role", "client"]);
     assert!(line(&out, "limits:").starts_with("ok"), "{out}");
-    assert!(!out.stdout.contains("WARN endpoints"), "{out}");
+    assert!(
+        out.stdout.contains("MPTCP is ready (one path here)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -465,8 +465,8 @@ fn a_program_closing_every_descriptor_keeps_its_files_and_the_report() {
     find(&lines, "exit: 2 sockets made MPTCP");
 }
 
-/// A report file the library creates is 0600 (less the umask), and an
-/// existing one is appended to, never truncated.
+/// A report file the library (or the launcher) creates is 0600 (less the
+/// umask), and an existing one is appended to, never truncated.
 #[test]
 fn a_new_report_file_is_private_and_an_old_one_is_appended_to() {
     require_root_mptcp!();
@@ -476,6 +476,22 @@ fn a_new_report_file_is_private_and_an_old_one_is_appended_to() {
     out.assert_success();
     let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
+    // The launcher, which checks --report=FILE first, creates it the same way.
+    let by_launcher = dir.join("by-launcher.txt");
+    let mut cmd = std::process::Command::new(launcher());
+    cmd.arg("run")
+        .arg(format!("--report={}", by_launcher.display()))
+        .arg(bin("socket-threads"))
+        .args(["1", "2"]);
+    run(cmd, T).assert_success();
+    let mode = std::fs::metadata(&by_launcher)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let text = std::fs::read_to_string(&by_launcher).unwrap();
+    find(&report_lines(&text), "exit: 2 sockets made MPTCP");
     let old = dir.join("old.txt");
     std::fs::write(&old, "the user's line\n").unwrap();
     report_to(&dir, &old).assert_success();

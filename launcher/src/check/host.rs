@@ -1,10 +1,10 @@
-//! What `check` reads about the host besides the path manager: whether the
-//! kernel makes MPTCP sockets, the `net.mptcp.*` sysctls, the interfaces
-//! that could carry a path, and the systemd version.
+//! What `check` reads about the host besides netlink: whether the kernel
+//! makes MPTCP sockets, sysctls (`net.mptcp.*`, `rp_filter`), the kernel's
+//! counters, systemd, and whether NetworkManager manages an interface.
 
 use mptcpize_rules::errno::Unavailable;
 use serde::Serialize;
-use std::net::IpAddr;
+use std::collections::HashMap;
 use std::process::Command;
 
 /// What creating an MPTCP socket says about the kernel.
@@ -60,85 +60,88 @@ pub fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// An interface that is up, not loopback, with addresses a path could use.
-#[derive(Clone, Debug, Serialize)]
-pub struct Interface {
-    pub name: String,
-    pub addresses: Vec<IpAddr>,
+/// Any sysctl by its path under /proc/sys (`net/ipv4/conf/all/rp_filter`:
+/// slashes, since interface names may hold dots), trimmed.
+pub fn sysctl_path(path: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/sys/{path}"))
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
-/// The interfaces that are up and running, not loopback, with an IPv4
-/// address or a global IPv6 address.
-pub fn interfaces() -> Vec<Interface> {
-    let mut out: Vec<Interface> = Vec::new();
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `list` with a linked list we free below.
-    if unsafe { libc::getifaddrs(&mut list) } != 0 {
-        return out;
-    }
-    let mut p = list;
-    while !p.is_null() {
-        // SAFETY: `p` is a node of the list getifaddrs returned.
-        let ifa = unsafe { &*p };
-        p = ifa.ifa_next;
-        let flags = ifa.ifa_flags;
-        let up = libc::IFF_UP as u32 | libc::IFF_RUNNING as u32;
-        if flags & up != up || flags & libc::IFF_LOOPBACK as u32 != 0 || ifa.ifa_addr.is_null() {
+/// The effective `rp_filter` of interface IF: the kernel uses the larger of
+/// `conf.all` and `conf.IF` (0 off, 1 strict, 2 loose).
+pub fn rp_filter(interface: &str) -> (u8, u8) {
+    let read = |scope: &str| {
+        sysctl_path(&format!("net/ipv4/conf/{scope}/rp_filter"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (read("all"), read(interface))
+}
+
+/// The kernel's SNMP and extended counters, named as nstat names them
+/// (`MPTcpExtMPJoinSynRx`, `TcpExtIPReversePathFilter`).
+pub fn counters() -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for file in ["/proc/net/netstat", "/proc/net/snmp"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
             continue;
-        }
-        // SAFETY: ifa_addr is non-null and points to a sockaddr of the
-        // family it names.
-        let addr = unsafe {
-            match i32::from((*ifa.ifa_addr).sa_family) {
-                libc::AF_INET => {
-                    let sin = &*ifa.ifa_addr.cast::<libc::sockaddr_in>();
-                    IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes())
-                }
-                libc::AF_INET6 => {
-                    let sin6 = &*ifa.ifa_addr.cast::<libc::sockaddr_in6>();
-                    IpAddr::from(sin6.sin6_addr.s6_addr)
-                }
-                _ => continue,
-            }
         };
-        if let IpAddr::V6(v6) = addr {
-            // Link-local addresses route nowhere beyond the link.
-            if v6.segments()[0] & 0xffc0 == 0xfe80 {
+        let lines: Vec<&str> = text.lines().collect();
+        for pair in lines.chunks(2) {
+            let [names, values] = pair else { continue };
+            let mut names = names.split_whitespace();
+            let mut values = values.split_whitespace();
+            let (Some(prefix), Some(_)) = (names.next(), values.next()) else {
                 continue;
+            };
+            let prefix = prefix.trim_end_matches(':');
+            for (n, v) in names.zip(values) {
+                if let Ok(v) = v.parse() {
+                    out.insert(format!("{prefix}{n}"), v);
+                }
             }
-        }
-        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
-            .to_string_lossy()
-            .into_owned();
-        match out.iter_mut().find(|i| i.name == name) {
-            Some(i) => i.addresses.push(addr),
-            None => out.push(Interface {
-                name,
-                addresses: vec![addr],
-            }),
         }
     }
-    // SAFETY: the list from getifaddrs, freed once.
-    unsafe { libc::freeifaddrs(list) };
     out
 }
 
-/// The interface of the IPv4 default route, from /proc/net/route.
-pub fn default_route_interface() -> Option<String> {
-    let table = std::fs::read_to_string("/proc/net/route").ok()?;
-    table.lines().skip(1).find_map(|line| {
-        let mut cols = line.split_whitespace();
-        let iface = cols.next()?;
-        (cols.next()? == "00000000").then(|| iface.to_string())
+/// systemd on this host: installed (its version), and whether it runs as
+/// the init system (`/run/systemd/system` exists, as sd_booted(3) tests).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Systemd {
+    pub version: u32,
+    pub running: bool,
+}
+
+/// systemd's version (`systemctl --version`), when installed.
+pub fn systemd() -> Option<Systemd> {
+    let out = Command::new("systemctl").arg("--version").output().ok()?;
+    let version = parse_systemd_version(&String::from_utf8_lossy(&out.stdout))?;
+    Some(Systemd {
+        version,
+        running: std::path::Path::new("/run/systemd/system").is_dir(),
     })
 }
 
-/// The systemd version (`systemctl --version`), when systemd is installed.
-pub fn systemd_version() -> Option<u32> {
-    let out = Command::new("systemctl").arg("--version").output().ok()?;
+/// Whether NetworkManager runs and manages interface IF, and the name of
+/// its active connection there (`nmcli -g GENERAL.STATE,GENERAL.CONNECTION
+/// device show IF`).
+pub fn networkmanager_connection(interface: &str) -> Option<String> {
+    if !std::path::Path::new("/run/NetworkManager").is_dir() {
+        return None;
+    }
+    let out = Command::new("nmcli")
+        .args(["-g", "GENERAL.STATE,GENERAL.CONNECTION", "device", "show"])
+        .arg(interface)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    parse_systemd_version(&text)
+    let mut lines = text.lines();
+    let state = lines.next()?;
+    let conn = lines.next()?.trim();
+    (out.status.success() && !state.contains("unmanaged") && !conn.is_empty())
+        .then(|| conn.to_string())
 }
 
 /// `systemd 252 (252.39-1~deb12u1)` → 252.

@@ -70,8 +70,8 @@ impl Program {
             items.push(item(
                 "program",
                 Status::Warn,
-                why.clone(),
-                Some("run mptcpize-rs as the user the program changes to".into()),
+                format!("{why}: run mptcpize-rs as the user the program changes to"),
+                None,
             ));
         } else if self.mode == Mode::Seccomp.to_string() {
             items.push(item(

@@ -1,0 +1,23 @@
+//! What the `check` test files share: running `mptcpize-rs check` in a
+//! namespace, as text or as JSON.
+
+use mptcpize_tests::proc::{run, Output};
+use mptcpize_tests::{launcher, Netns};
+use std::time::Duration;
+
+pub const T: Duration = Duration::from_secs(60);
+
+/// `mptcpize-rs check ARGS…` inside `ns`.
+pub fn check(ns: &Netns, args: &[&str]) -> Output {
+    let mut cmd = ns.cmd(launcher());
+    cmd.arg("check").args(args);
+    run(cmd, T)
+}
+
+/// `mptcpize-rs check --json ARGS…` inside `ns`, parsed.
+pub fn check_json(ns: &Netns, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = check(ns, &all);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
