@@ -205,3 +205,24 @@ fn check_prog_says_which_mode_run_would_use() {
         "mptcpize-rs: no-such-program-mz: command not found"
     );
 }
+
+#[test]
+fn bad_peer_or_wait_is_one_line_and_exit_2() {
+    require_root_mptcp!();
+    let ns = Netns::new();
+    for (args, message) in [
+        (
+            vec!["--peer", "1.2.3.4"],
+            "mptcpize-rs: --peer 1.2.3.4: invalid socket address (give HOST:PORT, [IPv6]:PORT)",
+        ),
+        (
+            vec!["--peer", "127.0.0.1:1", "--wait", "99"],
+            "mptcpize-rs: --wait 99: give seconds from 0 to 60",
+        ),
+    ] {
+        let out = check(&ns, &args);
+        assert_eq!(out.code(), 2, "{out}");
+        assert_eq!(out.stderr.trim(), message);
+        assert_eq!(out.stdout, "", "nothing half-written");
+    }
+}

@@ -129,3 +129,24 @@ pub fn flag_meaning(flag: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_named_laminar_included() {
+        assert_eq!(flag_names(&Flag::Subflow), ["subflow"]);
+        assert_eq!(flag_names(&Flag::Other(1 << 5)), ["laminar"]);
+        assert_eq!(
+            flag_names(&Flag::Other((1 << 5) | (1 << 9))),
+            ["laminar", "0x200"]
+        );
+        for f in [
+            "subflow", "signal", "backup", "fullmesh", "laminar", "implicit",
+        ] {
+            assert!(flag_meaning(f).is_some(), "{f}");
+        }
+        assert_eq!(flag_meaning("0x200"), None);
+    }
+}
