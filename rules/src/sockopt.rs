@@ -141,6 +141,15 @@ pub const fn significant_len(level: i32, name: i32, len: u32) -> u32 {
     }
 }
 
+/// True when a refusal of `level`/`name` may be answered with success
+/// ([`honest_on_mptcp`] for some value): the one case where a socket the
+/// shim does not follow (an accepted connection) needs its `setsockopt()`
+/// looked at.
+#[inline(always)]
+pub const fn maybe_honest(level: i32, name: i32) -> bool {
+    level == SOL_SOCKET && name == SO_OOBINLINE
+}
+
 /// The name of a socket-option level for log lines (`SOL_IP`, …).
 pub const fn level_name(level: i32) -> Option<&'static str> {
     Some(match level {
@@ -318,6 +327,19 @@ mod tests {
                 on_refusal(ttl.0, ttl.1, Some(255), EOPNOTSUPP, state, false),
                 Refusal::Keep
             );
+        }
+    }
+
+    #[test]
+    fn maybe_honest_covers_every_honest_answer() {
+        for level in [SOL_SOCKET, SOL_IP, SOL_IPV6, SOL_TCP, SOL_MPTCP] {
+            for name in 0..100 {
+                for v in [None, Some(0), Some(1), Some(-1)] {
+                    if honest_on_mptcp(level, name, v) {
+                        assert!(maybe_honest(level, name), "{level} {name}");
+                    }
+                }
+            }
         }
     }
 

@@ -70,5 +70,6 @@ pub fn read(environ: Environ) -> u32 {
     }
     CONFIG.store(bits, Ordering::Release);
     QUIET.store(bits & DEBUG == 0, Ordering::Release);
+    crate::fdtable::set_fast(bits & DEBUG == 0);
     bits
 }

@@ -2,12 +2,13 @@
 //! and the options the program set on each with success, so that a socket
 //! that has to become TCP again ([`crate::revert`]) gets them all back.
 //!
-//! Fixed-size and lock-free (the shim may not allocate or lock): one slot
-//! of 256 bytes per fd below [`SLOTS`], in `.bss` (zero pages the kernel
-//! maps on first touch: a program pays memory only for the pages of the
-//! fds it converts, 16 fds a page). Each slot has a state word (tracked,
-//! how many options are recorded, an entry being written, incomplete) and
-//! [`ENTRIES`] entries. `socket()` marks the fd it returns tracked with an
+//! Fixed-size and lock-free (the shim may not allocate or lock): per fd
+//! below [`SLOTS`], a state word (tracked, how many options are recorded,
+//! an entry being written, incomplete) and [`ENTRIES`] entries, in two
+//! arrays in `.bss` (zero pages the kernel maps on first touch: a program
+//! pays memory only for the pages of the fds it uses). The state words are
+//! an array of their own so that `socket()` marks one with a single store
+//! at `STATE + 4 × fd`. `socket()` marks the fd it returns tracked with an
 //! empty record (one store); `setsockopt()` claims the next entry with a
 //! compare-and-swap, fills it, and publishes it by raising the count
 //! (Release), so a reader sees only whole entries. A second thread setting
@@ -50,53 +51,81 @@ struct Entry {
     value: [AtomicU32; VALUE_MAX / 4],
 }
 
-#[repr(C, align(256))]
-struct Slot {
-    state: AtomicU32,
-    entries: [Entry; ENTRIES],
-}
-
-const _: () = assert!(core::mem::size_of::<Slot>() == 256);
 const _: () = assert!(ENTRIES < COUNT as usize);
 
-/// Zero bytes are an empty, untracked slot.
+/// Zero bytes are an empty entry.
 #[allow(clippy::declare_interior_mutable_const)]
-const EMPTY: Slot = Slot {
-    state: AtomicU32::new(0),
-    entries: [const {
-        Entry {
-            key: AtomicU32::new(0),
-            len: AtomicU32::new(0),
-            value: [const { AtomicU32::new(0) }; VALUE_MAX / 4],
-        }
-    }; ENTRIES],
-};
+const EMPTY: [Entry; ENTRIES] = [const {
+    Entry {
+        key: AtomicU32::new(0),
+        len: AtomicU32::new(0),
+        value: [const { AtomicU32::new(0) }; VALUE_MAX / 4],
+    }
+}; ENTRIES];
 
-/// The table, all zeros: in `.bss`, so it costs neither file size nor
-/// memory until a slot is used.
-static TABLE: [Slot; SLOTS] = [EMPTY; SLOTS];
+/// Each fd's state word, all zeros (untracked): in `.bss`, so it costs
+/// neither file size nor memory until used.
+static STATE: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
+/// Each fd's entries, in `.bss` too.
+static ENTRY: [[Entry; ENTRIES]; SLOTS] = [EMPTY; SLOTS];
 
-/// `socket()` converted a socket onto `fd` (a negative `fd`, a failure, is
-/// ignored): tracked, with no options yet. The fd was just given to this
-/// thread, so no other thread writes its slot now.
+/// How many fds [`converted_fast`] marks: [`SLOTS`] once the configuration
+/// is read and the debug log is off, else 0 (every socket then goes the
+/// long way, which marks it with [`converted`]). Only ever 0 or `SLOTS`.
+static FAST: AtomicU32 = AtomicU32::new(0);
+
+/// Called when the configuration is read: `quiet` when a converted socket
+/// needs nothing but its mark.
+pub fn set_fast(quiet: bool) {
+    FAST.store(if quiet { SLOTS as u32 } else { 0 }, Ordering::Release);
+}
+
+/// `socket()`'s hot path: marks `fd` as [`converted`] does when it is below
+/// [`FAST`], and says whether it did. One comparison answers the three
+/// cases that need more (a failure, whose negative fd compares above every
+/// limit; an fd beyond the record; the debug log or a configuration not
+/// read yet, which make the limit 0).
 #[inline(always)]
-pub fn converted(fd: c_int) {
-    if let Some(slot) = TABLE.get(fd as u32 as usize) {
-        slot.state.store(TRACKED, Ordering::Release);
+pub fn converted_fast(fd: c_int) -> bool {
+    let index = fd as u32;
+    if index >= FAST.load(Ordering::Relaxed) {
+        return false;
+    }
+    // SAFETY: index < FAST, and FAST is 0 or SLOTS, the array's length.
+    unsafe { STATE.get_unchecked(index as usize) }.store(TRACKED, Ordering::Release);
+    true
+}
+
+/// `socket()` converted a socket onto `fd`: tracked, with no options yet.
+/// False for a negative `fd` (a failure) or one beyond the record. The fd
+/// was just given to this thread, so no other thread writes its state now.
+#[inline(always)]
+pub fn converted(fd: c_int) -> bool {
+    match STATE.get(fd as u32 as usize) {
+        Some(state) => {
+            state.store(TRACKED, Ordering::Release);
+            true
+        }
+        None => false,
     }
 }
 
 /// The record of `fd` when it is tracked.
 #[inline(always)]
 pub fn tracked(fd: c_int) -> Option<Record> {
-    let slot = TABLE.get(fd as u32 as usize)?;
-    (slot.state.load(Ordering::Acquire) & TRACKED != 0).then_some(Record { slot })
+    let index = fd as u32 as usize;
+    let state = STATE.get(index)?;
+    (state.load(Ordering::Acquire) & TRACKED != 0).then_some(Record {
+        state,
+        entries: &ENTRY[index],
+    })
 }
 
-/// A tracked fd's slot.
+/// A tracked fd's state and entries.
 #[derive(Clone, Copy)]
 pub struct Record {
-    slot: &'static Slot,
+    state: &'static AtomicU32,
+    entries: &'static [Entry; ENTRIES],
 }
 
 /// One recorded option.
@@ -115,7 +144,7 @@ impl Record {
     /// # Safety
     /// `value` is readable for `len` bytes (as setsockopt just read them).
     pub unsafe fn add(self, level: c_int, name: c_int, value: *const c_void, len: u32) {
-        let state = &self.slot.state;
+        let state = self.state;
         let keep = len as usize <= VALUE_MAX && !value.is_null();
         let mut s = state.load(Ordering::Relaxed);
         let index = loop {
@@ -132,7 +161,7 @@ impl Record {
                 Err(now) => s = now,
             }
         };
-        let entry = &self.slot.entries[index];
+        let entry = &self.entries[index];
         entry.key.store(
             ((level as u32) << 16) | (name as u32 & 0xffff),
             Ordering::Relaxed,
@@ -156,14 +185,14 @@ impl Record {
 
     /// True when every option the program set is in the record.
     pub fn complete(self) -> bool {
-        self.slot.state.load(Ordering::Acquire) & (INCOMPLETE | WRITING) == 0
+        self.state.load(Ordering::Acquire) & (INCOMPLETE | WRITING) == 0
     }
 
     /// Calls `f` with each recorded option, in the order they were set,
     /// until it returns false; false when `f` did.
     pub fn each(self, mut f: impl FnMut(&SetOption) -> bool) -> bool {
-        let count = (self.slot.state.load(Ordering::Acquire) & COUNT) as usize;
-        for entry in &self.slot.entries[..count.min(ENTRIES)] {
+        let count = (self.state.load(Ordering::Acquire) & COUNT) as usize;
+        for entry in &self.entries[..count.min(ENTRIES)] {
             let key = entry.key.load(Ordering::Relaxed);
             let mut option = SetOption {
                 level: (key >> 16) as c_int,
@@ -183,7 +212,7 @@ impl Record {
 
     /// The fd no longer holds a socket of ours (it became TCP).
     pub fn forget(self) {
-        self.slot.state.store(0, Ordering::Release);
+        self.state.store(0, Ordering::Release);
     }
 }
 
@@ -195,7 +224,7 @@ mod tests {
     fn records_in_order_and_marks_an_overflow_incomplete() {
         let fd = 100;
         assert!(tracked(fd).is_none());
-        converted(fd);
+        assert!(converted(fd));
         let r = tracked(fd).unwrap();
         for k in 0..ENTRIES as c_int {
             let v: c_int = 1000 + k;
@@ -228,5 +257,12 @@ mod tests {
         tracked(fd).unwrap().forget();
         assert!(tracked(fd).is_none());
         assert!(tracked(-1).is_none() && tracked(SLOTS as c_int).is_none());
+        assert!(!converted(-1) && !converted(SLOTS as c_int));
+        // The fast mark works once the configuration says quiet.
+        set_fast(false);
+        assert!(!converted_fast(fd));
+        set_fast(true);
+        assert!(converted_fast(fd) && tracked(fd).is_some());
+        assert!(!converted_fast(-1) && !converted_fast(SLOTS as c_int));
     }
 }

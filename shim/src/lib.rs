@@ -50,8 +50,9 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
     }
     let call = Call::pack(domain, ty, protocol);
     let fd = next::socket(domain, ty, IPPROTO_MPTCP);
-    fdtable::converted(fd);
-    if fd < 0 || !config::quiet() {
+    // Marked for setsockopt() in one comparison and one store; a failure,
+    // an fd beyond the record or the debug log goes the long way.
+    if !fdtable::converted_fast(fd) {
         return after_mptcp(call, fd);
     }
     fd
@@ -86,10 +87,11 @@ impl Call {
         let mut word = u64::from(ty as u32) | u64::from(high) << 32;
         // Packed here, before the call, rather than after it from three
         // saved registers (what the compiler does otherwise): the empty
-        // asm hides the value's origin.
+        // asm hides the value's origin, and, not being `pure`, cannot be
+        // moved past the call into the cold branch that uses it.
         // SAFETY: an asm block with only a comment: no instruction, no
         // memory, no stack.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) word, options(pure, nomem, nostack)) };
+        unsafe { core::arch::asm!("/* {0} */", inout(reg) word, options(nomem, nostack)) };
         Call(word)
     }
     fn domain(self) -> c_int {
@@ -114,6 +116,7 @@ fn after_mptcp(call: Call, fd: c_int) -> c_int {
     let config = config::get();
     let (domain, ty, protocol) = (call.domain(), call.ty(), call.protocol());
     if fd >= 0 {
+        fdtable::converted(fd);
         if config.debug() {
             log::converted(domain, ty, protocol, fd);
         }

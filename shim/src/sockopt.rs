@@ -14,6 +14,12 @@ use mptcpize_rules::sockopt::{self as rules, Refusal, SocketState};
 
 /// The interposed `setsockopt(2)`.
 ///
+/// The hot path is a check and a tail call: a socket the shim did not
+/// convert (or whose record it dropped) needs nothing, unless the option is
+/// one whose refusal may be answered honestly (`SO_OOBINLINE`: on the
+/// connections a converted listener accepts, which are not in the record)
+/// or the debug log wants to say what happened.
+///
 /// # Safety
 /// Callable as the C library's `setsockopt()`; the pointer is passed on.
 #[cfg_attr(not(test), no_mangle)]
@@ -24,7 +30,30 @@ pub unsafe extern "C" fn setsockopt(
     value: *const c_void,
     len: u32,
 ) -> c_int {
-    let record = fdtable::tracked(fd);
+    match fdtable::tracked(fd) {
+        None if !rules::maybe_honest(level, name) && config::quiet() => {
+            // SAFETY: the program's own arguments, passed on.
+            unsafe { next::setsockopt(fd, level, name, value, len) }
+        }
+        // SAFETY: as above.
+        record => unsafe { followed(fd, level, name, value, len, record) },
+    }
+}
+
+/// A `setsockopt()` whose outcome matters: on a converted socket (a success
+/// is recorded), or one that may need an answer or a debug line.
+///
+/// # Safety
+/// As [`setsockopt`].
+#[inline(never)]
+unsafe fn followed(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: u32,
+    record: Option<fdtable::Record>,
+) -> c_int {
     // SAFETY: the program's own arguments, passed on.
     let rc = unsafe { next::setsockopt(fd, level, name, value, len) };
     if rc == 0 {
