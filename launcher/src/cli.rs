@@ -1,18 +1,12 @@
-//! The command line, declared once with clap's derive API. The man page and
-//! shell completions are generated from these same definitions.
+//! The command line, declared once with clap's derive API. The man pages and
+//! shell completions are rendered from these same definitions (see
+//! [`crate::assets`]): each command's [`Doc`] is what `--help` shows after
+//! the options, and its man page's NOTES, EXIT STATUS, ENVIRONMENT and
+//! EXAMPLES sections.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::ffi::OsString;
-
-const EXAMPLES: &str = "\
-Examples:
-  mptcpize-rs run iperf3 -c server.example      run a client over MPTCP
-  mptcpize-rs run -d curl -O http://host/file   ... and log each converted socket
-  mptcpize-rs run --no-fallback python3 app.py  fail instead of falling back to TCP
-  LD_PRELOAD=$(mptcpize-rs preload-path) prog   use the shim without the launcher
-  mptcpize-rs enable --now nginx                a systemd service, from now on
-
-See that MPTCP is in use:  ss -Mtn   nstat -az | grep MPTcp";
+use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,7 +16,7 @@ See that MPTCP is in use:  ss -Mtn   nstat -az | grep MPTcp";
     long_about = "Run unmodified TCP programs over Multipath TCP (RFC 8684).\n\n\
         Programs started by `mptcpize-rs run` open MPTCP sockets where they ask for \
         TCP ones, and fall back to TCP where the kernel has no MPTCP.",
-    after_help = EXAMPLES
+    after_help = MAIN.after_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,29 +26,245 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run PROG with its TCP sockets turned into MPTCP sockets
-    #[command(after_help = RUN_EXAMPLES)]
+    #[command(after_help = RUN.after_help())]
     Run(RunArgs),
     /// Print the absolute path of the preload library (libmptcpize.so)
-    #[command(after_help = "Example:\n  LD_PRELOAD=$(mptcpize-rs preload-path) iperf3 -c host")]
+    #[command(after_help = PRELOAD_PATH.after_help())]
     PreloadPath,
     /// Check that this host is ready for MPTCP, and how `run` would reach PROG's sockets
-    #[command(after_help = CHECK_HELP)]
+    #[command(after_help = CHECK.after_help())]
     Check(CheckArgs),
     /// Make a systemd service use MPTCP from its next start (a drop-in, never an edit)
-    #[command(after_help = ENABLE_EXAMPLES)]
+    #[command(after_help = ENABLE.after_help())]
     Enable(EnableArgs),
     /// Remove what `enable` added (only that), so the service uses TCP again
-    #[command(after_help = DISABLE_EXAMPLES)]
+    #[command(after_help = DISABLE.after_help())]
     Disable(ChangeArgs),
     /// Say which services mptcpize-rs enabled, and whether they run with MPTCP now
-    #[command(after_help = STATUS_EXAMPLES)]
+    #[command(after_help = STATUS.after_help())]
     Status(StatusArgs),
     /// Watch this network namespace's MPTCP connections and their subflows, live
-    #[command(after_help = TOP_HELP)]
+    #[command(after_help = TOP.after_help())]
     Top(TopArgs),
 }
 
-const ENABLE_EXAMPLES: &str = "\
+/// What the command line asks for: one of the subcommands users see, or
+/// `generate-assets DIR`, a build step of `make` (hidden: `--help`, the
+/// man pages and the completions, all rendered from [`Cli`] alone, do not
+/// list it).
+pub enum Invocation {
+    User(Cli),
+    GenerateAssets(PathBuf),
+}
+
+/// The hidden build-time subcommand.
+const GENERATE_ASSETS: &str = "generate-assets";
+
+/// Parses the command line; a usage error exits with clap's message and
+/// status 2, `--help` and `--version` with 0.
+pub fn parse() -> Invocation {
+    use clap::{CommandFactory, FromArgMatches};
+    let generate = clap::Command::new(GENERATE_ASSETS)
+        .hide(true)
+        .about("Render the man pages and shell completions into DIR (for make)")
+        .arg(
+            clap::Arg::new("dir")
+                .value_name("DIR")
+                .required(true)
+                .value_parser(clap::value_parser!(PathBuf)),
+        );
+    let mut matches = Cli::command().subcommand(generate).get_matches();
+    if let Some((GENERATE_ASSETS, sub)) = matches.subcommand() {
+        let dir = sub.get_one::<PathBuf>("dir").expect("required").clone();
+        return Invocation::GenerateAssets(dir);
+    }
+    Invocation::User(Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit()))
+}
+
+/// What a command's help says beyond its options.
+pub struct Doc {
+    /// More on how it works.
+    pub notes: &'static str,
+    /// Its exit codes and what each means.
+    pub exit_status: &'static str,
+    /// The environment variables it reads: name, meaning.
+    pub environment: &'static [(&'static str, &'static str)],
+    /// Command lines, each with what it does (or "").
+    pub examples: &'static [(&'static str, &'static str)],
+}
+
+impl Doc {
+    /// The text `--help` prints after the options.
+    pub fn after_help(&self) -> String {
+        let table = |rows: &[(&str, &str)]| {
+            let width = rows.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
+            rows.iter()
+                .map(|(a, b)| format!("  {a:width$}  {b}").trim_end().to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mut parts = Vec::new();
+        if !self.notes.is_empty() {
+            parts.push(self.notes.to_string());
+        }
+        parts.push(format!("Exit status: {}", self.exit_status));
+        if !self.environment.is_empty() {
+            parts.push(format!("Environment:\n{}", table(self.environment)));
+        }
+        parts.push(format!("Examples:\n{}", table(self.examples)));
+        parts.join("\n\n")
+    }
+}
+
+/// The Doc of `mptcpize-rs` (None) or of one of its subcommands.
+pub fn doc(subcommand: Option<&str>) -> &'static Doc {
+    match subcommand {
+        None => &MAIN,
+        Some("run") => &RUN,
+        Some("preload-path") => &PRELOAD_PATH,
+        Some("check") => &CHECK,
+        Some("enable") => &ENABLE,
+        Some("disable") => &DISABLE,
+        Some("status") => &STATUS,
+        Some("top") => &TOP,
+        Some(other) => unreachable!("no Doc for the subcommand {other}"),
+    }
+}
+
+/// The pages of other programs a user of this one reads (SEE ALSO).
+pub const SEE_ALSO: &[&str] = &[
+    "ss(8)",
+    "ip-mptcp(8)",
+    "nstat(8)",
+    "systemd.exec(5)",
+    "systemctl(1)",
+    "ld.so(8)",
+    "env(1)",
+];
+
+/// The variables `run` (and the shim it preloads) read.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "MPTCPIZE_LIB",
+        "the preload library to use (default: next to mptcpize-rs, then \
+             ../lib/mptcpize-rs/ relative to it, then the directory compiled in)",
+    ),
+    (
+        "MPTCPIZE_DEBUG=1",
+        "log each converted socket and fallback on stderr (MPTCPWRAP_DEBUG=1 too)",
+    ),
+    ("MPTCPIZE_FALLBACK=0", "fail instead of falling back to TCP"),
+    (
+        "MPTCPIZE_STRICT_OPTIONS=1",
+        "keep the error of a socket option MPTCP refuses",
+    ),
+    ("MPTCPIZE_REPORT", "stderr or a file: what --report sets"),
+    (
+        "LD_PRELOAD, GODEBUG",
+        "kept: the shim and multipathtcp=1 are added once",
+    ),
+    (
+        "",
+        "An empty value is unset; 0, no, false, off and n mean off in every variable.",
+    ),
+];
+
+const MAIN: Doc = Doc {
+    notes: "See that MPTCP is in use:  ss -Mtn   nstat -az | grep MPTcp",
+    exit_status: "the subcommand's (see its --help); 2 for a usage error.",
+    environment: ENVIRONMENT,
+    examples: &[
+        (
+            "mptcpize-rs run iperf3 -c server.example",
+            "run a client over MPTCP",
+        ),
+        (
+            "mptcpize-rs run -d curl -O http://host/file",
+            "... and log each converted socket",
+        ),
+        (
+            "mptcpize-rs run --no-fallback python3 app.py",
+            "fail instead of falling back to TCP",
+        ),
+        (
+            "LD_PRELOAD=$(mptcpize-rs preload-path) prog",
+            "use the shim without the launcher",
+        ),
+        (
+            "mptcpize-rs enable --now nginx",
+            "a systemd service, from now on",
+        ),
+        ("mptcpize-rs check", "is this host ready for MPTCP?"),
+    ],
+};
+
+const RUN: Doc = Doc {
+    notes: "\
+PROG is found through PATH and executed in place of mptcpize-rs, in both
+modes: no shell, so it keeps the pid, signals, terminal and exit status of
+its own. Seccomp mode sets no_new_privs: set-ID programs that PROG's
+descendants start run without their privileges (-d says so).",
+    exit_status: "PROG's own; 127 if PROG was not found, 126 if it could not be \
+executed, 125 if mptcpize-rs itself failed, 2 for a usage error.",
+    environment: ENVIRONMENT,
+    examples: &[
+        ("mptcpize-rs run iperf3 -c server.example", ""),
+        ("mptcpize-rs run -d -- nc -l 5201", ""),
+        ("mptcpize-rs run --no-fallback curl http://host/", ""),
+        (
+            "mptcpize-rs run --mode seccomp busybox wget http://host/file",
+            "",
+        ),
+        ("mptcpize-rs run --report=conns.log iperf3 -c host", ""),
+    ],
+};
+
+const PRELOAD_PATH: Doc = Doc {
+    notes: "",
+    exit_status: "0, or 1 when no preload library is found (the message names every \
+path tried).",
+    environment: &[("MPTCPIZE_LIB", "the library to print, when set")],
+    examples: &[("LD_PRELOAD=$(mptcpize-rs preload-path) iperf3 -c host", "")],
+};
+
+const CHECK: Doc = Doc {
+    notes: "\
+One line per item: ok, info, WARN (MPTCP works, but less well than it could:
+no extra subflow will open on that path) or FAIL (MPTCP cannot be used). Paths
+are judged one by one: the address connections start from, and for every
+other address its endpoint, its route (the kernel's lookup with that source
+and interface), the policy rules and rp_filter. Each problem ends with
+`fix: COMMANDS`, runnable as printed.",
+    exit_status: "0 when MPTCP can be used (even with warnings), 1 when it cannot \
+(or --fix or --peer failed), 127/126 when PROG cannot be found or executed, 2 for a \
+usage error.",
+    environment: &[],
+    examples: &[
+        ("mptcpize-rs check", ""),
+        ("mptcpize-rs check --role server", ""),
+        (
+            "mptcpize-rs check --peer 192.0.2.7:5201",
+            "open a connection, see its subflows",
+        ),
+        (
+            "mptcpize-rs check --fix --dry-run",
+            "print the fixes, change nothing",
+        ),
+        (
+            "mptcpize-rs check --fix",
+            "apply them (until the next reboot)",
+        ),
+        (
+            "mptcpize-rs check --fix --persist",
+            "... and keep them across reboots",
+        ),
+        ("mptcpize-rs check --json | jq '.paths[]'", ""),
+        ("mptcpize-rs check /usr/bin/iperf3", ""),
+    ],
+};
+
+const ENABLE: Doc = Doc {
+    notes: "\
 Judges the program of every ExecStart= line as `run` judges PROG (one line
 each, and why). Writes <unit>.d/90-mptcpize.conf setting LD_PRELOAD (the
 shim, after any preload the unit already has) and GODEBUG=multipathtcp=1;
@@ -63,43 +273,84 @@ ExecStart= line in `mptcpize-rs run --mode seccomp --` (prefixes, specifiers
 and $VARs kept). Then runs systemctl daemon-reload. For socket-activated
 services, also a drop-in with SocketProtocol=mptcp for their .socket units
 (systemd 257 and later). A drop-in of ours that you edited is never
-replaced or removed without --force.
+replaced or removed without --force.",
+    exit_status: "0 on success, 1 on an error (nothing is changed then), 2 for a \
+usage error.",
+    environment: &[],
+    examples: &[
+        (
+            "mptcpize-rs enable nginx",
+            "from nginx.service's next restart",
+        ),
+        (
+            "mptcpize-rs enable --now nginx.service",
+            "... and restart it now",
+        ),
+        (
+            "mptcpize-rs enable haproxy@edge.service",
+            "one instance of a template",
+        ),
+        (
+            "mptcpize-rs enable --runtime redis",
+            "until the next reboot (/run/systemd/system)",
+        ),
+        (
+            "mptcpize-rs enable --user syncthing",
+            "your own service (~/.config/systemd/user)",
+        ),
+        (
+            "mptcpize-rs enable --root /mnt/image nginx",
+            "offline, in an image or chroot",
+        ),
+        (
+            "mptcpize-rs enable --dry-run nginx",
+            "print the drop-in, change nothing",
+        ),
+        (
+            "mptcpize-rs enable --mode seccomp app",
+            "wrap its command lines in `run --mode seccomp`",
+        ),
+    ],
+};
 
-Examples:
-  mptcpize-rs enable nginx                     from nginx.service's next restart
-  mptcpize-rs enable --now nginx.service       ... and restart it now
-  mptcpize-rs enable haproxy@edge.service      one instance of a template
-  mptcpize-rs enable --runtime redis           until the next reboot (/run/systemd/system)
-  mptcpize-rs enable --user syncthing          your own service (~/.config/systemd/user)
-  mptcpize-rs enable --root /mnt/image nginx   offline, in an image or chroot
-  mptcpize-rs enable --dry-run nginx           print the drop-in, change nothing
-  mptcpize-rs enable --mode seccomp app        wrap its command lines in `run --mode seccomp`";
-
-const DISABLE_EXAMPLES: &str = "\
+const DISABLE: Doc = Doc {
+    notes: "\
 Removes only the drop-ins mptcpize-rs wrote (and the .d directories it
-created, if left empty), then runs systemctl daemon-reload.
+created, if left empty), then runs systemctl daemon-reload.",
+    exit_status: "0 on success, 1 on an error (nothing is changed then), 2 for a \
+usage error.",
+    environment: &[],
+    examples: &[
+        (
+            "mptcpize-rs disable nginx",
+            "TCP again from the next restart",
+        ),
+        ("mptcpize-rs disable --now nginx", "... and restart it now"),
+        ("mptcpize-rs disable --runtime redis", ""),
+        ("mptcpize-rs disable --user syncthing", ""),
+        ("mptcpize-rs disable --root /mnt/image nginx", ""),
+    ],
+};
 
-Examples:
-  mptcpize-rs disable nginx                    TCP again from the next restart
-  mptcpize-rs disable --now nginx              ... and restart it now
-  mptcpize-rs disable --runtime redis
-  mptcpize-rs disable --user syncthing
-  mptcpize-rs disable --root /mnt/image nginx";
-
-const STATUS_EXAMPLES: &str = "\
+const STATUS: Doc = Doc {
+    notes: "\
 Without UNIT: one line for each unit enabled by mptcpize-rs (persistent and
 runtime drop-ins of the manager selected). Only what is on disk is reported:
-a drop-in an admin edited is named as such.
-
-Exit status: 0 when every UNIT is enabled by mptcpize-rs, 3 when one is not,
-1 on error.
-
-Examples:
-  mptcpize-rs status                           every unit enabled by mptcpize-rs
-  mptcpize-rs status nginx                     active / enabled, takes effect on restart
-  mptcpize-rs status nginx redis --json        for scripts
-  mptcpize-rs status --user syncthing
-  mptcpize-rs status --root /mnt/image nginx";
+a drop-in an admin edited is named as such.",
+    exit_status: "0 when every UNIT is enabled by mptcpize-rs, 3 when one is not, \
+1 on error, 2 for a usage error.",
+    environment: &[],
+    examples: &[
+        ("mptcpize-rs status", "every unit enabled by mptcpize-rs"),
+        (
+            "mptcpize-rs status nginx",
+            "active / enabled, takes effect on restart",
+        ),
+        ("mptcpize-rs status nginx redis --json", "for scripts"),
+        ("mptcpize-rs status --user syncthing", ""),
+        ("mptcpize-rs status --root /mnt/image nginx", ""),
+    ],
+};
 
 /// Which unit, of which service manager.
 #[derive(Args, Debug)]
@@ -134,8 +385,8 @@ pub struct ScopeArgs {
     #[arg(long)]
     pub runtime: bool,
     /// Work offline on the unit files of the image or chroot at DIR
-    #[arg(long, value_name = "DIR", conflicts_with = "user")]
-    pub root: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, conflicts_with = "user")]
+    pub root: Option<PathBuf>,
 }
 
 /// Options of the subcommands that change something.
@@ -166,8 +417,8 @@ pub struct EnableArgs {
     pub change: ChangeArgs,
     /// The shim to preload, as the service sees it (default: the one `run` uses; with --root,
     /// /usr/local/lib/mptcpize-rs/libmptcpize.so in the image)
-    #[arg(long, value_name = "PATH")]
-    pub shim: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
+    pub shim: Option<PathBuf>,
     /// How the service's programs are reached: auto (each ExecStart= program judged as `run`
     /// judges PROG: seccomp when one is statically linked or Go before 1.21), preload
     /// (LD_PRELOAD drop-in; refused for such programs without --force), or seccomp (every
@@ -175,33 +426,6 @@ pub struct EnableArgs {
     #[arg(long, value_enum, default_value_t = RunMode::Auto)]
     pub mode: RunMode,
 }
-
-const RUN_EXAMPLES: &str = "\
-PROG is found through PATH and executed in place of mptcpize-rs, in both
-modes: no shell, so it keeps the pid, signals, terminal and exit status of
-its own. Seccomp mode sets no_new_privs: set-ID programs that PROG's
-descendants start run without their privileges (-d says so).
-
-Exit status: PROG's own; 127 if PROG was not found, 126 if it could not be
-executed, 125 if mptcpize-rs itself failed, 2 for a usage error.
-
-Environment:
-  MPTCPIZE_LIB        the preload library to use (default: next to mptcpize-rs,
-                      then ../lib/mptcpize-rs/ relative to it)
-  MPTCPIZE_DEBUG=1    log each converted socket and fallback on stderr
-                      (MPTCPWRAP_DEBUG=1 too)
-  MPTCPIZE_FALLBACK=0 fail instead of falling back to TCP
-  MPTCPIZE_STRICT_OPTIONS=1
-                      keep the error of a socket option MPTCP refuses
-  MPTCPIZE_REPORT     stderr or a file: what --report sets
-  An empty value is unset; 0, no, false, off and n mean off in every variable.
-
-Examples:
-  mptcpize-rs run iperf3 -c server.example
-  mptcpize-rs run -d -- nc -l 5201
-  mptcpize-rs run --no-fallback curl http://host/
-  mptcpize-rs run --mode seccomp busybox wget http://host/file
-  mptcpize-rs run --report=conns.log iperf3 -c host";
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -220,11 +444,12 @@ pub struct RunArgs {
     #[arg(
         long,
         value_name = "FILE",
+        value_hint = ValueHint::FilePath,
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "stderr"
     )]
-    pub report: Option<std::path::PathBuf>,
+    pub report: Option<PathBuf>,
     /// How to reach PROG's sockets: preload (LD_PRELOAD, dynamic programs),
     /// seccomp (a supervisor answers the socket() system calls of the whole
     /// process tree: static programs, Go before 1.21), or auto (chosen from
@@ -232,7 +457,13 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = RunMode::Auto)]
     pub mode: RunMode,
     /// The program to run, and its arguments
-    #[arg(value_name = "PROG", required = true, trailing_var_arg = true, num_args = 1..)]
+    #[arg(
+        value_names = ["PROG", "ARGS"],
+        value_hint = ValueHint::CommandWithArguments,
+        required = true,
+        trailing_var_arg = true,
+        num_args = 1..
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -255,28 +486,6 @@ pub enum CheckRole {
     Server,
     Both,
 }
-
-const CHECK_HELP: &str = "\
-One line per item: ok, info, WARN (MPTCP works, but less well than it could:
-no extra subflow will open on that path) or FAIL (MPTCP cannot be used). Paths
-are judged one by one: the address connections start from, and for every
-other address its endpoint, its route (the kernel's lookup with that source
-and interface), the policy rules and rp_filter. Each problem ends with
-`fix: COMMANDS`, runnable as printed.
-
-Exit status: 0 when MPTCP can be used (even with warnings), 1 when it cannot
-(or --fix or --peer failed), 127/126 when PROG cannot be found or executed,
-2 for a usage error.
-
-Examples:
-  mptcpize-rs check
-  mptcpize-rs check --role server
-  mptcpize-rs check --peer 192.0.2.7:5201     open a connection, see its subflows
-  mptcpize-rs check --fix --dry-run           print the fixes, change nothing
-  mptcpize-rs check --fix                     apply them (until the next reboot)
-  mptcpize-rs check --fix --persist           ... and keep them across reboots
-  mptcpize-rs check --json | jq '.paths[]'
-  mptcpize-rs check /usr/bin/iperf3";
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -307,26 +516,40 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub persist: bool,
     /// Also say which mode `run` would use for PROG, and why
-    #[arg(value_name = "PROG")]
+    #[arg(value_name = "PROG", value_hint = ValueHint::CommandName)]
     pub prog: Option<OsString>,
 }
 
-const TOP_HELP: &str = "\
-Every MPTCP connection of the current network namespace, grouped by process
+const TOP: Doc = Doc {
+    notes: "Every MPTCP connection of the current network namespace, grouped by process
 (pid, command, and how it got MPTCP: shim, seccomp, godebug or native), each
 with its subflows: addresses, interface, state, flags, bytes, rates, RTT.
 Subflows that come up, close or start failing are shown as events. Read from
 the kernel (sock_diag, as `ss -Mi` does) and /proc: no change to the programs.
-
 On a terminal: a live view (q quits, arrows scroll). Otherwise plain lines,
-one block per interval. NO_COLOR turns colours off.
-
-Examples:
-  mptcpize-rs top                              the live view
-  mptcpize-rs top -p 1234 -d 0.5               one process, twice a second
-  mptcpize-rs top --unit nginx                 the processes of nginx.service
-  mptcpize-rs top --peer 192.0.2.7             connections with one peer
-  mptcpize-rs top --once --json | jq .         one look, for scripts";
+one block per interval.",
+    exit_status: "0; 1 when the kernel's sockets cannot be read; 2 for a usage error.",
+    environment: &[("NO_COLOR", "set and not empty: no colours in the live view")],
+    examples: &[
+        ("mptcpize-rs top", "the live view"),
+        (
+            "mptcpize-rs top -p 1234 -d 0.5",
+            "one process, twice a second",
+        ),
+        (
+            "mptcpize-rs top --unit nginx",
+            "the processes of nginx.service",
+        ),
+        (
+            "mptcpize-rs top --peer 192.0.2.7",
+            "connections with one peer",
+        ),
+        (
+            "mptcpize-rs top --once --json | jq .",
+            "one look, for scripts",
+        ),
+    ],
+};
 
 #[derive(Args, Debug)]
 pub struct TopArgs {
@@ -359,4 +582,28 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .and_then(|v| std::time::Duration::try_from_secs_f64(v).ok())
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{s:?} is not a number of seconds above 0 (such as 1 or 0.5)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_has_a_doc_with_examples_of_itself() {
+        for sub in Cli::command().get_subcommands() {
+            let doc = doc(Some(sub.get_name()));
+            let call = format!("mptcpize-rs {}", sub.get_name());
+            assert!(
+                doc.examples.iter().all(|(cmd, _)| cmd.contains(&call)),
+                "{}",
+                sub.get_name()
+            );
+        }
+    }
 }

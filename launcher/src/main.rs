@@ -25,7 +25,6 @@ mod systemd;
 pub mod target;
 mod top;
 
-use clap::Parser;
 use std::ffi::{c_char, c_int};
 
 /// The C entry point (see the top of the file for why not Rust's). Unit
@@ -47,13 +46,10 @@ fn run_command() -> u8 {
 }
 
 fn try_main() -> Result<u8, error::Error> {
-    // `mptcpize-rs generate-assets DIR` (for `make`): outside the clap
-    // definition, so that the man pages and completions it renders from that
-    // definition do not list it.
-    if let Some(dir) = assets::requested() {
-        return assets::generate(&dir);
-    }
-    let cli = cli::Cli::parse();
+    let cli = match cli::parse() {
+        cli::Invocation::User(cli) => cli,
+        cli::Invocation::GenerateAssets(dir) => return assets::generate(&dir),
+    };
     Ok(match cli.command {
         cli::Command::Run(args) => run::run(args)?,
         cli::Command::PreloadPath => locate::print_preload_path()?,

@@ -28,8 +28,9 @@ fn resolve_socket() -> SocketFn {
     // preconditions; it returns NULL when there is no such symbol.
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"socket".as_ptr()) };
     let f: SocketFn = if f.is_null() {
-        // A C library without socket() (never seen): fail each call.
-        no_socket
+        // No dlsym: glibc before 2.34 in a program that does not load
+        // libdl.so.2 (the shim does not need it: see preload-link/).
+        raw_socket
     } else {
         // SAFETY: `f` is the address dlsym gave for `socket`, whose C type is
         // int socket(int, int, int).
@@ -46,10 +47,13 @@ unsafe extern "C" fn lazy_socket(domain: c_int, ty: c_int, protocol: c_int) -> c
     unsafe { resolve_socket()(domain, ty, protocol) }
 }
 
-/// Stands in for a `socket()` the C library does not have: ENOSYS.
-unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
-    mptcpize_preload::errno::set(libc::ENOSYS);
-    -1
+/// The next `socket()` when dlsym is not there to find it: the system call
+/// itself, which is all glibc's `socket()` does (a library preloaded after
+/// ours that interposes socket() is then bypassed).
+unsafe extern "C" fn raw_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: socket(2) takes three integers; syscall() returns -1 and sets
+    // errno on failure, as socket() does.
+    unsafe { libc::syscall(libc::SYS_socket, domain, ty, protocol) as c_int }
 }
 
 /// Calls the next `socket()`.
@@ -57,7 +61,7 @@ unsafe extern "C" fn no_socket(_: c_int, _: c_int, _: c_int) -> c_int {
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let f = NEXT.load(Ordering::Relaxed);
     // SAFETY: NEXT only ever holds a function of socket()'s C type:
-    // lazy_socket, no_socket or what dlsym found for `socket`.
+    // lazy_socket, raw_socket or what dlsym found for `socket`.
     unsafe { core::mem::transmute::<*mut c_void, SocketFn>(f)(domain, ty, protocol) }
 }
 
@@ -73,7 +77,8 @@ fn resolve_setsockopt() -> SetsockoptFn {
     // SAFETY: as for socket.
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"setsockopt".as_ptr()) };
     let f: SetsockoptFn = if f.is_null() {
-        no_setsockopt
+        // No dlsym (as for socket): the system call.
+        raw_setsockopt
     } else {
         // SAFETY: dlsym's address for `setsockopt`, whose C type is
         // int setsockopt(int, int, int, const void *, socklen_t).
@@ -96,16 +101,18 @@ unsafe extern "C" fn lazy_setsockopt(
     unsafe { resolve_setsockopt()(fd, level, name, value, len) }
 }
 
-/// Stands in for a `setsockopt()` the C library does not have: ENOSYS.
-unsafe extern "C" fn no_setsockopt(
-    _: c_int,
-    _: c_int,
-    _: c_int,
-    _: *const c_void,
-    _: u32,
+/// The next `setsockopt()` when dlsym is not there to find it (as for
+/// socket): the system call, which is all glibc's `setsockopt()` does.
+unsafe extern "C" fn raw_setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: u32,
 ) -> c_int {
-    mptcpize_preload::errno::set(libc::ENOSYS);
-    -1
+    // SAFETY: setsockopt(2)'s arguments as the caller gave them (the caller
+    // vouches for `value` and `len`); -1 and errno on failure.
+    unsafe { libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len) as c_int }
 }
 
 /// Calls the next `setsockopt()`.

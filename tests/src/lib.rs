@@ -1,8 +1,9 @@
 //! Helpers for the integration tests (and the benchmark, `xtask`): the built
 //! artifacts, the root/MPTCP precondition, network namespaces joined by
 //! rate-limited and optionally delayed paths (the multipath testbed),
-//! threads inside a namespace, interface counters sampled over time, and
-//! child processes that never outlive a test.
+//! threads inside a namespace, interface counters sampled over time,
+//! child processes that never outlive a test, and what we ship (`make
+//! install`, the packages, a Debian 11 root to run them in).
 //!
 //! Every resource here cleans up in `Drop`, so a failing (panicking) test
 //! leaves no namespace, link or process behind; a process ended by a signal
@@ -17,6 +18,7 @@ pub mod netns;
 pub mod proc;
 pub mod require;
 pub mod sampler;
+pub mod shipped;
 pub mod systemd;
 
 pub use artifacts::{bin, launcher, preload_with_report, report_library, shim};
