@@ -76,34 +76,6 @@ pub fn preload_with_report() -> String {
     format!("{}:{}", report_library().display(), shim().display())
 }
 
-/// A fresh directory under `target/` (tests keep their files out of /tmp),
-/// removed with everything in it on drop.
-pub struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    pub fn new() -> ScratchDir {
-        let dir = built().join("scratch").join(crate::netns::unique_name());
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        ScratchDir(dir)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Default for ScratchDir {
-    fn default() -> Self {
-        ScratchDir::new()
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// Scratch directories moved to [`crate::common`]; this name stays for
+/// the tests that import it from here.
+pub use crate::common::ScratchDir;

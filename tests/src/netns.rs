@@ -10,6 +10,7 @@
 //! interrupted (the xtask CLI) calls [`teardown_all`] from its SIGINT/SIGTERM
 //! handler, and [`remove_stale`] removes what a killed run left behind.
 
+use crate::common::{CounterWatch, Counters};
 use crate::delay::DelayLine;
 use crate::proc::{run, Child, Output};
 use std::collections::HashMap;
@@ -116,6 +117,19 @@ impl Netns {
         self.counters().get(name).copied().unwrap_or(0)
     }
 
+    /// Reads counter `name` now, to assert later how much it grew.
+    pub fn watch(&self, name: &'static str) -> CounterWatch<'_> {
+        CounterWatch::new(self, name)
+    }
+
+    /// `mptcpize-rs ARGS…` inside the namespace (see [`crate::mptcpize`]).
+    pub fn mptcpize(&self, args: &[&str]) -> Command {
+        let mut cmd = self.cmd(crate::launcher());
+        crate::common::clean_env(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+
     /// `ss args…` in this namespace.
     pub fn ss(&self, args: &[&str]) -> String {
         self.exec("ss", args)
@@ -126,8 +140,8 @@ impl Netns {
     /// and waits until it listens.
     pub fn echo_server(&self, addr: &str, shimmed: bool, extra: &[&str]) -> Child {
         let mut cmd = if shimmed {
-            let mut c = self.cmd(crate::launcher());
-            c.args(["run", "--"]).arg(crate::bin("echo-server"));
+            let mut c = self.mptcpize(&["run", "--"]);
+            c.arg(crate::bin("echo-server"));
             c
         } else {
             self.cmd(crate::bin("echo-server"))
@@ -136,6 +150,25 @@ impl Netns {
         let mut server = Child::spawn(cmd);
         server.wait_for_line("listening on", Duration::from_secs(30));
         server
+    }
+
+    /// Runs the `echo-client` example in this namespace under
+    /// `mptcpize-rs run RUN_FLAGS…`, sending `bytes` to `addr`, and returns
+    /// what it printed, whatever its exit.
+    pub fn echo_client(&self, run_flags: &[&str], addr: &str, bytes: u64) -> Output {
+        let mut cmd = self.mptcpize(&["run"]);
+        cmd.args(run_flags)
+            .arg("--")
+            .arg(crate::bin("echo-client"))
+            .arg(addr)
+            .arg(bytes.to_string());
+        run(cmd, Duration::from_secs(30))
+    }
+}
+
+impl Counters for Netns {
+    fn counter(&self, name: &str) -> u64 {
+        Netns::counter(self, name)
     }
 }
 
@@ -454,6 +487,11 @@ impl Testbed {
     /// The server's address on path 0, where clients connect.
     pub fn server_ip(&self) -> Ipv4Addr {
         self.paths[0].server_ip
+    }
+
+    /// `IP:port` of the server's first address, for a client to connect to.
+    pub fn server_addr(&self, port: u16) -> String {
+        format!("{}:{port}", self.server_ip())
     }
 
     /// Takes path `k` down (`ip link set … down` on both of its ends, as a

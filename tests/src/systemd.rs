@@ -15,7 +15,7 @@
 //! everything inside) and removes that cgroup subtree, also when the test
 //! panics.
 
-use crate::artifacts::ScratchDir;
+use crate::common::{CounterWatch, Counters, ScratchDir};
 use crate::proc::{run, Child, Output};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -89,8 +89,8 @@ impl Image {
 
     /// Runs `mptcpize-rs ARGS… --root IMAGE`.
     pub fn mptcpize(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(crate::launcher());
-        cmd.args(args).arg("--root").arg(self.root());
+        let mut cmd = crate::mptcpize(args);
+        cmd.arg("--root").arg(self.root());
         run(cmd, Duration::from_secs(30))
     }
 
@@ -139,24 +139,51 @@ pub fn snapshot(dir: &Path) -> Snapshot {
 /// The boot script, run as PID 1 of the new namespaces by `sh -c`. It checks
 /// it is not in the host's mount and network namespaces, makes /run, /tmp,
 /// /var/tmp and /etc/systemd/system private, checks that took, moves into a
-/// cgroup of its own and only then executes systemd.
+/// cgroup of its own and only then executes systemd. The directories named
+/// after its first four arguments (the checkout and the build's directory)
+/// stay where they are even when they are under /tmp (CI clones into a
+/// `mktemp -d` directory): they are bound aside on a private tmpfs on /mnt
+/// first and bound back at their paths inside the fresh /tmp, which is then
+/// made root's alone (mode 0755) so that the build's shim passes the rule
+/// for system services as an installed one does.
 const BOOT: &str = r#"
 set -eu
 etc=$1 cg=$2 host_mnt=$3 host_net=$4
+shift 4
 die() { echo "boot: $*" >&2; exit 1; }
 [ "$$" = 1 ] || die "not PID 1 of a new PID namespace"
 [ "$(readlink /proc/self/ns/mnt)" != "$host_mnt" ] || die "still in the host's mount namespace"
 [ "$(readlink /proc/self/ns/net)" != "$host_net" ] || die "still in the host's network namespace"
 mount --make-rprivate /
+[ -d /mnt ] || die "no /mnt to keep the test's directories aside on"
+mount -t tmpfs -o mode=0700 mptcpize-keep /mnt
+n=0
+for k in "$@"; do
+  n=$((n + 1))
+  mkdir "/mnt/$n"
+  mount --rbind "$k" "/mnt/$n"
+done
 mount -t tmpfs -o mode=0755 mptcpize-test /run
 mount -t tmpfs -o mode=1777 mptcpize-test /tmp
 mount -t tmpfs -o mode=1777 mptcpize-test /var/tmp
-mount --bind "$etc" /etc/systemd/system
 for d in /run /tmp /var/tmp; do
   [ "$(findmnt -n -o FSTYPE --mountpoint "$d")" = tmpfs ] || die "$d is not a private tmpfs"
   # Fresh: nothing in it but what mount(8) itself keeps in /run/mount.
   [ -z "$(ls -A "$d" | grep -vx mount)" ] || die "$d is not empty"
 done
+n=0
+for k in "$@"; do
+  n=$((n + 1))
+  if [ ! -d "$k" ]; then
+    mkdir -p "$k"
+    mount --rbind "/mnt/$n" "$k"
+    # The shim rule refuses a shim below a directory others may write to:
+    # the private /tmp (or /var/tmp, /run) that now holds it is root's alone.
+    chmod 0755 "/$(echo "$k" | cut -d/ -f2)"
+  fi
+done
+umount -l /mnt
+mount --bind "$etc" /etc/systemd/system
 [ -e /etc/systemd/system/.mptcpize-test ] || die "/etc/systemd/system is not the test's own"
 # A cgroup subtree of its own (cgroup2, or the hybrid layout's named and
 # unified hierarchies), which systemd takes as its root.
@@ -280,7 +307,9 @@ impl BootedSystemd {
         .arg(&etc)
         .arg(&cgroup)
         .arg(ns_link("mnt"))
-        .arg(ns_link("net"));
+        .arg(ns_link("net"))
+        .arg(std::fs::canonicalize(crate::artifacts::workspace()).expect("the checkout"))
+        .arg(crate::artifacts::built());
         let unshare = Child::spawn(cmd);
         let mut booted = BootedSystemd {
             etc,
@@ -437,6 +466,26 @@ impl BootedSystemd {
             .get(name)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Reads counter `name` inside now, to assert later how much it grew.
+    pub fn watch(&self, name: &'static str) -> CounterWatch<'_> {
+        CounterWatch::new(self, name)
+    }
+
+    /// Runs `mptcpize-rs ARGS…` inside (see [`crate::mptcpize`]) and
+    /// returns its output, whatever its exit.
+    pub fn mptcpize(&self, args: &[&str]) -> Output {
+        let mut cmd = self.cmd(crate::launcher());
+        crate::common::clean_env(&mut cmd);
+        cmd.args(args);
+        run(cmd, Duration::from_secs(60))
+    }
+}
+
+impl Counters for BootedSystemd {
+    fn counter(&self, name: &str) -> u64 {
+        BootedSystemd::counter(self, name)
     }
 }
 

@@ -9,7 +9,7 @@ mod check_support;
 
 use check_support::{check, check_json as json, T};
 use mptcpize_tests::proc::{run, Output};
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
+use mptcpize_tests::{bin, require_root_mptcp, Netns, Testbed};
 
 /// The line of `item`, panicking with the whole output when there is none.
 fn line<'a>(out: &'a Output, item: &str) -> &'a str {
@@ -191,8 +191,8 @@ fn check_prog_says_which_mode_run_would_use() {
             && program.contains("dynamically linked"),
         "{out}"
     );
-    let mut cmd = ns.cmd(launcher());
-    cmd.args(["check", "--json"]).arg(&server);
+    let mut cmd = ns.mptcpize(&["check", "--json"]);
+    cmd.arg(&server);
     let j: serde_json::Value = serde_json::from_str(&run(cmd, T).stdout).unwrap();
     assert_eq!(j["program"]["mode"], "preload");
     assert_eq!(j["program"]["dynamic"], true);

@@ -17,7 +17,7 @@ mod check_support;
 use check_support::{check, check_json, T};
 use mptcpize_tests::netns::sh;
 use mptcpize_tests::proc::{run, Child, Output};
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed};
+use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed, MP_JOIN_ACK_RX};
 
 const PORT: u16 = 7411;
 
@@ -100,12 +100,11 @@ fn state(ns: &Netns) -> String {
 /// `mptcpize-rs run`; returns how many joins the server completed and the
 /// bytes the client sent by interface `second_if`.
 fn transfer(client: &Netns, server: &Netns, to: &str, second_if: &str) -> (u64, u64) {
-    let joins = server.counter("MPTcpExtMPJoinAckRx");
+    let joins = server.watch(MP_JOIN_ACK_RX);
     let tx_before = tx_bytes(client, second_if);
     let srv = server.echo_server(&format!("0.0.0.0:{PORT}"), true, &["--once"]);
-    let mut cmd = client.cmd(launcher());
-    cmd.args(["run", "--"])
-        .arg(bin("echo-client"))
+    let mut cmd = client.mptcpize(&["run", "--"]);
+    cmd.arg(bin("echo-client"))
         .arg(format!("{to}:{PORT}"))
         .arg((8u64 << 20).to_string());
     let out = run(cmd, T);
@@ -113,10 +112,7 @@ fn transfer(client: &Netns, server: &Netns, to: &str, second_if: &str) -> (u64, 
     assert!(out.stdout.contains("intact"), "{out}");
     assert!(out.stdout.contains("socket MPTCP"), "{out}");
     srv.finish(T);
-    (
-        server.counter("MPTcpExtMPJoinAckRx") - joins,
-        tx_bytes(client, second_if) - tx_before,
-    )
+    (joins.grown(), tx_bytes(client, second_if) - tx_before)
 }
 
 fn tx_bytes(ns: &Netns, dev: &str) -> u64 {
@@ -970,7 +966,7 @@ fn ipv6_routed_client_gets_routing_by_source_and_its_subflow() {
     ready(&check(&r.client, &["--role", "client"]));
 
     let srv = r.server.echo_server(&format!("[::]:{PORT}"), true, &[]);
-    let joins = r.server.counter("MPTcpExtMPJoinAckRx");
+    let joins = r.server.watch(MP_JOIN_ACK_RX);
     let peer = format!("[fd42:9::2]:{PORT}");
     let out = check(&r.client, &["--role", "client", "--peer", &peer]);
     assert!(
@@ -979,6 +975,6 @@ fn ipv6_routed_client_gets_routing_by_source_and_its_subflow() {
         )),
         "{out}"
     );
-    assert!(r.server.counter("MPTcpExtMPJoinAckRx") > joins);
+    joins.assert_grew("no subflow joined on the path check named");
     drop(srv);
 }

@@ -4,7 +4,8 @@
 //! arrive intact.
 
 use mptcpize_tests::{
-    artifacts::ScratchDir, bin, launcher, require_program, require_root_mptcp, Child, Testbed,
+    bin, require_program, require_root_mptcp, write_pattern, Child, ScratchDir, Testbed,
+    MP_CAPABLE_SYN_RX, MP_JOIN_ACK_RX,
 };
 use std::time::Duration;
 
@@ -14,13 +15,10 @@ const T: Duration = Duration::from_secs(30);
 fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
     require_root_mptcp!();
     let bed = Testbed::new(2);
-    let addr = format!("{}:7000", bed.server_ip());
+    let addr = bed.server_addr(7000);
 
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args(["run", "--"])
-        .arg(bin("echo-server"))
-        .arg(&addr);
+    let mut server = bed.server.mptcpize(&["run", "--"]);
+    server.arg(bin("echo-server")).arg(&addr);
     let mut server = Child::spawn(server);
     let listening = server.wait_for_line("listening on", T);
     assert!(listening.contains("socket: MPTCP"), "{listening}");
@@ -30,15 +28,9 @@ fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
         "ss -Mln in the server namespace lists no MPTCP listener:\n{listeners}"
     );
 
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
-    let join_rx = bed.server.counter("MPTcpExtMPJoinAckRx");
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--"])
-        .arg(bin("echo-client"))
-        .arg(&addr)
-        .arg("8000000");
-    let out = mptcpize_tests::proc::run(client, T);
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
+    let joins = bed.server.watch(MP_JOIN_ACK_RX);
+    let out = bed.client.echo_client(&[], &addr, 8_000_000);
     out.assert_success();
     assert!(
         out.stdout.contains("socket MPTCP, MPTCP negotiated"),
@@ -50,15 +42,8 @@ fn echo_pair_negotiates_mptcp_and_uses_the_second_path() {
         "{out}"
     );
 
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the server saw no MP_CAPABLE SYN"
-    );
-    assert!(
-        bed.server.counter("MPTcpExtMPJoinAckRx") > join_rx,
-        "no subflow was established on the second path (MP_JOIN third ACK)"
-    );
+    handshakes.assert_grew_by(1, "the server saw no MP_CAPABLE SYN");
+    joins.assert_grew("no subflow was established on the second path (MP_JOIN third ACK)");
     let accepted = server.wait_for_line("accepted", T);
     assert!(accepted.contains("MPTCP negotiated"), "{accepted}");
 }
@@ -70,23 +55,18 @@ fn python_http_server_and_curl_move_a_file_over_mptcp() {
     require_program!("curl");
     let bed = Testbed::new(2);
     let dir = ScratchDir::new();
-    let data: Vec<u8> = (0..4_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    std::fs::write(dir.join("blob"), &data).unwrap();
+    let data = write_pattern(&dir.join("blob"), 4_000_000);
 
-    let mut server = bed.server.cmd(launcher());
-    server
-        .args([
-            "run",
-            "python3",
-            "-u",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-        ])
-        .arg(bed.server_ip().to_string());
+    let mut server = bed.server.mptcpize(&[
+        "run",
+        "python3",
+        "-u",
+        "-m",
+        "http.server",
+        "8080",
+        "--bind",
+    ]);
+    server.arg(bed.server_ip().to_string());
     server.current_dir(dir.path());
     let mut server = Child::spawn(server);
     server.wait_for_line("Serving HTTP", T);
@@ -95,23 +75,19 @@ fn python_http_server_and_curl_move_a_file_over_mptcp() {
         "python's listener is not MPTCP"
     );
 
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let url = format!("http://{}:8080/blob", bed.server_ip());
     let out_file = dir.join("got");
-    let mut curl = bed.client.cmd(launcher());
-    curl.args(["run", "curl", "-sS", "--max-time", "20", "-o"])
-        .arg(&out_file)
-        .arg(&url);
+    let mut curl = bed
+        .client
+        .mptcpize(&["run", "curl", "-sS", "--max-time", "20", "-o"]);
+    curl.arg(&out_file).arg(&url);
     mptcpize_tests::proc::run(curl, T).assert_success();
     assert!(
         std::fs::read(&out_file).unwrap() == data,
         "the file arrived changed"
     );
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "curl's connection was not MPTCP"
-    );
+    handshakes.assert_grew_by(1, "curl's connection was not MPTCP");
 }
 
 /// The README's first run works and says what it should.

@@ -3,9 +3,8 @@
 //! mptcpd's `MPTCPWRAP_DEBUG` turns the debug lines on in seccomp mode as
 //! in preload mode.
 
-use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, preload_with_report, require_root_mptcp, Netns};
+use mptcpize_tests::{bin, mptcpize, preload_with_report, require_root_mptcp, Netns, ScratchDir};
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,16 +14,13 @@ const MODES: [&str; 2] = ["preload", "seccomp"];
 /// `mptcpize-rs run --mode MODE socket-threads 1 N` with `vars` set, in `ns`
 /// (or here).
 fn threads(ns: Option<&Netns>, mode: &str, n: &str, vars: &[(&str, &str)]) -> Command {
+    let run_args = ["run", "--mode", mode, "--"];
     let mut cmd = match ns {
-        Some(ns) => ns.cmd(launcher()),
-        None => Command::new(launcher()),
+        Some(ns) => ns.mptcpize(&run_args),
+        None => mptcpize(&run_args),
     };
-    cmd.args(["run", "--mode", mode, "--"])
-        .arg(bin("socket-threads"))
+    cmd.arg(bin("socket-threads"))
         .args(["1", n])
-        .env_remove("MPTCPIZE_DEBUG")
-        .env_remove("MPTCPWRAP_DEBUG")
-        .env_remove("MPTCPIZE_FALLBACK")
         .envs(vars.iter().copied());
     cmd
 }

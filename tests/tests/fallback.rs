@@ -4,7 +4,7 @@
 //! Errors that do not mean "no MPTCP" reach the program unchanged.
 
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_program, require_root_mptcp, Child, Netns};
+use mptcpize_tests::{bin, launcher, mptcpize, require_program, require_root_mptcp, Child, Netns};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -20,12 +20,7 @@ fn disabled_namespace_with_echo_server() -> (Netns, Child, String) {
 fn falls_back_to_tcp_when_mptcp_is_disabled() {
     require_root_mptcp!();
     let (ns, _server, addr) = disabled_namespace_with_echo_server();
-    let mut client = ns.cmd(launcher());
-    client
-        .args(["run", "--debug", "--"])
-        .arg(bin("echo-client"))
-        .args([&addr, "2000000"]);
-    let out = run(client, T);
+    let out = ns.echo_client(&["--debug"], &addr, 2_000_000);
     out.assert_success();
     assert!(out.stdout.contains("socket TCP, plain TCP"), "{out}");
     assert!(
@@ -46,8 +41,8 @@ fn no_fallback_fails_with_enoprotoopt() {
     require_root_mptcp!();
     let (ns, _server, addr) = disabled_namespace_with_echo_server();
     for how in [vec!["run", "--no-fallback", "--"], vec!["run"]] {
-        let mut client = ns.cmd(launcher());
-        client.args(&how).arg(bin("echo-client")).arg(&addr);
+        let mut client = ns.mptcpize(&how);
+        client.arg(bin("echo-client")).arg(&addr);
         if how.len() == 1 {
             client.env("MPTCPIZE_FALLBACK", "0");
         }
@@ -106,9 +101,7 @@ except OSError as e:
 socks.pop().close()
 print('then protocol', socket.socket().getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
 ";
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.args(["run", "python3", "-c", script]);
-    let out = run(cmd, T);
+    let out = run(mptcpize(&["run", "python3", "-c", script]), T);
     out.assert_success();
     assert!(out.stdout.contains("error 24\n"), "{out}");
     assert!(out.stdout.contains("then protocol 262"), "{out}");

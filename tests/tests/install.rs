@@ -5,9 +5,9 @@
 //! `--report`); `enable` must put the installed shim into a service. `make
 //! uninstall` must take every file away again.
 
-use mptcpize_tests::artifacts::{built, workspace, ScratchDir};
+use mptcpize_tests::artifacts::{built, workspace};
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, require_program, require_root_mptcp, Child, Netns};
+use mptcpize_tests::{bin, require_program, require_root_mptcp, Child, Netns, ScratchDir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

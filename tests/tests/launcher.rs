@@ -2,45 +2,23 @@
 //! and one-line messages of env(1), the program keeping its pid and status,
 //! the environment it gets, and where the shim is looked for.
 
-use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{launcher, shim, Output};
+use mptcpize_tests::{assert_fails, launcher, mptcpize, shim, ScratchDir};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
-fn mptcpize(args: &[&str]) -> Output {
-    let mut cmd = Command::new(launcher());
-    cmd.args(args)
-        .env_remove("LD_PRELOAD")
-        .env_remove("GODEBUG")
-        .env_remove("MPTCPIZE_LIB");
-    run(cmd, T)
-}
-
-#[track_caller]
-fn assert_fails(out: &Output, code: i32, message: &str) {
-    assert_eq!(out.code(), code, "{out}");
-    assert_eq!(out.stdout, "", "{out}");
-    let lines: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line on stderr: {out}");
-    assert!(
-        lines[0].starts_with("mptcpize-rs: ") && lines[0].contains(message),
-        "{out}"
-    );
-}
-
 #[test]
 fn exit_codes_follow_env() {
     assert_fails(
-        &mptcpize(&["run", "no-such-program-xyz"]),
+        &run(mptcpize(&["run", "no-such-program-xyz"]), T),
         127,
         "no-such-program-xyz: command not found",
     );
     assert_fails(
-        &mptcpize(&["run", "/no/such/file"]),
+        &run(mptcpize(&["run", "/no/such/file"]), T),
         127,
         "/no/such/file: no such file",
     );
@@ -49,16 +27,20 @@ fn exit_codes_follow_env() {
     std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_fails(
-        &mptcpize(&["run", script.to_str().unwrap()]),
+        &run(mptcpize(&["run", script.to_str().unwrap()]), T),
         126,
         "permission denied",
     );
-    assert_fails(&mptcpize(&["run", dir.path().to_str().unwrap()]), 126, "");
+    assert_fails(
+        &run(mptcpize(&["run", dir.path().to_str().unwrap()]), T),
+        126,
+        "",
+    );
     let orphan = dir.join("orphan");
     std::fs::write(&orphan, "#!/no/such/interpreter\n").unwrap();
     std::fs::set_permissions(&orphan, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert_fails(
-        &mptcpize(&["run", orphan.to_str().unwrap()]),
+        &run(mptcpize(&["run", orphan.to_str().unwrap()]), T),
         127,
         "orphan: bad interpreter /no/such/interpreter: no such file",
     );
@@ -72,7 +54,7 @@ fn usage_errors_exit_2() {
         &["frobnicate"],
         &[],
     ] {
-        let out = mptcpize(args);
+        let out = run(mptcpize(args), T);
         assert_eq!(out.code(), 2, "{args:?}: {out}");
         assert!(out.stderr.contains("Usage:"), "{out}");
     }
@@ -80,9 +62,8 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn missing_shim_exits_125_naming_what_was_tried() {
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "true"])
-        .env("MPTCPIZE_LIB", "/no/such/libmptcpize.so");
+    let mut cmd = mptcpize(&["run", "true"]);
+    cmd.env("MPTCPIZE_LIB", "/no/such/libmptcpize.so");
     let out = run(cmd, T);
     assert_fails(&out, 125, "cannot find the preload library libmptcpize.so; tried /no/such/libmptcpize.so (No such file or directory)");
 }
@@ -90,8 +71,7 @@ fn missing_shim_exits_125_naming_what_was_tried() {
 #[test]
 fn program_keeps_its_pid_arguments_and_exit_status() {
     // `$$` of the shell is the pid we started: exec, no fork.
-    let mut cmd = Command::new(launcher());
-    cmd.args([
+    let cmd = mptcpize(&[
         "run",
         "sh",
         "-c",
@@ -106,17 +86,13 @@ fn program_keeps_its_pid_arguments_and_exit_status() {
     assert_eq!(out.code(), 7, "{out}");
     assert_eq!(out.stdout, format!("{pid} --flag -x\n"));
     // Death by a signal is reported as the shell reports it.
-    let out = mptcpize(&["run", "sh", "-c", "kill -TERM $$"]);
+    let out = run(mptcpize(&["run", "sh", "-c", "kill -TERM $$"]), T);
     assert_eq!(out.code(), 128 + 15, "{out}");
 }
 
 fn env_of_program(vars: &[(&str, &str)], flags: &[&str]) -> String {
-    let mut cmd = Command::new(launcher());
-    cmd.env_remove("LD_PRELOAD")
-        .env_remove("GODEBUG")
-        .env_remove("MPTCPIZE_DEBUG")
-        .env_remove("MPTCPIZE_FALLBACK");
-    cmd.envs(vars.iter().copied()).arg("run").args(flags);
+    let mut cmd = mptcpize(&["run"]);
+    cmd.envs(vars.iter().copied()).args(flags);
     cmd.args([
         "sh",
         "-c",
@@ -150,16 +126,16 @@ fn environment_is_appended_never_overwritten() {
 
 #[test]
 fn help_and_version() {
-    let out = mptcpize(&["--help"]);
+    let out = run(mptcpize(&["--help"]), T);
     out.assert_success();
     assert!(
         out.stdout.contains("Examples:") && out.stdout.contains("mptcpize-rs run iperf3"),
         "{out}"
     );
-    let out = mptcpize(&["run", "--help"]);
+    let out = run(mptcpize(&["run", "--help"]), T);
     out.assert_success();
     assert!(out.stdout.contains("127 if PROG was not found"), "{out}");
-    let out = mptcpize(&["--version"]);
+    let out = run(mptcpize(&["--version"]), T);
     out.assert_success();
     assert_eq!(
         out.stdout,

@@ -8,7 +8,7 @@
 //! `cargo run --release -p xtask -- bench`.)
 
 use mptcpize_tests::netns::{netns_names, TestbedConfig};
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use mptcpize_tests::{bin, require_root_mptcp, Child, Testbed, MP_JOIN_ACK_RX};
 use std::time::Duration;
 
 const RATE_MBIT: u32 = 20;
@@ -34,11 +34,11 @@ fn after<'a>(line: &'a str, key: &str) -> &'a str {
 /// while the transfer does. Checks the sender's and the receiver's totals
 /// and hashes agree and the pattern arrived intact.
 fn transfer(bed: &Testbed, port: u16, seconds: u32, wrap: bool, during: impl FnOnce()) -> Received {
-    let addr = format!("{}:{port}", bed.server_ip());
+    let addr = bed.server_addr(port);
     let cmd = |ns: &mptcpize_tests::Netns, args: &[&str]| {
         let mut c = if wrap {
-            let mut c = ns.cmd(launcher());
-            c.args(["run", "--"]).arg(bin("bulk"));
+            let mut c = ns.mptcpize(&["run", "--"]);
+            c.arg(bin("bulk"));
             c
         } else {
             ns.cmd(bin("bulk"))
@@ -111,7 +111,7 @@ fn mptcpize_rs_uses_both_paths_and_beats_single_path_tcp() {
     let tcp = transfer(&bed, 6001, 4, false, || {});
     assert!(tcp.line.contains("socket TCP"), "{}", tcp.line);
 
-    let joins = bed.server.counter("MPTcpExtMPJoinAckRx");
+    let joins = bed.server.watch(MP_JOIN_ACK_RX);
     let before = bed.server_rx_bytes();
     let mp = transfer(&bed, 6002, 4, true, || {});
     let after = bed.server_rx_bytes();
@@ -121,10 +121,7 @@ fn mptcpize_rs_uses_both_paths_and_beats_single_path_tcp() {
         "the receiver's connection is not MPTCP with two subflows: {}",
         mp.line
     );
-    assert!(
-        bed.server.counter("MPTcpExtMPJoinAckRx") > joins,
-        "no subflow joined"
-    );
+    joins.assert_grew("no subflow joined");
     let per_path: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let total: u64 = per_path.iter().sum();
     for (k, bytes) in per_path.iter().enumerate() {
@@ -185,7 +182,7 @@ fn a_delayed_path_delays_each_way() {
         delay_ms: Some(25),
         ..TestbedConfig::default()
     });
-    let addr = format!("{}:6004", bed.server_ip());
+    let addr = bed.server_addr(6004);
     let mut server = Child::spawn({
         let mut c = bed.server.cmd(bin("bulk"));
         c.args(["serve", &addr]);

@@ -4,9 +4,11 @@
 //! a fallback to TCP when the server is not under the shim, and TCP when
 //! MPTCP is disabled. Children of the program append to the same file.
 
-use mptcpize_tests::artifacts::ScratchDir;
-use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use mptcpize_tests::proc::{run, Output};
+use mptcpize_tests::{
+    bin, mptcpize, require_program, require_root_mptcp, Child, Netns, ScratchDir, Testbed,
+    MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
+};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
@@ -25,6 +27,28 @@ fn find<'a>(lines: &[&'a str], what: &str) -> &'a str {
         .iter()
         .find(|l| l.contains(what))
         .unwrap_or_else(|| panic!("no report line with {what:?} in:\n{}", lines.join("\n")))
+}
+
+/// Asserts that the report line containing `what` ends with `end`.
+#[track_caller]
+fn assert_line_ends(lines: &[&str], what: &str, end: &str) {
+    let line = find(lines, what);
+    assert!(
+        line.ends_with(end),
+        "the report line with {what:?} does not end with {end:?}:\n{}",
+        lines.join("\n")
+    );
+}
+
+/// Runs `python3 -c SCRIPT` in `ns` under `mptcpize-rs run --report`,
+/// which must succeed.
+fn python_with_report(ns: &Netns, script: &str) -> Output {
+    let out = run(
+        ns.mptcpize(&["run", "--report", "python3", "-c", script]),
+        T,
+    );
+    out.assert_success();
+    out
 }
 
 /// Makes the server answer each client address over that address's own
@@ -49,23 +73,17 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     answer_each_client_address_on_its_link(&bed);
     let dir = ScratchDir::new();
     let server_report = dir.join("server.report");
-    let addr = format!("{}:7100", bed.server_ip());
+    let addr = bed.server_addr(7100);
 
-    let mut server = bed.server.cmd(launcher());
+    let mut server = bed.server.mptcpize(&["run"]);
     server
-        .arg("run")
         .arg(format!("--report={}", server_report.display()))
         .arg(bin("echo-server"))
         .args([&addr, "--once"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("listening on", T);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "4000000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report"], &addr, 4_000_000);
     out.assert_success();
     assert!(out.stdout.contains("intact"), "{out}");
     server.finish(T).assert_success();
@@ -73,28 +91,24 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     // The client reports on stderr by default.
     let lines = report_lines(&out.stderr);
     assert_eq!(lines.len(), 2, "{out}");
-    let conn = find(&lines, "connection to");
-    assert!(
-        conn.ends_with(&format!(
-            "connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
-        )),
-        "{conn}"
+    assert_line_ends(
+        &lines,
+        "connection to",
+        &format!("connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"),
     );
-    let exit = find(&lines, "exit:");
-    assert!(
-        exit.ends_with("exit: 1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0 fell back to TCP, 0 TCP"),
-        "{exit}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "exit: 1 socket made MPTCP, 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0 fell back to TCP, 0 TCP",
     );
 
     let text = std::fs::read_to_string(&server_report).expect("server report file");
     let lines = report_lines(&text);
     assert_eq!(lines.len(), 2, "{text}");
-    let conn = find(&lines, "connection from 10.231.0.1:");
-    assert!(
-        conn.ends_with(
-            ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"
-        ),
-        "{conn}"
+    assert_line_ends(
+        &lines,
+        "connection from 10.231.0.1:",
+        ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received",
     );
     assert!(
         find(&lines, "exit:").contains(
@@ -104,52 +118,52 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     );
 }
 
+/// Drops every packet that carries an MP_JOIN option on its way into `ns`
+/// (nft: MPTCP option subtype 1), so that no subflow can join there.
+fn drop_joins(ns: &Netns) {
+    ns.exec(
+        "nft",
+        &["add table inet mz; \
+           add chain inet mz input { type filter hook input priority 0; policy accept; }; \
+           add rule inet mz input tcp option mptcp subtype 1 drop"],
+    );
+}
+
 #[test]
 fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     require_root_mptcp!();
-    // The testbed as it is: joins from the second address get no SYN-ACK
-    // (see answer_each_client_address_on_its_link), unless it already routes
-    // by destination. Either way the report must say what the kernel has.
+    require_program!("nft");
+    // The testbed as in the test above, where the join completes, but with
+    // the server's firewall dropping every MP_JOIN: the client's second
+    // subflow stays in SYN-SENT while the first one moves the data.
     let bed = Testbed::new(2);
-    let addr = format!("{}:7104", bed.server_ip());
+    answer_each_client_address_on_its_link(&bed);
+    drop_joins(&bed.server);
+    let addr = bed.server_addr(7104);
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "2000000"]);
-    let out = run(client, T);
+    let joins_tried = bed.client.watch(MP_JOIN_SYN_TX);
+    let joins_answered = bed.client.watch(MP_JOIN_SYN_ACK_RX);
+    let out = bed.client.echo_client(&["--report"], &addr, 8_000_000);
     out.assert_success();
-    let joins_done = bed.client.counter("MPTcpExtMPJoinSynAckRx");
-    let want = if joins_done > 0 {
-        "2 subflows"
-    } else {
-        "1 subflow,"
-    };
+    assert!(out.stdout.contains("intact"), "{out}");
+    joins_tried.assert_grew("the client tried no join: this test would show nothing");
+    joins_answered.assert_grew_by(0, "a join got through the firewall");
     let conn = find(&report_lines(&out.stderr), "connection to");
-    assert!(
-        conn.contains(&format!("MPTCP negotiated, {want}")),
-        "joins completed: {joins_done}\n{conn}"
-    );
+    assert!(conn.contains("MPTCP negotiated, 1 subflow,"), "{conn}");
 }
 
 #[test]
 fn a_server_without_mptcp_shows_as_a_fallback() {
     require_root_mptcp!();
     let bed = Testbed::new(1);
-    let addr = format!("{}:7101", bed.server_ip());
+    let addr = bed.server_addr(7101);
     // The server is not under the shim: its listener is plain TCP.
     let mut server = bed.server.cmd(bin("echo-server"));
     server.args([&addr, "--once"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("socket: TCP", T);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report"])
-        .arg(bin("echo-client"))
-        .args([&addr, "300000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report"], &addr, 300_000);
     out.assert_success();
     assert!(out.stdout.contains("fell back to TCP"), "{out}");
     let lines = report_lines(&out.stderr);
@@ -164,11 +178,10 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
         conn.contains("300000 bytes sent") || conn.contains("at least 300000 bytes sent"),
         "{conn}"
     );
-    assert!(
-        find(&lines, "exit:").ends_with(
-            "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP"
-        ),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP",
     );
 }
 
@@ -207,28 +220,21 @@ fn mptcp_disabled_reports_tcp_and_why() {
     require_root_mptcp!();
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
-    let addr = format!("{}:7102", bed.server_ip());
+    let addr = bed.server_addr(7102);
     let _server = bed.server.echo_server(&addr, true, &["--once"]);
 
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--report=-"])
-        .arg(bin("echo-client"))
-        .args([&addr, "5000"]);
-    let out = run(client, T);
+    let out = bed.client.echo_client(&["--report=-"], &addr, 5_000);
     out.assert_success();
     let lines = report_lines(&out.stderr);
-    assert!(
-        find(&lines, "connection to").ends_with(&format!(
-            "connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"
-        )),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "connection to",
+        &format!("connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"),
     );
-    assert!(
-        find(&lines, "exit:").ends_with(
-            "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP"
-        ),
-        "{out}"
+    assert_line_ends(
+        &lines,
+        "exit:",
+        "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP",
     );
 }
 
@@ -238,16 +244,15 @@ fn children_append_whole_lines_to_one_report_file() {
     let bed = Testbed::new(1);
     let dir = ScratchDir::new();
     let report = dir.join("tree.report");
-    let addr = format!("{}:7103", bed.server_ip());
+    let addr = bed.server_addr(7103);
     let _server = bed.server.echo_server(&addr, true, &[]);
 
     // A shell (no sockets: no report) starts three clients at once.
     let client = bin("echo-client").display().to_string();
     let script =
         format!("{client} {addr} 100000 & {client} {addr} 200000 & {client} {addr} 300000; wait");
-    let mut cmd = bed.client.cmd(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
+    let mut cmd = bed.client.mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display()))
         .args(["sh", "-c", &script]);
     run(cmd, T).assert_success();
 
@@ -270,9 +275,9 @@ fn children_append_whole_lines_to_one_report_file() {
 #[test]
 fn report_lines_never_go_to_a_connection_that_took_fd_2() {
     require_root_mptcp!();
-    mptcpize_tests::require_program!("python3");
+    require_program!("python3");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7105", bed.server_ip());
+    let addr = bed.server_addr(7105);
     let mut server = bed.server.echo_server(&addr, false, &["--once"]);
 
     // A daemon-like client: stderr closed, so its connection gets fd 2;
@@ -294,10 +299,7 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
          print('got', got, flush=True)\n",
         bed.server_ip()
     );
-    let mut client = bed.client.cmd(launcher());
-    client.args(["run", "--report", "python3", "-c", &script]);
-    let out = run(client, T);
-    out.assert_success();
+    let out = python_with_report(&bed.client, &script);
     assert!(out.stdout.contains("got b'ping'"), "{out}");
     let closed = server.wait_for_line("closed", T);
     assert!(
@@ -310,14 +312,13 @@ fn report_lines_never_go_to_a_connection_that_took_fd_2() {
 fn an_unwritable_report_file_is_refused_before_the_program_runs() {
     let dir = ScratchDir::new();
     let marker = dir.join("ran");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!(
-            "--report={}",
-            dir.join("no/such/dir/r.txt").display()
-        ))
-        .args(["touch"])
-        .arg(&marker);
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!(
+        "--report={}",
+        dir.join("no/such/dir/r.txt").display()
+    ))
+    .args(["touch"])
+    .arg(&marker);
     let out = run(cmd, T);
     assert_eq!(out.code(), 125, "{out}");
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
@@ -333,9 +334,9 @@ fn an_unwritable_report_file_is_refused_before_the_program_runs() {
 #[test]
 fn connections_closed_by_dup2_and_close_range_are_reported() {
     require_root_mptcp!();
-    mptcpize_tests::require_program!("python3");
+    require_program!("python3");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7106", bed.server_ip());
+    let addr = bed.server_addr(7106);
     let _server = bed.server.echo_server(&addr, true, &[]);
 
     // Python's os.closerange() calls close_range(); os.dup2() dup2().
@@ -354,10 +355,7 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
          os._exit(0)\n",
         bed.server_ip()
     );
-    let mut client = bed.client.cmd(launcher());
-    client.args(["run", "--report", "python3", "-c", &script]);
-    let out = run(client, T);
-    out.assert_success();
+    let out = python_with_report(&bed.client, &script);
     let lines = report_lines(&out.stderr);
     for n in ["1111", "2222"] {
         let line = find(&lines, &format!("{n} bytes sent"));
@@ -415,9 +413,8 @@ fn the_report_file_is_kept_across_chdir_and_dropped_privileges() {
     let report = dir.join("r.txt");
     let script =
         self_connection("os.chdir('/')\nos.setgroups([])\nos.setgid(65534)\nos.setuid(65534)");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display()))
         .args(["python3", "-c", &script]);
     let out = run(cmd, T);
     out.assert_success();
@@ -452,10 +449,12 @@ fn a_program_closing_every_descriptor_keeps_its_files_and_the_report() {
          os.write(f, b'program bytes\\n')",
         data.display()
     );
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", report.display()))
-        .args(["python3", "-c", &self_connection(&then)]);
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display())).args([
+        "python3",
+        "-c",
+        &self_connection(&then),
+    ]);
     let out = run(cmd, T);
     out.assert_success();
     assert_eq!(std::fs::read_to_string(&data).unwrap(), "program bytes\n");
@@ -478,9 +477,8 @@ fn a_new_report_file_is_private_and_an_old_one_is_appended_to() {
     assert_eq!(mode, 0o600, "{mode:o}");
     // The launcher, which checks --report=FILE first, creates it the same way.
     let by_launcher = dir.join("by-launcher.txt");
-    let mut cmd = std::process::Command::new(launcher());
-    cmd.arg("run")
-        .arg(format!("--report={}", by_launcher.display()))
+    let mut cmd = mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", by_launcher.display()))
         .arg(bin("socket-threads"))
         .args(["1", "2"]);
     run(cmd, T).assert_success();

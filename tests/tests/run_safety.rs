@@ -4,9 +4,8 @@
 //! a PROG the system refuses. Each test asserts what the user sees: the
 //! exit status, the one line on stderr, the bytes of the files involved.
 
-use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{launcher, require_program, require_root, shim, Output};
+use mptcpize_tests::{launcher, mptcpize, require_program, require_root, shim, Output, ScratchDir};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -14,16 +13,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-fn mptcpize(args: &[&str]) -> Command {
-    let mut cmd = Command::new(launcher());
-    cmd.args(args)
-        .env_remove("LD_PRELOAD")
-        .env_remove("MPTCPIZE_LIB")
-        .env_remove("MPTCPIZE_REPORT")
-        .env_remove("MPTCPIZE_DEBUG");
-    cmd
-}
 
 /// Exit `code`, nothing on stdout, one `mptcpize-rs: …` line on stderr
 /// containing `message`.

@@ -8,7 +8,8 @@
 use mptcpize_tests::gobuild::go_program;
 use mptcpize_tests::proc::run;
 use mptcpize_tests::{
-    artifacts::ScratchDir, bin, launcher, require_program, require_root_mptcp, Child, Testbed,
+    bin, launcher, mptcpize, require_program, require_root_mptcp, write_pattern, Child, ScratchDir,
+    Testbed, MP_CAPABLE_SYN_RX,
 };
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -18,30 +19,13 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
-/// `mptcpize-rs run ARGS…` in no namespace.
-fn mptcpize(args: &[&str]) -> Command {
-    let mut cmd = Command::new(launcher());
-    cmd.arg("run").args(args);
-    cmd
-}
-
-/// A file of `len` pattern bytes in `dir`.
-fn blob(dir: &ScratchDir, name: &str, len: u32) -> Vec<u8> {
-    let data: Vec<u8> = (0..len)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    std::fs::write(dir.join(name), &data).unwrap();
-    data
-}
-
 /// Starts `busybox httpd` serving `dir` under the launcher (auto mode) in
 /// the server namespace, and waits until it listens.
 fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
-    let mut cmd = bed.server.cmd(launcher());
-    cmd.args(["run", "busybox", "httpd", "-f", "-p"])
-        .arg(format!("{}:{port}", bed.server_ip()))
-        .arg("-h")
-        .arg(dir.path());
+    let mut cmd = bed
+        .server
+        .mptcpize(&["run", "busybox", "httpd", "-f", "-p"]);
+    cmd.arg(bed.server_addr(port)).arg("-h").arg(dir.path());
     let server = Child::spawn(cmd);
     let deadline = Instant::now() + T;
     while !bed.server.ss(&["-tln"]).contains(&format!(":{port}")) {
@@ -54,9 +38,8 @@ fn httpd(bed: &Testbed, dir: &ScratchDir, port: u16) -> Child {
 /// `busybox wget` under the launcher in the client namespace.
 fn wget(bed: &Testbed, port: u16, out: &Path, extra: &[&str]) -> mptcpize_tests::Output {
     let url = format!("http://{}:{port}/blob", bed.server_ip());
-    let mut cmd = bed.client.cmd(launcher());
-    cmd.arg("run")
-        .args(extra)
+    let mut cmd = bed.client.mptcpize(&["run"]);
+    cmd.args(extra)
         .args(["busybox", "wget", "-q", "-O"])
         .arg(out)
         .arg(url);
@@ -69,7 +52,7 @@ fn busybox_httpd_and_wget_move_a_file_over_mptcp() {
     require_program!("busybox");
     let bed = Testbed::new(2);
     let dir = ScratchDir::new();
-    let data = blob(&dir, "blob", 3_000_000);
+    let data = write_pattern(&dir.join("blob"), 3_000_000);
     let _server = httpd(&bed, &dir, 8080);
     let listeners = bed.server.ss(&["-Mln"]);
     assert!(
@@ -77,7 +60,7 @@ fn busybox_httpd_and_wget_move_a_file_over_mptcp() {
         "busybox httpd's listener is not MPTCP:\n{listeners}"
     );
 
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let out = wget(&bed, 8080, &dir.join("got"), &["-d"]);
     out.assert_success();
     assert!(
@@ -93,11 +76,7 @@ fn busybox_httpd_and_wget_move_a_file_over_mptcp() {
         std::fs::read(dir.join("got")).unwrap() == data,
         "the file arrived changed"
     );
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "busybox wget's connection was not MPTCP"
-    );
+    handshakes.assert_grew_by(1, "busybox wget's connection was not MPTCP");
 }
 
 #[test]
@@ -108,7 +87,8 @@ fn busybox_falls_back_to_tcp_without_mptcp_and_fails_with_no_fallback() {
     bed.client.set_mptcp(false);
     bed.server.set_mptcp(false);
     let dir = ScratchDir::new();
-    let data = blob(&dir, "blob", 200_000);
+    let data = write_pattern(&dir.join("blob"), 200_000);
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let _server = httpd(&bed, &dir, 8081);
     assert!(
         !bed.server.ss(&["-Mln"]).contains(":8081"),
@@ -132,7 +112,7 @@ fn busybox_falls_back_to_tcp_without_mptcp_and_fails_with_no_fallback() {
         out.stderr.contains("Protocol not available"),
         "wget did not see ENOPROTOOPT:\n{out}"
     );
-    assert_eq!(bed.server.counter("MPTcpExtMPCapableSYNRX"), 0);
+    handshakes.assert_grew_by(0, "an MPTCP handshake with MPTCP disabled");
 }
 
 #[test]
@@ -142,8 +122,7 @@ fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
     let bed = Testbed::new(1);
     // nc's stdin stays open (busybox nc quits at EOF on stdin, maybe before
     // the client's bytes arrive).
-    let mut server = bed.server.cmd(launcher());
-    server.args([
+    let server = bed.server.mptcpize(&[
         "run",
         "busybox",
         "sh",
@@ -170,37 +149,26 @@ fn a_shell_script_starting_busybox_nc_is_covered_as_a_process_tree() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
-    let mut client = bed.client.cmd(launcher());
-    client
-        .args(["run", "--mode", "seccomp"])
-        .arg(&script)
-        .arg(bed.server_ip().to_string());
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
+    let mut client = bed.client.mptcpize(&["run", "--mode", "seccomp"]);
+    client.arg(&script).arg(bed.server_ip().to_string());
     run(client, T).assert_success();
     server.wait_for_line("hello over mptcp", T);
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the script's busybox nc did not connect over MPTCP"
-    );
+    handshakes.assert_grew_by(1, "the script's busybox nc did not connect over MPTCP");
 }
 
 /// The Go echo server under the launcher in the server namespace.
 fn go_server(bed: &Testbed, addr: &str) -> (Child, String) {
-    let mut cmd = bed.server.cmd(launcher());
-    cmd.args(["run", "-d"])
-        .arg(go_program("gonet"))
-        .args(["server", addr]);
+    let mut cmd = bed.server.mptcpize(&["run", "-d"]);
+    cmd.arg(go_program("gonet")).args(["server", addr]);
     let mut server = Child::spawn(cmd);
     let line = server.wait_for_line("listening on", T);
     (server, line)
 }
 
 fn go_client(bed: &Testbed, addr: &str, bytes: &str) -> mptcpize_tests::Output {
-    let mut cmd = bed.client.cmd(launcher());
-    cmd.args(["run", "-d"])
-        .arg(go_program("gonet"))
-        .args(["client", addr, bytes]);
+    let mut cmd = bed.client.mptcpize(&["run", "-d"]);
+    cmd.arg(go_program("gonet")).args(["client", addr, bytes]);
     run(cmd, T)
 }
 
@@ -209,11 +177,11 @@ fn static_go_server_and_client_negotiate_mptcp() {
     require_root_mptcp!();
     require_program!("go");
     let bed = Testbed::new(2);
-    let addr = format!("{}:7100", bed.server_ip());
+    let addr = bed.server_addr(7100);
     let (mut server, listening) = go_server(&bed, &addr);
     assert!(listening.contains("socket: MPTCP"), "{listening}");
 
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let out = go_client(&bed, &addr, "4000000");
     out.assert_success();
     assert!(
@@ -226,11 +194,7 @@ fn static_go_server_and_client_negotiate_mptcp() {
             .contains("echoed 4000000 of 4000000 bytes intact"),
         "{out}"
     );
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the server saw no MP_CAPABLE SYN"
-    );
+    handshakes.assert_grew_by(1, "the server saw no MP_CAPABLE SYN");
     let accepted = server.wait_for_line("accepted", T);
     assert!(accepted.contains("socket: MPTCP"), "{accepted}");
 }
@@ -242,7 +206,7 @@ fn static_go_falls_back_to_tcp_without_mptcp() {
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
     bed.server.set_mptcp(false);
-    let addr = format!("{}:7101", bed.server_ip());
+    let addr = bed.server_addr(7101);
     let (_server, listening) = go_server(&bed, &addr);
     assert!(listening.contains("socket: TCP"), "{listening}");
     let out = go_client(&bed, &addr, "500000");
@@ -265,6 +229,7 @@ fn sockets_opened_by_many_threads_at_once_all_become_mptcp() {
     // 32 goroutines, each locked to its own OS thread, of a static Go program.
     let out = run(
         mptcpize(&[
+            "run",
             go_program("gonet").to_str().unwrap(),
             "threads",
             "32",
@@ -281,6 +246,7 @@ fn sockets_opened_by_many_threads_at_once_all_become_mptcp() {
     // 16 threads of a Rust program through libc's socket(), forced to seccomp.
     let out = run(
         mptcpize(&[
+            "run",
             "--mode",
             "seccomp",
             bin("socket-threads").to_str().unwrap(),
@@ -304,11 +270,11 @@ fn seccomp_mode_makes_the_same_sockets_as_the_preload_shim() {
     // SOCK_CLOEXEC read back from the fd.
     let matrix = bin("sockmatrix");
     let preload = run(
-        mptcpize(&["--mode", "preload", matrix.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "preload", matrix.to_str().unwrap()]),
         T,
     );
     let seccomp = run(
-        mptcpize(&["--mode", "seccomp", matrix.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "seccomp", matrix.to_str().unwrap()]),
         T,
     );
     preload.assert_success();
@@ -343,7 +309,7 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
         ),
     ];
     for (argv, mode, why) in cases {
-        let mut args = vec!["-d"];
+        let mut args = vec!["run", "-d"];
         args.extend(&argv);
         let out = run(mptcpize(&args), T);
         out.assert_success();
@@ -353,7 +319,10 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
         );
     }
     // Forcing the preload onto a static program runs it, with a warning.
-    let out = run(mptcpize(&["--mode", "preload", "busybox", "true"]), T);
+    let out = run(
+        mptcpize(&["run", "--mode", "preload", "busybox", "true"]),
+        T,
+    );
     out.assert_success();
     assert!(
         out.stderr.starts_with("mptcpize-rs: warning: ")
@@ -367,7 +336,7 @@ fn auto_mode_reads_the_elf_and_follows_scripts() {
 /// Runs `busybox sh -c SCRIPT` under the launcher in seccomp mode.
 fn supervised_shell(script: &str) -> Child {
     Child::spawn(mptcpize(&[
-        "--mode", "seccomp", "busybox", "sh", "-c", script,
+        "run", "--mode", "seccomp", "busybox", "sh", "-c", script,
     ]))
 }
 
@@ -402,7 +371,10 @@ fn exit_codes_pass_through_the_supervisor() {
     require_program!("busybox");
     let out = supervised_shell("exit 3").finish(T);
     assert_eq!(out.code(), 3, "{out}");
-    let out = run(mptcpize(&["--mode", "seccomp", "no-such-program-mz"]), T);
+    let out = run(
+        mptcpize(&["run", "--mode", "seccomp", "no-such-program-mz"]),
+        T,
+    );
     assert_eq!(out.code(), 127, "{out}");
     assert_eq!(
         out.stderr.trim(),
@@ -413,7 +385,7 @@ fn exit_codes_pass_through_the_supervisor() {
     std::fs::write(&script, "#!/no/such/interpreter\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = run(
-        mptcpize(&["--mode", "seccomp", script.to_str().unwrap()]),
+        mptcpize(&["run", "--mode", "seccomp", script.to_str().unwrap()]),
         T,
     );
     assert_eq!(out.code(), 127, "{out}");
@@ -498,6 +470,7 @@ fn a_nested_run_is_covered_by_the_outer_supervisor() {
     let inner = launcher();
     let out = run(
         mptcpize(&[
+            "run",
             "--mode",
             "seccomp",
             inner.to_str().unwrap(),
@@ -518,6 +491,7 @@ fn a_nested_run_is_covered_by_the_outer_supervisor() {
     // supervisor rather than blaming "a container runtime".
     let out = run(
         mptcpize(&[
+            "run",
             "--mode",
             "seccomp",
             "env",
@@ -553,7 +527,10 @@ fn a_setuid_target_is_refused_with_one_line() {
     std::os::unix::fs::chown(&prog, Some(65534), None).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).unwrap();
     for mode in ["preload", "auto", "seccomp"] {
-        let out = run(mptcpize(&["--mode", mode, prog.to_str().unwrap()]), T);
+        let out = run(
+            mptcpize(&["run", "--mode", mode, prog.to_str().unwrap()]),
+            T,
+        );
         assert_eq!(out.code(), 125, "--mode {mode}:\n{out}");
         assert_eq!(out.stderr.lines().count(), 1, "--mode {mode}:\n{out}");
         let want = if mode == "seccomp" {
@@ -574,7 +551,7 @@ fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
     require_program!("go");
     require_program!("busybox");
     let bed = Testbed::new(1);
-    let addr = format!("{}:7102", bed.server_ip());
+    let addr = bed.server_addr(7102);
     let (_server, _) = go_server(&bed, &addr);
     let dir = ScratchDir::new();
     let log = dir.join("client.log");
@@ -585,8 +562,9 @@ fn a_descendant_left_running_keeps_getting_mptcp_after_the_launcher_exits() {
         go_program("gonet").display(),
         log.display()
     );
-    let mut cmd = bed.client.cmd(launcher());
-    cmd.args(["run", "--mode", "seccomp", "busybox", "sh", "-c", &script]);
+    let cmd = bed
+        .client
+        .mptcpize(&["run", "--mode", "seccomp", "busybox", "sh", "-c", &script]);
     let out = run(cmd, T);
     out.assert_success();
     assert!(
@@ -616,14 +594,15 @@ fn a_descendant_in_another_network_namespace_gets_its_socket_there() {
     require_program!("busybox");
     let bed = Testbed::new(1);
     let dir = ScratchDir::new();
-    let data = blob(&dir, "blob", 100_000);
+    let data = write_pattern(&dir.join("blob"), 100_000);
     let _server = httpd(&bed, &dir, 8082);
     // The launcher runs in this namespace, which has no route to the
     // server; `ip netns exec` moves its child into the client namespace. A
     // socket made in the supervisor's namespace could not connect.
-    let syn_rx = bed.server.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = bed.server.watch(MP_CAPABLE_SYN_RX);
     let out = run(
         mptcpize(&[
+            "run",
             "-d",
             "--mode",
             "seccomp",
@@ -646,11 +625,7 @@ fn a_descendant_in_another_network_namespace_gets_its_socket_there() {
         "the file arrived changed"
     );
     assert!(out.stderr.contains(": MPTCP (seccomp)"), "{out}");
-    assert_eq!(
-        bed.server.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the connection from the other namespace was not MPTCP"
-    );
+    handshakes.assert_grew_by(1, "the connection from the other namespace was not MPTCP");
 }
 
 /// Counts the SIGINTs it receives while it sleeps about two seconds, then
@@ -849,7 +824,7 @@ fn a_static_c_program_with_many_threads_gets_mptcp_in_auto_mode() {
         .arg(&prog)
         .arg(dir.join("threads.c"));
     run(cc, T).assert_success();
-    let out = run(mptcpize(&["-d", prog.to_str().unwrap(), "200"]), T);
+    let out = run(mptcpize(&["run", "-d", prog.to_str().unwrap(), "200"]), T);
     out.assert_success();
     assert!(
         out.stderr.contains("seccomp mode:") && out.stderr.contains("statically linked"),

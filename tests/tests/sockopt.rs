@@ -7,8 +7,7 @@
 
 use mptcpize_tests::compat::sockopts::{probes, survey, EchoServer, Outcome};
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{launcher, require_program, require_root_mptcp};
-use std::process::Command;
+use mptcpize_tests::{mptcpize, require_program, require_root_mptcp};
 use std::time::Duration;
 
 /// What the probe echoes when the connection works: all of it.
@@ -138,10 +137,15 @@ fn a_reversion_is_logged_with_the_option_and_the_fd() {
         .into_iter()
         .find(|p| p.call.contains("IP_TTL"))
         .unwrap();
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "-d", "--"])
-        .arg(mptcpize_tests::bin("sockopt-probe"))
-        .args([&server.addr, "before", "set", "0", "2", "40000000"]);
+    let mut cmd = mptcpize(&["run", "-d", "--"]);
+    cmd.arg(mptcpize_tests::bin("sockopt-probe")).args([
+        &server.addr,
+        "before",
+        "set",
+        "0",
+        "2",
+        "40000000",
+    ]);
     let out = run(cmd, Duration::from_secs(30));
     out.assert_success();
     assert!(out.stdout.contains("option=ok protocol=6"), "{out}");
@@ -323,8 +327,7 @@ for inheritable in (False, True):
     out.append(f"listener got {len(got)}")
 print("\n".join(out))
 "#;
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "--", "python3", "-c", script]);
+    let cmd = mptcpize(&["run", "--", "python3", "-c", script]);
     let out = run(cmd, Duration::from_secs(30));
     out.assert_success();
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -352,10 +355,15 @@ print("\n".join(out))
 fn the_report_counts_sockets_made_tcp_after_a_refused_option() {
     require_root_mptcp!();
     let server = EchoServer::start(true);
-    let mut cmd = Command::new(launcher());
-    cmd.args(["run", "--report", "--"])
-        .arg(mptcpize_tests::bin("sockopt-probe"))
-        .args([&server.addr, "before", "set", "0", "2", "40000000"]);
+    let mut cmd = mptcpize(&["run", "--report", "--"]);
+    cmd.arg(mptcpize_tests::bin("sockopt-probe")).args([
+        &server.addr,
+        "before",
+        "set",
+        "0",
+        "2",
+        "40000000",
+    ]);
     let out = run(cmd, Duration::from_secs(30));
     out.assert_success();
     assert!(

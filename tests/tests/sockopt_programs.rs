@@ -8,7 +8,7 @@
 
 use mptcpize_tests::artifacts::ScratchDir;
 use mptcpize_tests::proc::{run, Child, Output};
-use mptcpize_tests::{launcher, require_program, require_root_mptcp, Netns, Testbed};
+use mptcpize_tests::{require_program, require_root_mptcp, Netns, Testbed};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,8 +17,8 @@ const T: Duration = Duration::from_secs(60);
 
 /// `mptcpize-rs run FLAGS -- PROG ARGS…` in `ns`.
 fn under_tool(ns: &Netns, flags: &[&str], prog: &str, args: &[&str]) -> Command {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("run").args(flags).arg("--").arg(prog).args(args);
+    let mut cmd = ns.mptcpize(&["run"]);
+    cmd.args(flags).arg("--").arg(prog).args(args);
     cmd
 }
 

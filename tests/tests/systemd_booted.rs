@@ -5,9 +5,10 @@
 //! MPTCP and a client under `mptcpize-rs run` negotiates MPTCP with it;
 //! after `disable --now` it is TCP again and /etc/systemd/system is as it was.
 
-use mptcpize_tests::proc::Output;
 use mptcpize_tests::systemd::{snapshot, BootedSystemd};
-use mptcpize_tests::{launcher, require_program, require_root_mptcp};
+use mptcpize_tests::{
+    launcher, require_program, require_root_mptcp, ScratchDir, MP_CAPABLE_SYN_RX,
+};
 use std::time::{Duration, Instant};
 
 const PORT: &str = "8080";
@@ -44,40 +45,20 @@ fn mptcp_listeners(sd: &BootedSystemd) -> String {
     sd.run("ss", &["-Mln"]).stdout
 }
 
-fn mptcpize(sd: &BootedSystemd, args: &[&str]) -> Output {
-    let mut all = vec![launcher().to_str().unwrap().to_string()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    sd.run(all[0], &all[1..])
-}
-
-/// Writes `len` bytes of a pattern as `blob` in `dir` (what [`fetch`]
-/// gets), and returns them.
-fn write_blob(dir: &mptcpize_tests::artifacts::ScratchDir, len: u32) -> Vec<u8> {
-    let blob: Vec<u8> = (0..len)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    std::fs::write(dir.join("blob"), &blob).unwrap();
-    blob
-}
-
 /// Fetches the test file with curl under `mptcpize-rs run`; returns the body.
 fn fetch(sd: &BootedSystemd) -> Vec<u8> {
     let out = sd.dir.join("fetched");
     let _ = std::fs::remove_file(&out);
-    let r = mptcpize(
-        sd,
-        &[
-            "run",
-            "curl",
-            "-sS",
-            "--max-time",
-            "20",
-            "-o",
-            out.to_str().unwrap(),
-            &format!("http://127.0.0.1:{PORT}/blob"),
-        ],
-    );
+    let r = sd.mptcpize(&[
+        "run",
+        "curl",
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        out.to_str().unwrap(),
+        &format!("http://127.0.0.1:{PORT}/blob"),
+    ]);
     r.assert_success();
     std::fs::read(&out).unwrap()
 }
@@ -93,8 +74,8 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
         "systemd is not installed"
     );
-    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob = write_blob(&data_dir, 2_000_000);
+    let data_dir = ScratchDir::new();
+    let blob = mptcpize_tests::write_pattern(&data_dir.join("blob"), 2_000_000);
 
     let sd = BootedSystemd::boot(&[("mzweb.service", &web_unit(data_dir.path()))]);
     sd.systemctl(&["start", "mzweb.service"]);
@@ -103,10 +84,10 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     let etc_before = snapshot(&sd.etc);
 
     // enable without --now: in place, not yet in effect.
-    let out = mptcpize(&sd, &["enable", "mzweb"]);
+    let out = sd.mptcpize(&["enable", "mzweb"]);
     out.assert_success();
     assert!(out.stdout.contains("from its next start"), "{out}");
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert_eq!(status.code(), 0, "{status}");
     assert!(
         status
@@ -127,11 +108,11 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
     );
 
     // enable --now: idempotent, and the restarted server listens with MPTCP.
-    let out = mptcpize(&sd, &["enable", "--now", "mzweb.service"]);
+    let out = sd.mptcpize(&["enable", "--now", "mzweb.service"]);
     out.assert_success();
     assert!(out.stdout.contains("already enabled"), "{out}");
     wait_listener(&sd, &["-Mln"]);
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert!(status.stdout.contains("mzweb.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
     assert!(
@@ -141,7 +122,7 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "{status}"
     );
     // Without UNIT: one line for each unit we enabled, with its processes.
-    let listing = mptcpize(&sd, &["status"]);
+    let listing = sd.mptcpize(&["status"]);
     assert_eq!(listing.stdout.lines().count(), 1, "{listing}");
     assert!(
         listing
@@ -150,16 +131,15 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "{listing}"
     );
 
-    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = sd.watch(MP_CAPABLE_SYN_RX);
     assert_eq!(fetch(&sd), blob, "the file arrived damaged");
-    assert_eq!(
-        sd.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    handshakes.assert_grew_by(
+        1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client",
     );
 
     // disable --now: TCP again, and /etc/systemd/system as it was.
-    let out = mptcpize(&sd, &["disable", "--now", "mzweb"]);
+    let out = sd.mptcpize(&["disable", "--now", "mzweb"]);
     out.assert_success();
     assert_eq!(
         snapshot(&sd.etc),
@@ -172,14 +152,10 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
         "still MPTCP after disable:\n{}",
         mptcp_listeners(&sd)
     );
-    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = sd.watch(MP_CAPABLE_SYN_RX);
     assert_eq!(fetch(&sd), blob);
-    assert_eq!(
-        sd.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx,
-        "an MPTCP listener answered after disable"
-    );
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    handshakes.assert_grew_by(0, "an MPTCP listener answered after disable");
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert_eq!(status.code(), 3, "{status}");
     assert!(status.stdout.contains("not enabled"), "{status}");
 }
@@ -248,7 +224,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
             "does not exist",
         ),
     ] {
-        let out = mptcpize(&sd, args);
+        let out = sd.mptcpize(args);
         assert_eq!(out.code(), 1, "{args:?}: {out}");
         assert_eq!(out.stderr.lines().count(), 1, "{out}");
         assert!(out.stderr.contains(what), "{args:?}: {out}");
@@ -257,7 +233,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 
     // Socket activation on 252: the service gets the shim, the listener
     // stays TCP, and the user is told so.
-    let out = mptcpize(&sd, &["enable", "mzecho.socket"]);
+    let out = sd.mptcpize(&["enable", "mzecho.socket"]);
     out.assert_success();
     assert!(out.stdout.contains("started by mzecho.socket"), "{out}");
     assert!(
@@ -266,11 +242,11 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     );
     assert!(sd.etc.join("mzecho.service.d/90-mptcpize.conf").exists());
     assert!(!sd.etc.join("mzecho.socket.d").exists());
-    mptcpize(&sd, &["disable", "mzecho"]).assert_success();
+    sd.mptcpize(&["disable", "mzecho"]).assert_success();
     assert_eq!(snapshot(&sd.etc), before);
 
     // --dry-run names the reload it would do, and writes nothing.
-    let out = mptcpize(&sd, &["enable", "--dry-run", "--now", "mzweb"]);
+    let out = sd.mptcpize(&["enable", "--dry-run", "--now", "mzweb"]);
     out.assert_success();
     assert!(
         out.stdout.contains("would run: systemctl daemon-reload"),
@@ -286,7 +262,8 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     // --no-reload: written, but the manager (which has the unit loaded, as
     // it runs) has not read it yet.
     sd.systemctl(&["start", "mzweb.service"]);
-    mptcpize(&sd, &["enable", "--no-reload", "mzweb"]).assert_success();
+    sd.mptcpize(&["enable", "--no-reload", "mzweb"])
+        .assert_success();
     assert!(sd.etc.join("mzweb.service.d/90-mptcpize.conf").exists());
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(
@@ -296,7 +273,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
     sd.systemctl(&["daemon-reload"]);
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(paths.contains("90-mptcpize.conf"), "{paths}");
-    mptcpize(&sd, &["disable", "mzweb"]).assert_success();
+    sd.mptcpize(&["disable", "mzweb"]).assert_success();
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(
         !paths.contains("90-mptcpize.conf"),
@@ -307,13 +284,15 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 
     // --runtime: in /run/systemd/system, seen by the manager, then gone.
     let runtime = "/run/systemd/system/mzweb.service.d/90-mptcpize.conf";
-    mptcpize(&sd, &["enable", "--runtime", "mzweb"]).assert_success();
+    sd.mptcpize(&["enable", "--runtime", "mzweb"])
+        .assert_success();
     assert!(sd.run("test", &["-f", runtime]).status.success());
     let paths = sd.systemctl(&["show", "-p", "DropInPaths", "mzweb.service"]);
     assert!(paths.contains(runtime), "{paths}");
-    let status = mptcpize(&sd, &["status", "mzweb"]);
+    let status = sd.mptcpize(&["status", "mzweb"]);
     assert!(status.stdout.contains(runtime), "{status}");
-    mptcpize(&sd, &["disable", "--runtime", "mzweb"]).assert_success();
+    sd.mptcpize(&["disable", "--runtime", "mzweb"])
+        .assert_success();
     assert!(!sd
         .run("test", &["-e", "/run/systemd/system/mzweb.service.d"])
         .status
@@ -370,7 +349,7 @@ fn user_units_get_their_dropin_in_the_users_config() {
     assert!(status.stdout.contains("mzuser.service: active"), "{status}");
     assert!(status.stdout.contains("shim mapped"), "{status}");
 
-    let out = mptcpize(&sd, &["enable", "--shim", shim, "mzsys"]);
+    let out = sd.mptcpize(&["enable", "--shim", shim, "mzsys"]);
     assert_eq!(out.code(), 1, "{out}");
     assert!(out.stderr.contains("is writable by others"), "{out}");
     assert!(!sd.etc.join("mzsys.service.d").exists());
@@ -402,8 +381,8 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         std::path::Path::new("/bin/busybox").exists() || mptcpize_tests::require::in_ci(),
         "busybox-static is not installed"
     );
-    let data_dir = mptcpize_tests::artifacts::ScratchDir::new();
-    let blob = write_blob(&data_dir, 500_000);
+    let data_dir = ScratchDir::new();
+    let blob = mptcpize_tests::write_pattern(&data_dir.join("blob"), 500_000);
     let launcher = launcher();
     let notify = String::from(
         "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify\nTimeoutStartSec=20\n\
@@ -441,7 +420,7 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
     assert!(!mptcp_listeners(&sd).contains(PORT), "MPTCP before enable");
     let etc_before = snapshot(&sd.etc);
 
-    let out = mptcpize(&sd, &["enable", "--now", "mzstatic"]);
+    let out = sd.mptcpize(&["enable", "--now", "mzstatic"]);
     out.assert_success();
     assert!(
         out.stdout
@@ -449,7 +428,7 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         "{out}"
     );
     wait_listener(&sd, &["-Mln"]);
-    let status = mptcpize(&sd, &["status", "mzstatic"]);
+    let status = sd.mptcpize(&["status", "mzstatic"]);
     assert_eq!(status.code(), 0, "{status}");
     assert!(
         status.stdout.contains("mzstatic.service: active"),
@@ -462,21 +441,21 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
             .contains(&format!("listening: 127.0.0.1:{PORT} MPTCP")),
         "{status}"
     );
-    let listing = mptcpize(&sd, &["status"]);
+    let listing = sd.mptcpize(&["status"]);
     assert!(
         listing.stdout.contains("seccomp supervisor running"),
         "{listing}"
     );
 
-    let syn_rx = sd.counter("MPTcpExtMPCapableSYNRX");
+    let handshakes = sd.watch(MP_CAPABLE_SYN_RX);
     assert_eq!(fetch(&sd), blob, "the file arrived damaged");
-    assert_eq!(
-        sd.counter("MPTcpExtMPCapableSYNRX"),
-        syn_rx + 1,
-        "the MPTCP listener saw no MP_CAPABLE SYN from the client"
+    handshakes.assert_grew_by(
+        1,
+        "the MPTCP listener saw no MP_CAPABLE SYN from the client",
     );
 
-    mptcpize(&sd, &["disable", "--now", "mzstatic"]).assert_success();
+    sd.mptcpize(&["disable", "--now", "mzstatic"])
+        .assert_success();
     assert_eq!(
         snapshot(&sd.etc),
         etc_before,
@@ -487,7 +466,7 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         !mptcp_listeners(&sd).contains(PORT),
         "still MPTCP after disable"
     );
-    let status = mptcpize(&sd, &["status", "mzstatic"]);
+    let status = sd.mptcpize(&["status", "mzstatic"]);
     assert!(
         status
             .stdout
@@ -498,19 +477,20 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
     // Type=notify, wrapped: the notification comes from the program, which
     // the launcher executes in its own place: the main process, as before
     // (NotifyAccess= left as the unit has it).
-    let out = mptcpize(&sd, &["enable", "--mode", "seccomp", "--now", "mznotify"]);
+    let out = sd.mptcpize(&["enable", "--mode", "seccomp", "--now", "mznotify"]);
     out.assert_success();
     let state = sd.systemctl(&["show", "-p", "ActiveState,NotifyAccess", "mznotify.service"]);
     assert!(
         state.contains("ActiveState=active") && state.contains("NotifyAccess=main"),
         "{state}"
     );
-    mptcpize(&sd, &["disable", "--now", "mznotify"]).assert_success();
+    sd.mptcpize(&["disable", "--now", "mznotify"])
+        .assert_success();
 
     // Type=forking with PIDFile=: the launcher exits with the shell's
     // status, systemd takes the daemon from the PID file, and the
     // supervisor keeps serving it: its listener is MPTCP.
-    mptcpize(&sd, &["enable", "--now", "mzfork"]).assert_success();
+    sd.mptcpize(&["enable", "--now", "mzfork"]).assert_success();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !mptcp_listeners(&sd).contains("127.0.0.1:8082") {
         assert!(
@@ -527,12 +507,13 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
             && state.contains(&format!("MainPID={}", from_file.trim())),
         "{state} (PID file: {from_file})"
     );
-    let status = mptcpize(&sd, &["status", "mzfork"]);
+    let status = sd.mptcpize(&["status", "mzfork"]);
     assert!(
         status.stdout.contains("listening: 127.0.0.1:8082 MPTCP"),
         "{status}"
     );
-    mptcpize(&sd, &["disable", "--now", "mzfork"]).assert_success();
+    sd.mptcpize(&["disable", "--now", "mzfork"])
+        .assert_success();
 
     // What enable refuses: SystemCallFilter=@system-service really stops
     // seccomp mode (the unit runs the launcher itself here).

@@ -313,19 +313,61 @@ fn every_error_is_one_line_and_writes_nothing() {
     assert_eq!(img.snapshot(), planted);
 }
 
+/// Runs `mptcpize-rs enable web --root IMAGE` as nobody. The image and a
+/// copy of the launcher are bound into a private tmpfs on /mnt, in a mount
+/// namespace of the command's own, so that what nobody may reach does not
+/// depend on where the checkout lives (a clone under `mktemp -d` is in a
+/// directory of mode 0700): the image is at /mnt/open/image, or, when
+/// `hidden`, at /mnt/closed/image behind a mode 0700 that nobody cannot
+/// search.
+fn enable_as_nobody(img: &Image, hidden: bool) -> Output {
+    let (dir, mode) = if hidden {
+        ("/mnt/closed", "0700")
+    } else {
+        ("/mnt/open", "0755")
+    };
+    let script = r#"set -e
+mount -t tmpfs -o mode=0755 mptcpize-test /mnt
+mkdir -m "$3" "$2" "$2/image"
+mount --bind "$1" "$2/image"
+cp "$0" /mnt/mptcpize-rs
+exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+  /mnt/mptcpize-rs enable web --root "$2/image""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .arg(mptcpize_tests::launcher())
+    .arg(img.root())
+    .arg(dir)
+    .arg(mode);
+    mptcpize_tests::proc::run(cmd, Duration::from_secs(30))
+}
+
 #[test]
 fn no_permission_is_refused_without_writing() {
     require_root!();
+    require_program!("unshare");
+    require_program!("setpriv");
     let img = Image::new(Some(252));
     img.unit("web.service", WEB);
     let before = img.snapshot();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(mptcpize_tests::launcher())
-        .args(["enable", "web", "--root"])
-        .arg(img.root());
-    let out = mptcpize_tests::proc::run(cmd, Duration::from_secs(30));
-    assert_refused(&out, "no permission to write in");
+    // nobody may read the image, not write in it.
+    let out = enable_as_nobody(&img, false);
+    assert_refused(
+        &out,
+        "no permission to write in /mnt/open/image/etc/systemd/system",
+    );
+    assert_eq!(img.snapshot(), before);
+    // nobody may not even reach it: said as it is, not "no such directory".
+    let out = enable_as_nobody(&img, true);
+    assert_refused(&out, "--root /mnt/closed/image: permission denied");
     assert_eq!(img.snapshot(), before);
 }
 

@@ -20,7 +20,8 @@ pub mod programs;
 pub mod sockopts;
 pub mod table;
 
-use crate::artifacts::{launcher, ScratchDir};
+use crate::artifacts::launcher;
+use crate::common::ScratchDir;
 use crate::netns::{Netns, Testbed, TestbedConfig};
 use crate::proc::{Child, Output};
 use observe::{failed_sockopts, ClientSide, ServerSide, Snapshot, STRACE_ARGS};
@@ -326,6 +327,7 @@ fn start(ns: &Netns, shim: bool, launch: &Launch, trace: &Path, ctx: &Ctx) -> Ch
     if shim {
         // -d: the shim logs each conversion and fallback on stderr.
         cmd.arg(launcher()).args(["run", "-d", "--"]);
+        crate::common::clean_env(&mut cmd);
     }
     cmd.arg(program).args(&launch.args).current_dir(&ctx.dir);
     for (key, value) in &launch.env {

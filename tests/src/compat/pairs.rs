@@ -579,14 +579,7 @@ fn json_bytes_after(json: &str, key: &str) -> Option<u64> {
 /// through ssh and socat) and the 1 MiB text value for redis.
 pub fn write_data(dir: &Path) {
     std::fs::create_dir_all(dir.join("www")).expect("www dir");
-    let blob: Vec<u8> = (0..BLOB_LEN as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
-        .collect();
-    std::fs::write(dir.join("www/blob"), blob).expect("write blob");
-    let text: String = (0..TEXT_LEN as u32)
-        .map(|i| {
-            char::from(b"0123456789abcdef"[((i.wrapping_mul(2_654_435_761) >> 13) & 15) as usize])
-        })
-        .collect();
+    crate::write_pattern(&dir.join("www/blob"), BLOB_LEN);
+    let text = crate::common::pattern_text(TEXT_LEN);
     std::fs::write(dir.join("text"), text).expect("write text");
 }

@@ -2,15 +2,15 @@
 //! namespace, as text or as JSON.
 
 use mptcpize_tests::proc::{run, Output};
-use mptcpize_tests::{launcher, Netns};
+use mptcpize_tests::Netns;
 use std::time::Duration;
 
 pub const T: Duration = Duration::from_secs(60);
 
 /// `mptcpize-rs check ARGS…` inside `ns`.
 pub fn check(ns: &Netns, args: &[&str]) -> Output {
-    let mut cmd = ns.cmd(launcher());
-    cmd.arg("check").args(args);
+    let mut cmd = ns.mptcpize(&["check"]);
+    cmd.args(args);
     run(cmd, T)
 }
 
