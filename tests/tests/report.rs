@@ -190,7 +190,7 @@ fn a_plain_tcp_client_on_our_listener_did_not_offer_mptcp() {
     require_root_mptcp!();
     let bed = Testbed::new(1);
     let addr = format!("{}:7102", bed.server_ip());
-    let mut server = bed.server.cmd(launcher());
+    let mut server = bed.server.cmd(mptcpize_tests::launcher());
     server
         .args(["run", "--report", "--"])
         .arg(bin("echo-server"))
