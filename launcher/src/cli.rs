@@ -43,6 +43,9 @@ pub enum Command {
     /// Say which services mptcpize-rs enabled, and whether they run with MPTCP now
     #[command(after_help = STATUS.after_help())]
     Status(StatusArgs),
+    /// Watch this network namespace's MPTCP connections and their subflows, live
+    #[command(after_help = TOP.after_help())]
+    Top(TopArgs),
 }
 
 /// What the command line asks for: one of the subcommands users see, or
@@ -123,6 +126,7 @@ pub fn doc(subcommand: Option<&str>) -> &'static Doc {
         Some("enable") => &ENABLE,
         Some("disable") => &DISABLE,
         Some("status") => &STATUS,
+        Some("top") => &TOP,
         Some(other) => unreachable!("no Doc for the subcommand {other}"),
     }
 }
@@ -523,6 +527,70 @@ pub struct CheckArgs {
     /// Also say which mode `run` would use for PROG, and why
     #[arg(value_name = "PROG", value_hint = ValueHint::CommandName)]
     pub prog: Option<OsString>,
+}
+
+const TOP: Doc = Doc {
+    notes: "Every MPTCP connection of the current network namespace, grouped by process
+(pid, command, and how it got MPTCP: shim, seccomp, godebug or native), each
+with its subflows: addresses, interface, state, flags, bytes, rates, RTT.
+Subflows that come up, close or start failing are shown as events. Read from
+the kernel (sock_diag, as `ss -Mi` does) and /proc: no change to the programs.
+On a terminal: a live view (q quits, arrows scroll). Otherwise plain lines,
+one block per interval.",
+    exit_status: "0; 1 when the kernel's sockets cannot be read; 2 for a usage error.",
+    environment: &[("NO_COLOR", "set and not empty: no colours in the live view")],
+    examples: &[
+        ("mptcpize-rs top", "the live view"),
+        (
+            "mptcpize-rs top -p 1234 -d 0.5",
+            "one process, twice a second",
+        ),
+        (
+            "mptcpize-rs top --unit nginx",
+            "the processes of nginx.service",
+        ),
+        (
+            "mptcpize-rs top --peer 192.0.2.7",
+            "connections with one peer",
+        ),
+        (
+            "mptcpize-rs top --once --json | jq .",
+            "one look, for scripts",
+        ),
+    ],
+};
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    /// Only the connections of process PID (repeat, or separate with commas)
+    #[arg(short, long, value_name = "PID", value_delimiter = ',')]
+    pub pid: Vec<u32>,
+    /// Only the connections of the processes of a systemd unit (its control group)
+    #[arg(long, value_name = "UNIT")]
+    pub unit: Option<String>,
+    /// Only the connections with the peer at ADDR (on any subflow)
+    #[arg(long, value_name = "ADDR")]
+    pub peer: Option<std::net::IpAddr>,
+    /// Seconds between two looks
+    #[arg(short = 'd', long, value_name = "SECS", default_value = "1", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Exit after N looks
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Take one look, print it and exit (no rates: they need two looks)
+    #[arg(long)]
+    pub once: bool,
+    /// Print each look as a JSON array of connections (schema in the README)
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|v| std::time::Duration::try_from_secs_f64(v).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not a number of seconds above 0 (such as 1 or 0.5)"))
 }
 
 #[cfg(test)]

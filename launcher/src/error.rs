@@ -3,7 +3,7 @@
 //! alone turns them into an exit status with the meaning env(1) gives it and
 //! the one line `mptcpize-rs: …` the user reads.
 
-use crate::{check, locate, run, systemd, target};
+use crate::{check, locate, run, systemd, target, top};
 use std::io;
 
 /// The exit status of a subcommand that succeeded.
@@ -35,6 +35,9 @@ pub enum Error {
     /// `enable`, `disable`, `status`.
     #[error(transparent)]
     Systemd(#[from] systemd::Error),
+    /// `top`.
+    #[error(transparent)]
+    Top(#[from] top::Error),
     /// `generate-assets DIR`.
     #[error("cannot write {what} under {dir}: {source}")]
     Assets {
@@ -55,9 +58,11 @@ impl Error {
             Error::Run(run::Error::Prog(e)) | Error::Check(check::Error::Prog(e)) => prog_code(e),
             Error::Run(_) => LAUNCHER_FAILED,
             Error::Check(check::Error::Usage(_)) => USAGE,
-            Error::PreloadPath(_) | Error::Systemd(_) | Error::Assets { .. } | Error::Output(_) => {
-                FAILED
-            }
+            Error::PreloadPath(_)
+            | Error::Systemd(_)
+            | Error::Top(_)
+            | Error::Assets { .. }
+            | Error::Output(_) => FAILED,
         }
     }
 }

@@ -23,6 +23,7 @@ mod say;
 mod seccomp;
 mod systemd;
 pub mod target;
+mod top;
 
 use std::ffi::{c_char, c_int};
 
@@ -56,5 +57,6 @@ fn try_main() -> Result<u8, error::Error> {
         cli::Command::Enable(args) => systemd::enable(args)?,
         cli::Command::Disable(args) => systemd::disable(args)?,
         cli::Command::Status(args) => systemd::status(args)?,
+        cli::Command::Top(args) => top::top(args)?,
     })
 }

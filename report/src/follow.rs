@@ -268,6 +268,11 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
                 .s(": MPTCP negotiated, ")
                 .count(u64::from(conn.subflows), "subflow"),
             Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
+            // A plain-TCP client on our MPTCP listener: MPTCP was there,
+            // the peer did not ask for it (the kernel hands over a TCP socket).
+            Outcome::Tcp if kind == Kind::AcceptedMptcp => {
+                line.s(": TCP (the peer did not offer MPTCP)")
+            }
             Outcome::Tcp if kind == Kind::TcpOption => {
                 line.s(": TCP (made TCP: MPTCP refused a socket option set before connecting)")
             }

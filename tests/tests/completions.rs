@@ -253,6 +253,7 @@ fn man_pages_have_the_sections_users_look_for() {
             "mptcpize-rs-preload-path.1",
             "mptcpize-rs-run.1",
             "mptcpize-rs-status.1",
+            "mptcpize-rs-top.1",
             "mptcpize-rs.1"
         ],
         "one page per subcommand, none for the hidden one"

@@ -186,6 +186,36 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
 }
 
 #[test]
+fn a_plain_tcp_client_on_our_listener_did_not_offer_mptcp() {
+    require_root_mptcp!();
+    let bed = Testbed::new(1);
+    let addr = format!("{}:7102", bed.server_ip());
+    let mut server = bed.server.cmd(mptcpize_tests::launcher());
+    server
+        .args(["run", "--report", "--"])
+        .arg(bin("echo-server"))
+        .args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("socket: MPTCP", T);
+    // The client is not under the shim: a plain TCP connection.
+    let mut client = bed.client.cmd(bin("echo-client"));
+    client.args([&addr, "1000"]);
+    run(client, T).assert_success();
+    let out = server.finish(T);
+    out.assert_success();
+    let lines = report_lines(&out.stderr);
+    let conn = find(&lines, "connection from");
+    assert!(
+        conn.contains(&format!("connection from {}:", bed.paths[0].client_ip))
+            && conn.contains(
+                ": TCP (the peer did not offer MPTCP), 1000 bytes sent, 1000 bytes received"
+            ),
+        "{conn}"
+    );
+    assert!(!conn.contains("unavailable"), "{conn}");
+}
+
+#[test]
 fn mptcp_disabled_reports_tcp_and_why() {
     require_root_mptcp!();
     let bed = Testbed::new(1);

@@ -119,3 +119,22 @@ pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf> {
     }
     Ok(path)
 }
+
+/// The control group of a running unit of the system manager, as
+/// /proc/PID/cgroup names it (for `top --unit`).
+pub fn control_group(arg: &str) -> Result<String> {
+    let unit = unit::Unit::parse(arg)?;
+    let systemctl = systemctl::Systemctl { user: false };
+    systemctl.require_running()?;
+    let cg = systemctl
+        .show(&unit.name, &["ControlGroup"])?
+        .remove("ControlGroup")
+        .unwrap_or_default();
+    if cg.is_empty() {
+        return Err(Error::Unit(format!(
+            "{} is not running (it has no control group); start it, or pick its processes with -p PID",
+            unit.name
+        )));
+    }
+    Ok(cg)
+}

@@ -12,7 +12,9 @@
 //! - [`shim_cost`]: the shim's instructions per socket() call and at load,
 //!   and the launcher's wall time;
 //! - [`seccomp_cost`]: the time per socket() call in seccomp mode, against
-//!   preload mode and no mptcpize.
+//!   preload mode and no mptcpize;
+//! - [`top_cost`]: `mptcpize-rs top`'s time per snapshot of 1,000
+//!   connections and the CPU use of its live views.
 
 mod aggregate;
 pub mod failover;
@@ -21,6 +23,7 @@ mod integrity;
 mod report;
 mod seccomp_cost;
 mod shim_cost;
+mod top_cost;
 mod transfer;
 mod way;
 
@@ -50,6 +53,7 @@ pub enum Part {
     Integrity,
     Shim,
     Seccomp,
+    Top,
 }
 
 /// The machine the figures were measured on.
@@ -103,6 +107,7 @@ pub struct Report {
     pub integrity: Option<integrity::Integrity>,
     pub shim: Option<shim_cost::ShimCost>,
     pub seccomp: Option<seccomp_cost::SeccompCost>,
+    pub top: Option<top_cost::TopCost>,
     pub targets: Vec<Target>,
 }
 
@@ -130,6 +135,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         integrity: None,
         shim: None,
         seccomp: None,
+        top: None,
         targets: Vec::new(),
     };
     if wants(Part::Aggregate) {
@@ -163,6 +169,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     if wants(Part::Seccomp) {
         eprintln!("xtask: seccomp mode's cost per socket() ...");
         report.seccomp = Some(seccomp_cost::measure()?);
+    }
+    if wants(Part::Top) {
+        eprintln!("xtask: top's cost for 1,000 connections ...");
+        report.top = Some(top_cost::measure()?);
     }
     report.targets = report::targets(&report);
     print!("{}", report::table(&report));

@@ -102,6 +102,14 @@ pub fn targets(r: &Report) -> Vec<Target> {
             ));
         }
     }
+    if let Some(tc) = &r.top {
+        t.push(target(
+            "top: CPU ms per snapshot of 1,000 MPTCP connections (--once --json)",
+            tc.snapshot_cpu_ms,
+            "< 250 (well under a second)",
+            tc.snapshot_cpu_ms < 250.0 && tc.listed == 2 * tc.connections,
+        ));
+    }
     if let Some(i) = &r.integrity {
         let d = f64::from(i.damaged(false));
         t.push(target(
@@ -294,6 +302,22 @@ pub fn table(r: &Report) -> String {
                 let _ = writeln!(o, "_{d}_");
             }
         }
+    }
+    if let Some(tc) = &r.top {
+        let _ = writeln!(
+            o,
+            "\nmptcpize-rs top: {} MPTCP connections held by `hold` under `run` ({} sockets listed)\n",
+            tc.connections, tc.listed
+        );
+        let _ = writeln!(
+            o,
+            "| snapshot CPU ms | snapshot wall ms (median) | live view CPU, plain lines | live view CPU, terminal |\n|-----:|-----:|-----:|-----:|"
+        );
+        let _ = writeln!(
+            o,
+            "| {:.0} | {:.0} | {:.1}% | {:.1}% |",
+            tc.snapshot_cpu_ms, tc.snapshot_ms, tc.plain_cpu_percent, tc.tui_cpu_percent
+        );
     }
     if let Some(sc) = &r.seccomp {
         let _ = writeln!(
