@@ -15,8 +15,7 @@ use std::path::PathBuf;
     about = "Run unmodified TCP programs over Multipath TCP",
     long_about = "Run unmodified TCP programs over Multipath TCP (RFC 8684).\n\n\
         Programs started by `mptcpize-rs run` open MPTCP sockets where they ask for \
-        TCP ones, and fall back to TCP where the kernel has no MPTCP.",
-    after_help = MAIN.after_help()
+        TCP ones, and fall back to TCP where the kernel has no MPTCP."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,25 +25,18 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run PROG with its TCP sockets turned into MPTCP sockets
-    #[command(after_help = RUN.after_help())]
     Run(RunArgs),
     /// Print the absolute path of the preload library (libmptcpize.so)
-    #[command(after_help = PRELOAD_PATH.after_help())]
     PreloadPath,
     /// Check that this host is ready for MPTCP, and how `run` would reach PROG's sockets
-    #[command(after_help = CHECK.after_help())]
     Check(CheckArgs),
     /// Make a systemd service use MPTCP from its next start (a drop-in, never an edit)
-    #[command(after_help = ENABLE.after_help())]
     Enable(EnableArgs),
     /// Remove what `enable` added (only that), so the service uses TCP again
-    #[command(after_help = DISABLE.after_help())]
     Disable(ChangeArgs),
     /// Say which services mptcpize-rs enabled, and whether they run with MPTCP now
-    #[command(after_help = STATUS.after_help())]
     Status(StatusArgs),
     /// Watch this network namespace's MPTCP connections and their subflows, live
-    #[command(after_help = TOP.after_help())]
     Top(TopArgs),
 }
 
@@ -62,9 +54,36 @@ const GENERATE_ASSETS: &str = "generate-assets";
 
 /// Parses the command line; a usage error exits with clap's message and
 /// status 2, `--help` and `--version` with 0.
+///
+/// The [`Doc`] texts are formatted only when help is shown: formatting them
+/// on every start would cost `run` more than the rest of its start-up.
 pub fn parse() -> Invocation {
+    use clap::error::ErrorKind;
     use clap::{CommandFactory, FromArgMatches};
-    let generate = clap::Command::new(GENERATE_ASSETS)
+    let command = || Cli::command().subcommand(generate_assets());
+    let mut matches = match command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            // Parsed again with the Docs, so clap prints the whole help and exits.
+            with_docs(command()).get_matches()
+        }
+        Err(e) => e.exit(),
+    };
+    if let Some((GENERATE_ASSETS, sub)) = matches.subcommand() {
+        let dir = sub.get_one::<PathBuf>("dir").expect("required").clone();
+        return Invocation::GenerateAssets(dir);
+    }
+    Invocation::User(Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit()))
+}
+
+/// The hidden `generate-assets DIR` subcommand.
+fn generate_assets() -> clap::Command {
+    clap::Command::new(GENERATE_ASSETS)
         .hide(true)
         .about("Render the man pages and shell completions into DIR (for make)")
         .arg(
@@ -72,13 +91,22 @@ pub fn parse() -> Invocation {
                 .value_name("DIR")
                 .required(true)
                 .value_parser(clap::value_parser!(PathBuf)),
-        );
-    let mut matches = Cli::command().subcommand(generate).get_matches();
-    if let Some((GENERATE_ASSETS, sub)) = matches.subcommand() {
-        let dir = sub.get_one::<PathBuf>("dir").expect("required").clone();
-        return Invocation::GenerateAssets(dir);
-    }
-    Invocation::User(Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit()))
+        )
+}
+
+/// `cmd` with each command's [`Doc`] as the text `--help` prints after the
+/// options.
+fn with_docs(cmd: clap::Command) -> clap::Command {
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|s| s.get_name().to_string())
+        .collect();
+    subcommands
+        .iter()
+        .fold(cmd.after_help(MAIN.after_help()), |cmd, name| {
+            cmd.mut_subcommand(name, |s| s.after_help(doc(Some(name)).after_help()))
+        })
 }
 
 /// What a command's help says beyond its options.
