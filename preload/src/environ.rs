@@ -12,12 +12,13 @@ use core::ffi::{c_char, c_int};
 use mptcpize_rules::env::{self, Settings};
 
 /// The variables the libraries read.
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 6] = [
     env::DEBUG,
     env::MPTCPWRAP_DEBUG,
     env::FALLBACK,
     env::STRICT_OPTIONS,
     env::REPORT,
+    env::REPORT_FORMAT,
 ];
 
 /// The longest value read; a longer one is cut here (only a report path

@@ -133,6 +133,9 @@ impl<const N: usize> mptcpize_rules::names::Sink for Line<N> {
     fn int(&mut self, n: i64) {
         self.i(n);
     }
+    fn uint(&mut self, n: u64) {
+        self.n(n);
+    }
 }
 
 #[cfg(test)]

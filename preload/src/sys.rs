@@ -134,7 +134,19 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, c_int>
 
 /// getsockopt(2) into `value`; the length the kernel wrote.
 pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
-    let mut len = size_of::<T>() as u32;
+    getsockopt_prefix(fd, level, name, value, size_of::<T>())
+}
+
+/// getsockopt(2) of the first `len` bytes of `value` (at most all of it):
+/// for options whose struct points to more of `value` (`MPTCP_FULL_INFO`).
+pub fn getsockopt_prefix<T: Pod>(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: &mut T,
+    len: usize,
+) -> Option<usize> {
+    let mut len = len.min(size_of::<T>()) as u32;
     // SAFETY: `value` is valid for writes of `len` bytes, which the kernel
     // writes at most, and any bytes are a valid T (Pod).
     let rc = unsafe {
@@ -368,4 +380,23 @@ pub fn mmap_anon(len: usize) -> Option<core::ptr::NonNull<u8>> {
 pub unsafe fn munmap(p: core::ptr::NonNull<u8>, len: usize) {
     // SAFETY: the caller vouches that the mapping is unused.
     unsafe { libc::syscall(libc::SYS_munmap, p.as_ptr(), len) };
+}
+
+/// The process's name (`/proc/self/comm`, `prctl(PR_GET_NAME)`): up to 15
+/// bytes, any but NUL.
+pub fn comm(buf: &mut [u8; 16]) -> &[u8] {
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into
+    // `buf`, which holds 16.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_prctl,
+            c_long::from(libc::PR_GET_NAME),
+            buf.as_mut_ptr(),
+        )
+    };
+    if ret(rc).is_err() {
+        return &[];
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.get(..len).unwrap_or(&[])
 }

@@ -164,8 +164,10 @@ fn refused(path: &[u8], why: Refusal) {
     stderr::write(line.finish());
 }
 
-/// The longest report line; longer text is cut.
-pub const LINE_MAX: usize = 400;
+/// The longest report line, newline included; longer text is cut. At most
+/// `PIPE_BUF`: a write(2) of a line to a pipe or FIFO is never split, nor
+/// mixed with another process's.
+pub const LINE_MAX: usize = 4096;
 
 /// Writes one whole line where the report goes, or drops it when that is
 /// gone. errno is preserved.

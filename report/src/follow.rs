@@ -11,17 +11,15 @@
 //! from threads and from forked or executed children never mix. A process
 //! that made no TCP socket writes nothing.
 
-use crate::addr::WriteAddr;
-use crate::dest;
-use crate::sockinfo::{self, Outcome, Socket};
+use crate::render;
+use crate::sockinfo::{self, FullInfo, Outcome, Socket, Subflow, SUBFLOWS_MAX};
 use crate::table::{self, Kind};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
-use mptcpize_preload::line::Line;
 use mptcpize_preload::{errno, sys};
-use mptcpize_rules::errno::Unavailable;
-use mptcpize_rules::{is_fallback_errno, names, IPPROTO_MPTCP, IPPROTO_TCP};
+use mptcpize_rules::report::{Closed, Connection, Mode, Process, Reason, Side};
+use mptcpize_rules::{is_fallback_errno, IPPROTO_MPTCP, IPPROTO_TCP};
 
 /// Sockets `socket()` made MPTCP.
 static CONVERTED: AtomicU32 = AtomicU32::new(0);
@@ -43,8 +41,6 @@ static CONN_FELL_BACK: AtomicU32 = AtomicU32::new(0);
 static CONN_TCP: AtomicU32 = AtomicU32::new(0);
 /// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
-
-type Line400 = Line<{ dest::LINE_MAX }>;
 
 /// Called when the report starts: maps the table, and has a forked child
 /// start its own counts (the sockets it inherits are still reported when it
@@ -181,16 +177,32 @@ pub fn shutting_down(fd: c_int, how: c_int) {
         None
     };
     if let Some(followed) = followed {
-        if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed)) {
+        let mut full = MaybeUninit::uninit();
+        let full: &mut FullInfo = sys::zeroed(&mut full);
+        if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed), full) {
             table::sample(
                 followed,
                 table::Sample {
                     max_subflows: conn.subflows,
                     peer: sockinfo::peer(fd),
+                    local: sockinfo::local(fd),
+                    token: conn.token,
                     sent: conn.bytes_sent,
                     received: conn.bytes_received,
+                    highest_id: if conn.detailed { full.highest_id() } else { 0 },
+                    not_established: if conn.detailed {
+                        full.not_established()
+                    } else {
+                        0
+                    },
                 },
             );
+            if conn.detailed && full.listed() > 0 {
+                table::sample_subflows(
+                    followed,
+                    (0..full.listed()).filter_map(|i| full.subflow(i)),
+                );
+            }
         }
         if how != libc::SHUT_RD {
             table::mark_shut_write(followed);
@@ -202,9 +214,15 @@ pub fn shutting_down(fd: c_int, how: c_int) {
 /// the connection if it is one we follow. errno is preserved.
 #[inline(always)]
 pub fn closing(fd: c_int) {
+    closing_as(fd, Closed::Close);
+}
+
+/// `fd` is about to be closed, as `how` says.
+#[inline(always)]
+fn closing_as(fd: c_int, how: Closed) {
     if table::get(fd).is_some() {
         if let Some(kind) = table::take(fd) {
-            report_socket(fd, kind, false);
+            report_socket(fd, kind, how);
         }
     }
 }
@@ -215,7 +233,7 @@ pub fn closing(fd: c_int) {
 #[inline(always)]
 pub fn replacing(old: c_int, new: c_int) {
     if old != new && table::get(new).is_some() && sys::is_open(old) {
-        closing(new);
+        closing_as(new, Closed::Dup2);
     }
 }
 
@@ -223,15 +241,17 @@ pub fn replacing(old: c_int, new: c_int) {
 #[cold]
 pub fn closing_range(first: u32, last: u32) {
     for (fd, kind) in table::take_range(first, last) {
-        report_socket(fd, kind, false);
+        report_socket(fd, kind, Closed::CloseRange);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
+fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
     let _errno = errno::Guard::save();
-    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd)) {
+    let mut full = MaybeUninit::uninit();
+    let full: &mut FullInfo = sys::zeroed(&mut full);
+    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd), full) {
         let seen = table::sampled(fd);
         conn.subflows = conn.subflows.max(seen.max_subflows);
         if conn.counted {
@@ -248,77 +268,86 @@ fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
             Outcome::Tcp => &CONN_TCP,
         }
         .fetch_add(1, Ordering::Relaxed);
-        if conn.outcome == Outcome::Mptcp {
+        let mptcp = conn.outcome == Outcome::Mptcp;
+        if mptcp {
             MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
         }
-        let mut slot = MaybeUninit::uninit();
-        let line: &mut Line400 = Line::start(&mut slot, " report: ");
         let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
-        line.s(if accepted {
-            "connection from "
-        } else {
-            "connection to "
-        });
-        match sockinfo::peer(fd).or(seen.peer) {
-            Some(addr) => line.addr(addr),
-            None => line.s("(peer gone)"),
-        };
-        match conn.outcome {
-            Outcome::Mptcp => line
-                .s(": MPTCP negotiated, ")
-                .count(u64::from(conn.subflows), "subflow"),
-            Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
+        let reason = match conn.outcome {
+            Outcome::Mptcp => Reason::None,
+            Outcome::FellBack => Reason::PeerDidNotNegotiate,
             // A plain-TCP client on our MPTCP listener: MPTCP was there,
             // the peer did not ask for it (the kernel hands over a TCP socket).
-            Outcome::Tcp if kind == Kind::AcceptedMptcp => {
-                line.s(": TCP (the peer did not offer MPTCP)")
-            }
-            Outcome::Tcp if kind == Kind::TcpOption => {
-                line.s(": TCP (made TCP: MPTCP refused a socket option set before connecting)")
-            }
-            Outcome::Tcp => {
-                line.s(": TCP (MPTCP unavailable");
-                reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")")
-            }
+            Outcome::Tcp if kind == Kind::AcceptedMptcp => Reason::PeerDidNotOffer,
+            Outcome::Tcp if kind == Kind::TcpOption => Reason::RefusedOption,
+            Outcome::Tcp => Reason::Unavailable(FALLBACK_ERRNO.load(Ordering::Relaxed)),
         };
-        if conn.counted {
-            line.s(", ")
-                .n(conn.bytes_sent)
-                .s(" bytes sent, ")
-                .n(conn.bytes_received)
-                .s(" bytes received");
+        // Joins, where the kernel numbers subflows (MPTCP_FULL_INFO): at
+        // this look or at shutdown().
+        let listed_now = conn.detailed && full.listed() > 0;
+        let highest = if conn.detailed { full.highest_id() } else { 0 }.max(seen.highest_id);
+        let (joins_attempted, joins_failed) = if mptcp && highest > 0 {
+            let failed = if conn.detailed {
+                full.not_established()
+            } else {
+                0
+            };
+            (Some(highest - 1), Some(failed.max(seen.not_established)))
         } else {
-            line.s(", at least ")
-                .n(conn.bytes_sent)
-                .s(" bytes sent and ")
-                .n(conn.bytes_received)
-                .s(" received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)");
-        }
-        if at_exit {
-            line.s(", open at exit");
-        }
-        dest::write(line.finish());
+            (None, None)
+        };
+        // The subflows at the last look that listed any.
+        let mut subflows = MaybeUninit::<[Subflow; SUBFLOWS_MAX]>::uninit();
+        // SAFETY: the array is written, whole, before it is read; each
+        // element is written in place (no copy of the whole array).
+        let list = unsafe {
+            let p = subflows.as_mut_ptr().cast::<Subflow>();
+            for i in 0..SUBFLOWS_MAX {
+                p.add(i).write(Subflow::default());
+            }
+            subflows.assume_init_mut()
+        };
+        let listed = if listed_now {
+            for (i, slot) in list.iter_mut().enumerate().take(full.listed()) {
+                *slot = full.subflow(i).unwrap_or_default();
+            }
+            full.listed()
+        } else {
+            table::sampled_subflows(fd, list)
+        };
+        let mut comm = [0u8; 16];
+        let (pid, comm) = render::me(&mut comm);
+        render::connection(&Connection {
+            pid,
+            comm,
+            side: if accepted { Side::Server } else { Side::Client },
+            local: sockinfo::local(fd).or(seen.local),
+            remote: sockinfo::peer(fd).or(seen.peer),
+            token: if mptcp {
+                conn.token.or(seen.token)
+            } else {
+                None
+            },
+            outcome: conn.outcome,
+            reason,
+            subflows: conn.subflows,
+            joins_attempted,
+            joins_failed,
+            subflow_bytes: (mptcp && listed > 0).then(|| list.get(..listed).unwrap_or(&[])),
+            bytes_sent: conn.bytes_sent,
+            bytes_received: conn.bytes_received,
+            bytes_exact: conn.counted,
+            closed,
+        });
     }
-}
-
-/// `: ENOPROTOOPT, net.mptcp.enabled=0` and the like, for a fallback errno.
-fn reason(line: &mut Line400, errno: c_int) -> &mut Line400 {
-    if errno == 0 {
-        return line;
-    }
-    line.s(": ");
-    names::write_errno(line, errno);
-    if let Some(why) = Unavailable::from_errno(errno) {
-        line.s(", ").s(why.reason());
-    }
-    line
+    table::release(fd);
 }
 
 /// When the process exits (after the program's own atexit handlers):
 /// reports the connections still open, then the counts.
 pub fn at_exit() {
     for (fd, kind) in table::take_range(0, u32::MAX) {
-        report_socket(fd, kind, true);
+        report_socket(fd, kind, Closed::Exit);
     }
     let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
     let (converted, fell_back, failed) = (load(&CONVERTED), load(&FELL_BACK), load(&FAILED));
@@ -326,46 +355,23 @@ pub fn at_exit() {
     if converted + fell_back + failed + accepted == 0 {
         return;
     }
-    let mut slot = MaybeUninit::uninit();
-    let line: &mut Line400 = Line::start(&mut slot, " report: ");
-    line.s("exit: ")
-        .count(u64::from(converted), "socket")
-        .s(" made MPTCP, ")
-        .n(u64::from(fell_back))
-        .s(" fell back to TCP");
-    if fell_back + failed > 0 {
-        line.s(" (MPTCP unavailable");
-        reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")");
-    }
-    if failed > 0 {
-        line.s(", ").n(u64::from(failed)).s(" failed (no fallback)");
-    }
-    let made_tcp = load(&MADE_TCP);
-    if made_tcp > 0 {
-        line.s(", ")
-            .n(u64::from(made_tcp))
-            .s(" made TCP again after MPTCP refused a socket option");
-    }
-    let mptcp = load(&CONN_MPTCP);
-    line.s("; connections: ").n(u64::from(mptcp)).s(" MPTCP");
-    if mptcp > 0 {
-        let most = MAX_SUBFLOWS.load(Ordering::Relaxed);
-        line.s(" (largest: ")
-            .count(u64::from(most), "subflow")
-            .s(")");
-    }
-    line.s(", ")
-        .n(u64::from(load(&CONN_FELL_BACK)))
-        .s(" fell back to TCP, ")
-        .n(u64::from(load(&CONN_TCP)))
-        .s(" TCP");
-    let unfollowed = load(&UNFOLLOWED);
-    if unfollowed > 0 {
-        line.s("; ")
-            .count(u64::from(unfollowed), "socket")
-            .s(" with fds >= ")
-            .n(table::FDS as u64)
-            .s(" not followed");
-    }
-    dest::write(line.finish());
+    let mut comm = [0u8; 16];
+    let (pid, comm) = render::me(&mut comm);
+    render::process(&Process {
+        pid,
+        comm,
+        mode: Mode::Preload,
+        sockets_mptcp: converted,
+        sockets_fallback: fell_back,
+        fallback_errno: FALLBACK_ERRNO.load(Ordering::Relaxed),
+        sockets_failed: failed,
+        sockets_made_tcp: Some(load(&MADE_TCP)),
+        connections_mptcp: Some(load(&CONN_MPTCP)),
+        connections_fallback: Some(load(&CONN_FELL_BACK)),
+        connections_tcp: Some(load(&CONN_TCP)),
+        max_subflows: Some(MAX_SUBFLOWS.load(Ordering::Relaxed)),
+        not_followed: Some(load(&UNFOLLOWED)),
+        followed_fds: table::FDS as u32,
+        closed_unseen: None,
+    });
 }

@@ -20,11 +20,11 @@
 // Unit tests build the crate without its C entry points.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
-mod addr;
 mod atfork;
 mod dest;
 mod follow;
 mod next;
+mod render;
 mod sockinfo;
 mod table;
 
@@ -64,7 +64,11 @@ fn start(environ: Environ) -> bool {
         return STATE.load(Ordering::Acquire) == ON;
     }
     next::resolve_all();
-    let on = environ.with_settings(|s| dest::open(s.report()));
+    let on = environ.with_settings(|s| {
+        // An unknown format is text (the launcher refuses it before).
+        render::set_format(s.report_format().unwrap_or_default());
+        dest::open(s.report())
+    });
     if on {
         follow::start();
     }

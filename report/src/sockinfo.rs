@@ -2,8 +2,10 @@
 //! before it is closed: whether MPTCP was negotiated with the peer or the
 //! connection fell back to TCP, its subflows, and the bytes it moved.
 //!
-//! MPTCP sockets answer `SOL_MPTCP`/`MPTCP_INFO` (data-level byte counts,
-//! Linux 6.5+); a connection that fell back answers `TCP_IS_MPTCP` with 0
+//! MPTCP sockets answer `SOL_MPTCP`/`MPTCP_FULL_INFO` (Linux 6.5+: the
+//! `mptcp_info` with data-level byte counts and the token, and each
+//! subflow's addresses, id and `tcp_info`), or on older kernels
+//! `MPTCP_INFO` and `MPTCP_TCPINFO`; a connection that fell back answers `TCP_IS_MPTCP` with 0
 //! and, like a plain TCP socket, `TCP_INFO`. Everything here is a plain
 //! syscall on a stack buffer.
 
@@ -27,7 +29,7 @@ unsafe impl Pod for MptcpInfo {}
 /// a prefix of it and say how much.
 #[repr(C)]
 #[derive(Default)]
-struct MptcpInfo {
+pub struct MptcpInfo {
     subflows: u8,
     add_addr_signal: u8,
     add_addr_accepted: u8,
@@ -54,16 +56,128 @@ struct MptcpInfo {
     last_ack_recv: u32,
 }
 
-/// What became of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// MPTCP with the peer.
-    Mptcp,
-    /// An MPTCP socket whose connection fell back to TCP (the peer, or a
-    /// middlebox, did not speak MPTCP).
-    FellBack,
-    /// A TCP socket.
-    Tcp,
+pub use mptcpize_rules::report::{Outcome, Subflow};
+
+/// Subflows whose addresses and bytes are read (`MPTCP_FULL_INFO`); a
+/// connection with more lists its first ones.
+pub const SUBFLOWS_MAX: usize = 8;
+
+/// `MPTCP_FULL_INFO` (linux/mptcp.h).
+const MPTCP_FULL_INFO: c_int = 4;
+
+/// `struct mptcp_subflow_info`: an id and `struct mptcp_subflow_addrs`
+/// (two 128-byte `__kernel_sockaddr_storage`).
+#[repr(C)]
+struct SubflowInfo {
+    id: u32,
+    local: libc::sockaddr_storage,
+    remote: libc::sockaddr_storage,
+}
+
+/// A connection's subflows at one look, as `MPTCP_FULL_INFO` (Linux 6.5+)
+/// lists them: `struct mptcp_full_info` and the two arrays it points to,
+/// in one place on the caller's stack (zeroed with [`sys::zeroed`]: no
+/// `memset`).
+#[repr(C)]
+pub struct FullInfo {
+    size_tcpinfo_kernel: u32,
+    size_tcpinfo_user: u32,
+    size_sfinfo_kernel: u32,
+    size_sfinfo_user: u32,
+    num_subflows: u32,
+    size_arrays_user: u32,
+    subflow_info: u64,
+    tcp_info: u64,
+    mptcp_info: MptcpInfo,
+    subflows: [SubflowInfo; SUBFLOWS_MAX],
+    tcp: [libc::tcp_info; SUBFLOWS_MAX],
+}
+
+// SAFETY: C structs of integers and arrays of them.
+unsafe impl Pod for FullInfo {}
+
+const SYN_SENT: u8 = 2;
+const SYN_RECV: u8 = 3;
+
+/// ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING: the
+/// handshake completed, and the subflow is not closed.
+fn is_established(state: u8) -> bool {
+    matches!(state, 1 | 4 | 5 | 8 | 9 | 11)
+}
+
+impl FullInfo {
+    /// Asks the kernel about `fd` (an MPTCP connection); false when it
+    /// cannot tell (before Linux 6.5). `self` must be zeroed.
+    fn ask(&mut self, fd: c_int) -> bool {
+        self.size_tcpinfo_user = core::mem::size_of::<libc::tcp_info>() as u32;
+        self.size_sfinfo_user = core::mem::size_of::<SubflowInfo>() as u32;
+        self.size_arrays_user = SUBFLOWS_MAX as u32;
+        self.subflow_info = self.subflows.as_mut_ptr() as u64;
+        self.tcp_info = self.tcp.as_mut_ptr() as u64;
+        // Only the header and mptcp_info are passed as the option: the
+        // kernel writes the arrays through the pointers.
+        let len = core::mem::offset_of!(FullInfo, subflows);
+        sys::getsockopt_prefix(fd, SOL_MPTCP, MPTCP_FULL_INFO, self, len).is_some()
+    }
+
+    /// The subflows listed (at most [`SUBFLOWS_MAX`]).
+    pub fn listed(&self) -> usize {
+        (self.num_subflows as usize).min(SUBFLOWS_MAX)
+    }
+
+    fn each(&self) -> impl Iterator<Item = (&SubflowInfo, &libc::tcp_info)> {
+        self.subflows
+            .iter()
+            .zip(self.tcp.iter())
+            .take(self.listed())
+    }
+
+    /// Subflow `i`: its addresses and bytes (sent once, and received).
+    pub fn subflow(&self, i: usize) -> Option<Subflow> {
+        let (s, t) = self.each().nth(i)?;
+        Some(Subflow {
+            local: sys::socket_addr(&s.local),
+            remote: sys::socket_addr(&s.remote),
+            bytes_sent: t.tcpi_bytes_sent.saturating_sub(t.tcpi_bytes_retrans),
+            // The kernel counts the peer's FIN as one byte received.
+            bytes_received: t
+                .tcpi_bytes_received
+                .saturating_sub(u64::from(matches!(t.tcpi_state, 6 | 8 | 9 | 11))),
+        })
+    }
+
+    /// The highest subflow id: the kernel numbers a connection's subflows
+    /// from 1 (the initial one) as they are made: its own joins when it
+    /// starts them, the peer's once their handshake completes.
+    pub fn highest_id(&self) -> u8 {
+        self.each()
+            .map(|(s, _)| s.id.min(255) as u8)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Joins listed that never completed their handshake: still in
+    /// SYN-SENT or SYN-RECV, or closed without a byte acknowledged or
+    /// received.
+    pub fn not_established(&self) -> u8 {
+        self.each()
+            .filter(|(s, t)| {
+                s.id > 1
+                    && !is_established(t.tcpi_state)
+                    && (matches!(t.tcpi_state, SYN_SENT | SYN_RECV)
+                        || t.tcpi_bytes_acked == 0 && t.tcpi_bytes_received == 0)
+            })
+            .count() as u8
+    }
+
+    /// Subflows established now; `None` when not all are listed.
+    fn established(&self) -> Option<u8> {
+        (self.num_subflows as usize <= SUBFLOWS_MAX).then(|| {
+            self.each()
+                .filter(|(_, t)| is_established(t.tcpi_state))
+                .count() as u8
+        })
+    }
 }
 
 /// One connection, as it stands.
@@ -79,6 +193,11 @@ pub struct Connection {
     /// False when the kernel had already dropped the byte counts (a
     /// connection that fell back and was closed by both ends).
     pub counted: bool,
+    /// The local token (`mptcp_info.token`, as `ss -Mi` prints it).
+    pub token: Option<u32>,
+    /// The [`FullInfo`] passed to [`inspect`] lists the subflows (MPTCP,
+    /// Linux 6.5+).
+    pub detailed: bool,
 }
 
 /// What the socket behind `fd` is now.
@@ -98,8 +217,10 @@ fn int_opt(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
 
 /// Looks at the connection behind `fd` (an MPTCP or TCP socket);
 /// `shut_write` says whether the program shut its sending side down (the
-/// DATA_FIN then takes one data sequence number, which is no byte).
-pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
+/// DATA_FIN then takes one data sequence number, which is no byte). An
+/// MPTCP connection's subflows are listed in `full` (zeroed by the caller)
+/// when the kernel can (`Connection::detailed`).
+pub fn inspect(fd: c_int, shut_write: bool, full: &mut FullInfo) -> Socket {
     if int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
         return Socket::NotAConnection;
     }
@@ -116,13 +237,18 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
         // The subflows that are up. The path manager's own count is only a
         // fallback for old kernels: it includes joins still in SYN-SENT,
         // and a server's in-kernel PM does not count the joins it accepts.
-        let subflows = established_subflows(fd).unwrap_or_else(|| {
-            if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
-                info.subflows_total
-            } else {
-                info.subflows.saturating_add(1)
-            }
-        });
+        let detailed = full.ask(fd);
+        let subflows = detailed
+            .then(|| full.established())
+            .flatten()
+            .or_else(|| established_subflows(fd))
+            .unwrap_or_else(|| {
+                if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
+                    info.subflows_total
+                } else {
+                    info.subflows.saturating_add(1)
+                }
+            });
         return Socket::Connection(Connection {
             outcome: Outcome::Mptcp,
             subflows,
@@ -131,6 +257,8 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
                 .saturating_sub(u64::from(shut_write)),
             bytes_received: info.bytes_received,
             counted: true,
+            token: (info.token != 0).then_some(info.token),
+            detailed,
         });
     }
     // A TCP socket, or an MPTCP one that fell back: TCP_INFO answers, with
@@ -158,6 +286,8 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
             .tcpi_bytes_received
             .saturating_sub(u64::from(fin_received(fd, tcp.tcpi_state))),
         counted: have_info && tcp.tcpi_bytes_acked != 0,
+        token: None,
+        detailed: false,
     })
 }
 
@@ -190,13 +320,11 @@ fn established_subflows(fd: c_int) -> Option<u8> {
     req.size_user = ENTRY as u32;
     getsockopt(fd, SOL_MPTCP, MPTCP_TCPINFO, req)?;
     let listed = (req.num_subflows as usize).min(MAX);
-    // ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING:
-    // the handshake completed.
     let established = req
         .entries
         .iter()
         .take(listed)
-        .filter(|e| matches!(e[0], 1 | 4 | 5 | 8 | 9 | 11))
+        .filter(|e| is_established(e[0]))
         .count();
     Some(established as u8)
 }
@@ -240,9 +368,24 @@ pub fn peer(fd: c_int) -> Option<core::net::SocketAddr> {
     sys::getpeername(fd)
 }
 
+/// The local address, when the socket still has one (not `0.0.0.0:0`).
+pub fn local(fd: c_int) -> Option<core::net::SocketAddr> {
+    sys::getsockname(fd)
+        .and_then(|raw| sys::socket_addr(&raw.storage))
+        .filter(|a| a.port() != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_info_layout_matches_linux() {
+        // struct mptcp_subflow_info: __u32 id, then two 128-byte,
+        // 8-aligned __kernel_sockaddr_storage.
+        assert_eq!(core::mem::size_of::<libc::sockaddr_storage>(), 128);
+        assert_eq!(core::mem::align_of::<libc::sockaddr_storage>(), 8);
+    }
 
     #[test]
     fn mptcp_info_layout_matches_linux() {

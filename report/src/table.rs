@@ -12,12 +12,19 @@
 //! followed; [`track`] says so and the report counts them.
 //!
 //! Beside its kind, an entry keeps what [`sample`] saw of the connection
-//! while it was open (at `shutdown()`): the most subflows and the peer's
-//! address, which a connection closed by both ends no longer has at
-//! `close()`.
+//! while it was open (at `shutdown()`): the most subflows, the addresses,
+//! the token and the joins, which a connection closed by both ends no
+//! longer has at `close()`. The subflows themselves (addresses and bytes,
+//! 512 bytes a connection) are kept in a small pool of slots (`POOL_SLOTS`
+//! connections between their `shutdown()` and their `close()` at once),
+//! claimed with a compare-and-swap and given back when the connection is
+//! reported, so that the table stays small.
 
+use crate::sockinfo::{Subflow, SUBFLOWS_MAX};
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use mptcpize_preload::page::MapOnce;
 
 /// How many fds are followed: 0 .. FDS-1.
@@ -58,13 +65,104 @@ struct Entry {
     /// The program shut the sending side down.
     shut_write: AtomicBool,
     max_subflows: AtomicU8,
-    /// Family (bits 0-15: 0 none, 4, 6), port (16-31), IPv4 address (32-63).
-    peer: AtomicU64,
-    /// The IPv6 address, big-endian halves.
-    peer6: [AtomicU64; 2],
+    /// The highest subflow id seen; 0 when the kernel lists no subflows.
+    highest_id: AtomicU8,
+    /// The most joins seen not established.
+    not_established: AtomicU8,
+    /// The pool slot holding the subflows seen, plus one; 0: none.
+    pool: AtomicU16,
+    /// The local token.
+    token: AtomicU32,
+    peer: AddrCell,
+    local: AddrCell,
     /// The most bytes sent and received seen.
     sent: AtomicU64,
     received: AtomicU64,
+}
+
+/// An IPv4 or IPv6 socket address in atomics.
+struct AddrCell {
+    /// Family (bits 0-15: 0 none, 4, 6), port (16-31), IPv4 address (32-63).
+    word: AtomicU64,
+    /// The IPv6 address, big-endian halves.
+    v6: [AtomicU64; 2],
+}
+
+impl AddrCell {
+    fn clear(&self) {
+        self.word.store(0, Ordering::Relaxed);
+    }
+
+    /// Keeps `addr`; `None` leaves what was kept.
+    fn store(&self, addr: Option<SocketAddr>) {
+        match addr {
+            Some(SocketAddr::V4(a)) => self.word.store(
+                4 | u64::from(a.port()) << 16 | u64::from(a.ip().to_bits()) << 32,
+                Ordering::Relaxed,
+            ),
+            Some(SocketAddr::V6(a)) => {
+                let bits = a.ip().to_bits();
+                self.v6[0].store((bits >> 64) as u64, Ordering::Relaxed);
+                self.v6[1].store(bits as u64, Ordering::Relaxed);
+                self.word
+                    .store(6 | u64::from(a.port()) << 16, Ordering::Relaxed);
+            }
+            None => {}
+        }
+    }
+
+    fn load(&self) -> Option<SocketAddr> {
+        let word = self.word.load(Ordering::Relaxed);
+        let port = (word >> 16) as u16;
+        match word & 0xffff {
+            4 => Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from_bits((word >> 32) as u32),
+                port,
+            ))),
+            6 => {
+                let bits = u128::from(self.v6[0].load(Ordering::Relaxed)) << 64
+                    | u128::from(self.v6[1].load(Ordering::Relaxed));
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from_bits(bits),
+                    port,
+                    0,
+                    0,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One subflow as a sample saw it.
+struct SubflowCell {
+    local: AddrCell,
+    remote: AddrCell,
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+/// The subflows a sample saw of one connection: a slot of [`POOL`],
+/// claimed by the fd (plus one) whose connection it holds.
+struct PoolSlot {
+    owner: AtomicU32,
+    listed: AtomicU8,
+    subflows: [SubflowCell; SUBFLOWS_MAX],
+}
+
+/// Connections whose subflows are kept between `shutdown()` and
+/// `close()` at once; beyond, a connection's subflows are the ones
+/// `close()` sees.
+pub const POOL_SLOTS: usize = 256;
+
+/// The pool, mapped with the table (zero pages: every slot free).
+static POOL: MapOnce = MapOnce::new(POOL_SLOTS * core::mem::size_of::<PoolSlot>());
+
+fn pool_slot(i: usize) -> Option<&'static PoolSlot> {
+    let pool = POOL.get()?.cast::<PoolSlot>();
+    // SAFETY: as in entry(): a zeroed mapping of POOL_SLOTS slots of
+    // atomics, aligned, never unmapped; `i < POOL_SLOTS`.
+    (i < POOL_SLOTS).then(|| unsafe { &*pool.as_ptr().add(i) })
 }
 
 /// One more than the highest fd ever followed: scans stop there.
@@ -75,17 +173,25 @@ static END: AtomicUsize = AtomicUsize::new(0);
 pub struct Sample {
     pub max_subflows: u8,
     pub peer: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+    pub token: Option<u32>,
     pub sent: u64,
     pub received: u64,
+    /// The highest subflow id seen (0: the kernel listed none).
+    pub highest_id: u8,
+    /// The most joins seen not established.
+    pub not_established: u8,
 }
 
 /// The table, FDS entries, mapped by [`allocate`] (zero pages: every
 /// entry empty); nothing is followed before.
 static TABLE: MapOnce = MapOnce::new(FDS * core::mem::size_of::<Entry>());
 
-/// Maps the table; false if mmap fails, and then nothing is followed.
-/// Idempotent.
+/// Maps the table and the pool; false if mmap fails, and then nothing is
+/// followed. Idempotent.
 pub fn allocate() -> bool {
+    // Without the pool, subflows are only those close() sees.
+    let _ = POOL.get_or_map(|_| {});
     TABLE.get_or_map(|_| {}).is_some()
 }
 
@@ -106,9 +212,14 @@ fn slot(fd: i32) -> Option<&'static AtomicU8> {
 pub fn track(fd: i32, kind: Kind) -> bool {
     match entry(fd) {
         Some(e) => {
+            release_pool(e);
             e.max_subflows.store(0, Ordering::Relaxed);
             e.shut_write.store(false, Ordering::Relaxed);
-            e.peer.store(0, Ordering::Relaxed);
+            e.highest_id.store(0, Ordering::Relaxed);
+            e.not_established.store(0, Ordering::Relaxed);
+            e.token.store(0, Ordering::Relaxed);
+            e.peer.clear();
+            e.local.clear();
             e.sent.store(0, Ordering::Relaxed);
             e.received.store(0, Ordering::Relaxed);
             e.kind.store(kind as u8, Ordering::Release);
@@ -119,27 +230,94 @@ pub fn track(fd: i32, kind: Kind) -> bool {
     }
 }
 
-/// Remembers what an open connection looks like now: the most subflows
-/// and bytes seen are kept, and its peer.
+/// Remembers what an open connection looks like now: the most subflows,
+/// bytes and join counts seen are kept, and its addresses and token.
 pub fn sample(fd: i32, now: Sample) {
     let Some(e) = entry(fd) else { return };
     e.max_subflows
         .fetch_max(now.max_subflows, Ordering::Relaxed);
     e.sent.fetch_max(now.sent, Ordering::Relaxed);
     e.received.fetch_max(now.received, Ordering::Relaxed);
-    match now.peer {
-        Some(SocketAddr::V4(a)) => e.peer.store(
-            4 | u64::from(a.port()) << 16 | u64::from(a.ip().to_bits()) << 32,
-            Ordering::Relaxed,
-        ),
-        Some(SocketAddr::V6(a)) => {
-            let bits = a.ip().to_bits();
-            e.peer6[0].store((bits >> 64) as u64, Ordering::Relaxed);
-            e.peer6[1].store(bits as u64, Ordering::Relaxed);
-            e.peer
-                .store(6 | u64::from(a.port()) << 16, Ordering::Relaxed);
+    e.highest_id.fetch_max(now.highest_id, Ordering::Relaxed);
+    e.not_established
+        .fetch_max(now.not_established, Ordering::Relaxed);
+    if let Some(t) = now.token {
+        e.token.store(t, Ordering::Relaxed);
+    }
+    e.peer.store(now.peer);
+    e.local.store(now.local);
+}
+
+/// Keeps the subflows a look at `fd`'s connection saw (`None` past the
+/// list), in a pool slot claimed for it; nothing when the pool is full.
+pub fn sample_subflows(fd: i32, subflows: impl Iterator<Item = Subflow>) {
+    let Some(e) = entry(fd) else { return };
+    let slot = match e.pool.load(Ordering::Acquire) {
+        0 => {
+            let owner = fd as u32 + 1;
+            let Some(i) = (0..POOL_SLOTS).find(|&i| {
+                pool_slot(i).is_some_and(|p| {
+                    p.owner
+                        .compare_exchange(0, owner, Ordering::AcqRel, Ordering::Relaxed)
+                        .is_ok()
+                })
+            }) else {
+                return;
+            };
+            e.pool.store(i as u16 + 1, Ordering::Release);
+            i
         }
-        None => {}
+        n => usize::from(n) - 1,
+    };
+    let Some(p) = pool_slot(slot) else { return };
+    let mut listed = 0u8;
+    for (cell, sf) in p.subflows.iter().zip(subflows) {
+        cell.local.clear();
+        cell.remote.clear();
+        cell.local.store(sf.local);
+        cell.remote.store(sf.remote);
+        cell.sent.store(sf.bytes_sent, Ordering::Relaxed);
+        cell.received.store(sf.bytes_received, Ordering::Relaxed);
+        listed += 1;
+    }
+    p.listed.store(listed, Ordering::Release);
+}
+
+/// The subflows kept for `fd` (none when no look listed them), into
+/// `out`; how many.
+pub fn sampled_subflows(fd: i32, out: &mut [Subflow; SUBFLOWS_MAX]) -> usize {
+    let Some(p) = entry(fd)
+        .map(|e| e.pool.load(Ordering::Acquire))
+        .filter(|&n| n != 0)
+        .and_then(|n| pool_slot(usize::from(n) - 1))
+    else {
+        return 0;
+    };
+    let listed = usize::from(p.listed.load(Ordering::Acquire)).min(SUBFLOWS_MAX);
+    for (o, cell) in out.iter_mut().zip(p.subflows.iter()).take(listed) {
+        *o = Subflow {
+            local: cell.local.load(),
+            remote: cell.remote.load(),
+            bytes_sent: cell.sent.load(Ordering::Relaxed),
+            bytes_received: cell.received.load(Ordering::Relaxed),
+        };
+    }
+    listed
+}
+
+/// Gives `e`'s pool slot back.
+fn release_pool(e: &Entry) {
+    let n = e.pool.swap(0, Ordering::AcqRel);
+    if let Some(p) = n.checked_sub(1).and_then(|i| pool_slot(usize::from(i))) {
+        p.listed.store(0, Ordering::Relaxed);
+        p.owner.store(0, Ordering::Release);
+    }
+}
+
+/// Gives back what `fd` held beyond its entry, once reported.
+pub fn release(fd: i32) {
+    if let Some(e) = entry(fd) {
+        release_pool(e);
     }
 }
 
@@ -160,30 +338,15 @@ pub fn sampled(fd: i32) -> Sample {
     let Some(e) = entry(fd) else {
         return Sample::default();
     };
-    let word = e.peer.load(Ordering::Relaxed);
-    let port = (word >> 16) as u16;
-    let peer = match word & 0xffff {
-        4 => Some(SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::from_bits((word >> 32) as u32),
-            port,
-        ))),
-        6 => {
-            let bits = u128::from(e.peer6[0].load(Ordering::Relaxed)) << 64
-                | u128::from(e.peer6[1].load(Ordering::Relaxed));
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from_bits(bits),
-                port,
-                0,
-                0,
-            )))
-        }
-        _ => None,
-    };
     Sample {
         max_subflows: e.max_subflows.load(Ordering::Relaxed),
-        peer,
+        peer: e.peer.load(),
+        local: e.local.load(),
+        token: Some(e.token.load(Ordering::Relaxed)).filter(|&t| t != 0),
         sent: e.sent.load(Ordering::Relaxed),
         received: e.received.load(Ordering::Relaxed),
+        highest_id: e.highest_id.load(Ordering::Relaxed),
+        not_established: e.not_established.load(Ordering::Relaxed),
     }
 }
 
@@ -240,6 +403,7 @@ mod tests {
             peer,
             sent,
             received: 5,
+            ..Sample::default()
         };
         sample(9, at(3, Some(v4), 10));
         sample(9, at(1, None, 4));
@@ -249,6 +413,44 @@ mod tests {
         assert_eq!(sampled(9), at(3, Some(v6), 11));
         track(9, Kind::Mptcp);
         assert_eq!(sampled(9), Sample::default());
+    }
+
+    #[test]
+    fn subflows_are_kept_in_a_pool_slot_until_released() {
+        assert!(allocate());
+        track(11, Kind::Mptcp);
+        let sf = |port: u16, sent| Subflow {
+            local: Some(SocketAddr::from(([10, 0, 0, 1], port))),
+            remote: Some("[2001:db8::2]:80".parse().unwrap()),
+            bytes_sent: sent,
+            bytes_received: 1,
+        };
+        let mut out = [Subflow::default(); SUBFLOWS_MAX];
+        assert_eq!(sampled_subflows(11, &mut out), 0);
+        sample_subflows(11, [sf(1, 10), sf(2, 20)].into_iter());
+        assert_eq!(sampled_subflows(11, &mut out), 2);
+        assert_eq!(out[..2], [sf(1, 10), sf(2, 20)]);
+        // A later look replaces the list, in the same slot.
+        sample_subflows(11, [sf(3, 30)].into_iter());
+        assert_eq!(sampled_subflows(11, &mut out), 1);
+        assert_eq!(out[0], sf(3, 30));
+        release(11);
+        assert_eq!(sampled_subflows(11, &mut out), 0);
+        // Every slot can be claimed, and a full pool keeps nothing more.
+        for fd in 1000..1000 + POOL_SLOTS as i32 {
+            track(fd, Kind::Mptcp);
+            sample_subflows(fd, [sf(4, 1)].into_iter());
+        }
+        track(2000, Kind::Mptcp);
+        sample_subflows(2000, [sf(4, 1)].into_iter());
+        assert_eq!(sampled_subflows(2000, &mut out), 0);
+        release(1000);
+        sample_subflows(2000, [sf(5, 1)].into_iter());
+        assert_eq!(sampled_subflows(2000, &mut out), 1);
+        for fd in 1001..1000 + POOL_SLOTS as i32 {
+            release(fd);
+        }
+        release(2000);
     }
 
     #[test]

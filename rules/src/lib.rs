@@ -7,7 +7,8 @@
 //! - errno names and what a fallback error says about the host ([`errno`]);
 //! - the names of address families and socket types in log lines
 //!   ([`names`]);
-//! - what to do when MPTCP refuses a socket option ([`sockopt`]).
+//! - what to do when MPTCP refuses a socket option ([`sockopt`]);
+//! - the words and forms (text, JSON Lines) of the report ([`report`]).
 //!
 //! The preload libraries, the seccomp supervisor and its BPF filter, `check`
 //! and the launcher all take their decisions and words from here. The crate
@@ -18,6 +19,7 @@
 pub mod env;
 pub mod errno;
 pub mod names;
+pub mod report;
 pub mod report_file;
 pub mod sockopt;
 

@@ -16,6 +16,10 @@ pub trait Sink {
     fn text(&mut self, s: &str);
     /// Appends a number in decimal.
     fn int(&mut self, n: i64);
+    /// Appends an unsigned number in decimal.
+    fn uint(&mut self, n: u64) {
+        self.int(i64::try_from(n).unwrap_or(i64::MAX));
+    }
 }
 
 /// `AF_INET`, `AF_INET6`, `AF_UNIX`, …; `None` for other families.
