@@ -139,10 +139,12 @@ impl FullInfo {
             local: sys::socket_addr(&s.local),
             remote: sys::socket_addr(&s.remote),
             bytes_sent: t.tcpi_bytes_sent.saturating_sub(t.tcpi_bytes_retrans),
-            // The kernel counts the peer's FIN as one byte received.
-            bytes_received: t
-                .tcpi_bytes_received
-                .saturating_sub(u64::from(matches!(t.tcpi_state, 6 | 8 | 9 | 11))),
+            // The kernel counts the peer's FIN as one byte received: the
+            // states after it, and CLOSE, where a subflow closed by both
+            // ends is (a reset one is then one byte short).
+            bytes_received: t.tcpi_bytes_received.saturating_sub(u64::from(
+                matches!(t.tcpi_state, 6..=9 | 11) && t.tcpi_bytes_received > 0,
+            )),
         })
     }
 
