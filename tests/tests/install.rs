@@ -110,8 +110,11 @@ fn installed_launcher_finds_its_shim_and_makes_mptcp_sockets() {
     out.assert_success();
     assert!(out.stdout.contains("MPTCP negotiated"), "{out}");
     assert!(
-        out.stderr.contains("connection to 127.0.0.1:7200 from 127.0.0.1:")
-            && out.stderr.contains(": MPTCP negotiated, 1 subflow (0 extra)"),
+        out.stderr
+            .contains("connection to 127.0.0.1:7200 from 127.0.0.1:")
+            && out
+                .stderr
+                .contains(": MPTCP negotiated, 1 subflow (0 extra)"),
         "the installed shim reports too:\n{out}"
     );
     server.finish(T).assert_success();

@@ -9,6 +9,7 @@ use mptcpize_tests::{
     bin, mptcpize, require_program, require_root_mptcp, Child, Netns, ScratchDir, Testbed,
     MP_JOIN_SYN_ACK_RX, MP_JOIN_SYN_TX,
 };
+use serde_json::Value;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::time::Duration;
 
@@ -37,6 +38,97 @@ fn assert_line_ends(lines: &[&str], what: &str, end: &str) {
         line.ends_with(end),
         "the report line with {what:?} does not end with {end:?}:\n{}",
         lines.join("\n")
+    );
+}
+
+/// The JSON Lines of a report: every line of `text` that is not the
+/// program's own (the program writes none beginning with `{`) parsed, each
+/// one an object with a `kind`.
+fn json_lines(text: &str) -> Vec<Value> {
+    let objs: Vec<Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for o in &objs {
+        assert!(o["kind"].is_string(), "no kind: {o}");
+    }
+    objs
+}
+
+/// The one object of `kind` in `objs`.
+#[track_caller]
+fn only<'a>(objs: &'a [Value], kind: &str) -> &'a Value {
+    let of: Vec<&Value> = objs.iter().filter(|o| o["kind"] == kind).collect();
+    assert_eq!(of.len(), 1, "one {kind} object expected in {objs:#?}");
+    of[0]
+}
+
+/// The keys of a connection object and of a process object, in order
+/// (README's schema).
+const CONNECTION_KEYS: &[&str] = &[
+    "kind",
+    "pid",
+    "comm",
+    "side",
+    "local",
+    "remote",
+    "token",
+    "outcome",
+    "reason",
+    "subflows",
+    "extra_subflows",
+    "joins_attempted",
+    "joins_failed",
+    "subflow_bytes",
+    "bytes_sent",
+    "bytes_received",
+    "bytes_exact",
+    "closed",
+];
+const PROCESS_KEYS: &[&str] = &[
+    "kind",
+    "pid",
+    "comm",
+    "mode",
+    "sockets_mptcp",
+    "sockets_fallback",
+    "fallback_reason",
+    "sockets_failed",
+    "sockets_made_tcp",
+    "connections_mptcp",
+    "connections_fallback",
+    "connections_tcp",
+    "max_subflows",
+    "not_followed",
+    "closed_unseen",
+];
+
+/// Asserts that a raw JSON line has the schema's keys, in order.
+#[track_caller]
+fn assert_keys_in_order(raw: &str, keys: &[&str]) {
+    let mut at = 0;
+    for k in keys {
+        let pat = format!("\"{k}\":");
+        let found = raw[at..]
+            .find(&pat)
+            .unwrap_or_else(|| panic!("{k} missing or out of order in {raw}"));
+        at += found + pat.len();
+    }
+}
+
+/// A token as `ss -Mi` prints it: lowercase hexadecimal, no leading zero.
+#[track_caller]
+fn assert_token(v: &Value) {
+    let t = v
+        .as_str()
+        .unwrap_or_else(|| panic!("token {v} is not a string"));
+    assert!(
+        !t.is_empty()
+            && !t.starts_with('0')
+            && t.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "token {t:?}"
     );
 }
 
@@ -91,10 +183,18 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     // The client reports on stderr by default.
     let lines = report_lines(&out.stderr);
     assert_eq!(lines.len(), 2, "{out}");
+    let conn = find(&lines, "connection to");
+    assert!(
+        conn.contains(&format!(
+            "connection to {addr} from {}:",
+            bed.paths[0].client_ip
+        )) && conn.contains(", token "),
+        "{conn}"
+    );
     assert_line_ends(
         &lines,
         "connection to",
-        &format!("connection to {addr}: MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received"),
+        ": MPTCP negotiated, 2 subflows (1 extra), 1 join attempted, 4000000 bytes sent, 4000000 bytes received",
     );
     assert_line_ends(
         &lines,
@@ -105,10 +205,14 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
     let text = std::fs::read_to_string(&server_report).expect("server report file");
     let lines = report_lines(&text);
     assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        find(&lines, "connection from 10.231.0.1:").contains(&format!(" to {addr}, token ")),
+        "{text}"
+    );
     assert_line_ends(
         &lines,
         "connection from 10.231.0.1:",
-        ": MPTCP negotiated, 2 subflows, 4000000 bytes sent, 4000000 bytes received",
+        ": MPTCP negotiated, 2 subflows (1 extra), 1 join attempted, 4000000 bytes sent, 4000000 bytes received",
     );
     assert!(
         find(&lines, "exit:").contains(
@@ -116,6 +220,135 @@ fn mptcp_connections_are_reported_with_subflows_and_bytes() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn the_json_report_of_both_ends_matches_on_two_paths() {
+    require_root_mptcp!();
+    let bed = Testbed::new(2);
+    answer_each_client_address_on_its_link(&bed);
+    let dir = ScratchDir::new();
+    let (server_report, client_report) = (dir.join("server.jsonl"), dir.join("client.jsonl"));
+    let addr = bed.server_addr(7107);
+
+    let mut server = bed.server.mptcpize(&["run", "--report-format", "json"]);
+    server
+        .arg(format!("--report={}", server_report.display()))
+        .arg(bin("echo-server"))
+        .args([&addr, "--once"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening on", T);
+    // The format from the environment, as `run` reads it.
+    let mut client = bed.client.mptcpize(&["run"]);
+    client
+        .env("MPTCPIZE_REPORT_FORMAT", "json")
+        .arg(format!("--report={}", client_report.display()))
+        .arg(bin("echo-client"))
+        .args([&addr, "4000000"]);
+    let out = run(client, T);
+    out.assert_success();
+    assert!(out.stdout.contains("intact"), "{out}");
+    server.finish(T).assert_success();
+
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).expect("report file");
+    let (client_text, server_text) = (read(&client_report), read(&server_report));
+    for text in [&client_text, &server_text] {
+        assert_eq!(text.lines().count(), 2, "only JSON Lines:\n{text}");
+        assert_eq!(json_lines(text).len(), 2, "{text}");
+        let mut lines = text.lines();
+        assert_keys_in_order(lines.next().unwrap(), CONNECTION_KEYS);
+        assert_keys_in_order(lines.next().unwrap(), PROCESS_KEYS);
+    }
+    let (client, server) = (json_lines(&client_text), json_lines(&server_text));
+    let (c, s) = (only(&client, "connection"), only(&server, "connection"));
+    let (cp, sp) = (only(&client, "process"), only(&server, "process"));
+
+    assert_eq!(c["pid"], cp["pid"]);
+    assert_eq!(s["pid"], sp["pid"]);
+    assert_eq!((&c["comm"], &s["comm"]), (&cp["comm"], &sp["comm"]));
+    assert_eq!(c["comm"], "echo-client");
+    assert_eq!(s["comm"], "echo-server");
+    assert_eq!(
+        (&c["side"], &s["side"]),
+        (&"client".into(), &"server".into())
+    );
+    // Each end's local address is the other's remote one; the client
+    // connected from path 0.
+    assert_eq!(c["remote"], addr.as_str());
+    assert_eq!(c["local"], s["remote"], "{c:#}\n{s:#}");
+    assert_eq!(s["local"], c["remote"], "{c:#}\n{s:#}");
+    let client_ip = bed.paths[0].client_ip.to_string();
+    assert!(c["local"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{client_ip}:")));
+    for (end, other) in [(c, s), (s, c)] {
+        assert_token(&end["token"]);
+        assert_ne!(
+            end["token"], other["token"],
+            "each end has a token of its own"
+        );
+        assert_eq!(end["outcome"], "mptcp");
+        assert!(end["reason"].is_null());
+        assert_eq!(
+            (end["subflows"].as_u64(), end["extra_subflows"].as_u64()),
+            (Some(2), Some(1)),
+            "{end:#}"
+        );
+        assert_eq!(end["bytes_sent"], 4_000_000);
+        assert_eq!(end["bytes_received"], 4_000_000);
+        assert_eq!(end["bytes_exact"], true);
+        assert_eq!(end["closed"], "close");
+        // The client's path manager made one join, which the server accepted.
+        assert_eq!(end["joins_attempted"], 1, "{end:#}");
+        assert_eq!(end["joins_failed"], 0, "{end:#}");
+        // One subflow per path, both carrying data, all data on them.
+        let sfs = end["subflow_bytes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{end:#}"));
+        assert_eq!(sfs.len(), 2, "{end:#}");
+        let mut locals: Vec<&str> = sfs.iter().map(|sf| sf["local"].as_str().unwrap()).collect();
+        let mut others: Vec<&str> = other["subflow_bytes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sf| sf["remote"].as_str().unwrap())
+            .collect();
+        locals.sort();
+        others.sort();
+        assert_eq!(
+            locals, others,
+            "a subflow's ends match across the two reports"
+        );
+        let sum = |key| sfs.iter().map(|sf| sf[key].as_u64().unwrap()).sum::<u64>();
+        assert!(sum("bytes_sent") >= 4_000_000, "{end:#}");
+        assert!(sum("bytes_received") >= 4_000_000, "{end:#}");
+    }
+    let paths_used: Vec<bool> = bed
+        .paths
+        .iter()
+        .map(|p| {
+            c["subflow_bytes"].as_array().unwrap().iter().any(|sf| {
+                sf["local"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{}:", p.client_ip))
+            })
+        })
+        .collect();
+    assert_eq!(paths_used, [true, true], "{c:#}");
+
+    for (p, mptcp_sockets) in [(cp, 1), (sp, 1)] {
+        assert_eq!(p["mode"], "preload");
+        assert_eq!(p["sockets_mptcp"], mptcp_sockets, "{p:#}");
+        assert_eq!(p["sockets_fallback"], 0);
+        assert!(p["fallback_reason"].is_null());
+        assert_eq!(p["connections_mptcp"], 1);
+        assert_eq!(p["connections_fallback"], 0);
+        assert_eq!(p["connections_tcp"], 0);
+        assert_eq!(p["max_subflows"], 2);
+        assert_eq!(p["not_followed"], 0);
+    }
 }
 
 /// Drops every packet that carries an MP_JOIN option on its way into `ns`
@@ -140,7 +373,7 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     answer_each_client_address_on_its_link(&bed);
     drop_joins(&bed.server);
     let addr = bed.server_addr(7104);
-    let _server = bed.server.echo_server(&addr, true, &["--once"]);
+    let _server = bed.server.echo_server(&addr, true, &[]);
     let joins_tried = bed.client.watch(MP_JOIN_SYN_TX);
     let joins_answered = bed.client.watch(MP_JOIN_SYN_ACK_RX);
     let out = bed.client.echo_client(&["--report"], &addr, 8_000_000);
@@ -149,7 +382,28 @@ fn a_join_that_never_completes_is_not_counted_as_a_subflow() {
     joins_tried.assert_grew("the client tried no join: this test would show nothing");
     joins_answered.assert_grew_by(0, "a join got through the firewall");
     let conn = find(&report_lines(&out.stderr), "connection to");
-    assert!(conn.contains("MPTCP negotiated, 1 subflow,"), "{conn}");
+    assert!(
+        conn.contains(
+            "MPTCP negotiated, 1 subflow (0 extra), 1 join attempted, 1 not established, 8000000 bytes sent"
+        ),
+        "{conn}"
+    );
+    // The same in JSON.
+    let out = bed
+        .client
+        .echo_client(&["--report", "--report-format=json"], &addr, 2_000_000);
+    out.assert_success();
+    let objs = json_lines(&out.stderr);
+    let c = only(&objs, "connection");
+    assert_eq!(
+        (c["subflows"].as_u64(), c["extra_subflows"].as_u64()),
+        (Some(1), Some(0)),
+        "{c:#}"
+    );
+    assert!(c["joins_attempted"].as_u64() >= Some(1), "{c:#}");
+    assert!(c["joins_failed"].as_u64() >= Some(1), "{c:#}");
+    assert_eq!(c["bytes_sent"], 2_000_000);
+    assert!(report_lines(&out.stderr).is_empty(), "no text lines: {out}");
 }
 
 #[test]
@@ -159,7 +413,7 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
     let addr = bed.server_addr(7101);
     // The server is not under the shim: its listener is plain TCP.
     let mut server = bed.server.cmd(bin("echo-server"));
-    server.args([&addr, "--once"]);
+    server.arg(&addr);
     let mut server = Child::spawn(server);
     server.wait_for_line("socket: TCP", T);
 
@@ -170,8 +424,10 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
     let conn = find(&lines, "connection to");
     assert!(
         conn.contains(&format!(
-            "connection to {addr}: fell back to TCP (the peer did not negotiate MPTCP)"
-        )),
+            "connection to {addr} from {}:",
+            bed.paths[0].client_ip
+        )) && conn.contains(": fell back to TCP (the peer did not negotiate MPTCP)")
+            && !conn.contains("token"),
         "{conn}"
     );
     assert!(
@@ -183,6 +439,34 @@ fn a_server_without_mptcp_shows_as_a_fallback() {
         "exit:",
         "1 socket made MPTCP, 0 fell back to TCP; connections: 0 MPTCP, 1 fell back to TCP, 0 TCP",
     );
+
+    let out = bed
+        .client
+        .echo_client(&["--report", "--report-format", "json"], &addr, 300_000);
+    out.assert_success();
+    let objs = json_lines(&out.stderr);
+    let c = only(&objs, "connection");
+    assert_eq!(c["outcome"], "fallback");
+    assert_eq!(c["reason"], "the peer did not negotiate MPTCP");
+    assert!(c["token"].is_null(), "{c:#}");
+    assert_eq!(
+        (c["subflows"].as_u64(), c["extra_subflows"].as_u64()),
+        (Some(1), Some(0))
+    );
+    for k in ["joins_attempted", "joins_failed", "subflow_bytes"] {
+        assert!(c[k].is_null(), "{k}: {c:#}");
+    }
+    assert_eq!(c["remote"], addr.as_str());
+    assert!(
+        c["bytes_sent"].as_u64() >= Some(300_000) && c["bytes_exact"].is_boolean(),
+        "{c:#}"
+    );
+    let p = only(&objs, "process");
+    assert_eq!(
+        (&p["sockets_mptcp"], &p["connections_fallback"]),
+        (&1.into(), &1.into())
+    );
+    assert!(p["fallback_reason"].is_null());
 }
 
 #[test]
@@ -221,21 +505,53 @@ fn mptcp_disabled_reports_tcp_and_why() {
     let bed = Testbed::new(1);
     bed.client.set_mptcp(false);
     let addr = bed.server_addr(7102);
-    let _server = bed.server.echo_server(&addr, true, &["--once"]);
+    let _server = bed.server.echo_server(&addr, true, &[]);
 
     let out = bed.client.echo_client(&["--report=-"], &addr, 5_000);
     out.assert_success();
     let lines = report_lines(&out.stderr);
+    assert!(
+        find(&lines, "connection to").contains(&format!("connection to {addr} from ")),
+        "{out}"
+    );
     assert_line_ends(
         &lines,
         "connection to",
-        &format!("connection to {addr}: TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received"),
+        ": TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0), 5000 bytes sent, 5000 bytes received",
     );
     assert_line_ends(
         &lines,
         "exit:",
         "exit: 0 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0); connections: 0 MPTCP, 0 fell back to TCP, 1 TCP",
     );
+
+    let out = bed
+        .client
+        .echo_client(&["--report=-", "--report-format=json"], &addr, 5_000);
+    out.assert_success();
+    let objs = json_lines(&out.stderr);
+    let c = only(&objs, "connection");
+    let unavailable = "MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0";
+    assert_eq!(
+        (&c["outcome"], &c["reason"]),
+        (&"tcp".into(), &unavailable.into())
+    );
+    assert!(
+        c["token"].is_null() && c["subflow_bytes"].is_null(),
+        "{c:#}"
+    );
+    assert_eq!(
+        (&c["bytes_sent"], &c["bytes_received"]),
+        (&5000.into(), &5000.into())
+    );
+    assert_eq!(c["bytes_exact"], true);
+    let p = only(&objs, "process");
+    assert_eq!(
+        (&p["sockets_mptcp"], &p["sockets_fallback"]),
+        (&0.into(), &1.into())
+    );
+    assert_eq!(p["fallback_reason"], unavailable);
+    assert_eq!(p["connections_tcp"], 1);
 }
 
 #[test]
@@ -267,7 +583,9 @@ fn children_append_whole_lines_to_one_report_file() {
     for bytes in ["100000", "200000", "300000"] {
         find(
             &lines,
-            &format!("MPTCP negotiated, 1 subflow, {bytes} bytes sent, {bytes} bytes received"),
+            &format!(
+                "MPTCP negotiated, 1 subflow (0 extra), {bytes} bytes sent, {bytes} bytes received"
+            ),
         );
     }
 }
@@ -361,7 +679,7 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
         let line = find(&lines, &format!("{n} bytes sent"));
         assert!(
             line.contains(&format!(
-                "MPTCP negotiated, 1 subflow, {n} bytes sent, {n} bytes received"
+                "MPTCP negotiated, 1 subflow (0 extra), {n} bytes sent, {n} bytes received"
             )),
             "{line}"
         );
@@ -422,7 +740,7 @@ fn the_report_file_is_kept_across_chdir_and_dropped_privileges() {
     let lines = report_lines(&text);
     assert!(
         find(&lines, "connection to 127.0.0.1:")
-            .contains("MPTCP negotiated, 1 subflow, 1000 bytes sent, 0 bytes received"),
+            .contains("MPTCP negotiated, 1 subflow (0 extra), 1000 bytes sent, 0 bytes received"),
         "{text}"
     );
     find(&lines, "connection from 127.0.0.1:");

@@ -6,7 +6,7 @@
 
 use mptcpize_tests::netns::TestbedConfig;
 use mptcpize_tests::proc::run;
-use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, Testbed};
+use mptcpize_tests::{bin, launcher, require_root_mptcp, Child, ScratchDir, Testbed};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,11 @@ const T: Duration = Duration::from_secs(30);
 /// A testbed with two 20 Mbit/s paths, a server, and a client sending for
 /// `seconds` under `mptcpize-rs run`; returns them once bytes flow.
 fn transfer(port: u16, seconds: u32) -> (Testbed, Child, Child) {
+    transfer_with(port, seconds, &[])
+}
+
+/// [`transfer`], with more `run` flags for the client.
+fn transfer_with(port: u16, seconds: u32, run_flags: &[&str]) -> (Testbed, Child, Child) {
     let bed = Testbed::with(TestbedConfig {
         paths: 2,
         rate_mbit: Some(20),
@@ -31,12 +36,11 @@ fn transfer(port: u16, seconds: u32) -> (Testbed, Child, Child) {
     server.wait_for_line("listening on", T);
     let client = Child::spawn({
         let mut c = bed.client.cmd(launcher());
-        c.args(["run", "--"]).arg(bin("bulk")).args([
-            "send",
-            &addr,
-            "--seconds",
-            &seconds.to_string(),
-        ]);
+        c.arg("run")
+            .args(run_flags)
+            .arg("--")
+            .arg(bin("bulk"))
+            .args(["send", &addr, "--seconds", &seconds.to_string()]);
         c
     });
     (bed, server, client)
@@ -140,6 +144,39 @@ fn top_shows_the_clients_two_subflows_moving_bytes_under_ss_token() {
     assert!(later["bytes_sent"].as_u64().unwrap() > first["bytes_sent"].as_u64().unwrap());
     client.finish(T).assert_success();
     server.finish(T).assert_success();
+}
+
+/// The token of one connection is the same in the three places a user
+/// reads it: `ss -Mni`, `top --once --json` during the transfer, and the
+/// JSON report after it.
+#[test]
+fn the_report_top_and_ss_give_one_token() {
+    require_root_mptcp!();
+    let dir = ScratchDir::new();
+    let report = dir.join("client.jsonl");
+    let to = format!("--report={}", report.display());
+    let (bed, server, client) = transfer_with(6104, 3, &[&to, "--report-format", "json"]);
+    let pid = client.pid();
+    let conn = wait_for_subflows(&bed, pid, 2);
+    let local = conn["local"].as_str().unwrap().to_string();
+    let ss = ss_token(&bed, &local);
+    assert_eq!(conn["token"], ss, "{conn:#}");
+    client.finish(T).assert_success();
+    server.finish(T).assert_success();
+
+    let text = std::fs::read_to_string(&report).expect("the report file");
+    let reported: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let line = reported
+        .iter()
+        .find(|o| o["kind"] == "connection" && o["local"] == local.as_str())
+        .unwrap_or_else(|| panic!("no connection from {local} in the report:\n{text}"));
+    assert_eq!(line["token"], ss, "{line:#}");
+    assert_eq!(line["pid"], pid);
+    assert_eq!(line["remote"], conn["remote"]);
+    assert_eq!(line["subflows"], 2, "{line:#}");
 }
 
 #[test]
