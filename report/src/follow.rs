@@ -178,8 +178,9 @@ pub fn shutting_down(fd: c_int, how: c_int) {
     };
     if let Some(followed) = followed {
         let mut full = MaybeUninit::uninit();
-        let full: &mut FullInfo = sys::zeroed(&mut full);
-        if let Socket::Connection(conn) = sockinfo::inspect(fd, table::shut_write(followed), full) {
+        if let Socket::Connection(conn) =
+            sockinfo::inspect(fd, table::shut_write(followed), &mut full)
+        {
             table::sample(
                 followed,
                 table::Sample {
@@ -189,15 +190,11 @@ pub fn shutting_down(fd: c_int, how: c_int) {
                     token: conn.token,
                     sent: conn.bytes_sent,
                     received: conn.bytes_received,
-                    highest_id: if conn.detailed { full.highest_id() } else { 0 },
-                    not_established: if conn.detailed {
-                        full.not_established()
-                    } else {
-                        0
-                    },
+                    highest_id: conn.full.map_or(0, FullInfo::highest_id),
+                    not_established: conn.full.map_or(0, FullInfo::not_established),
                 },
             );
-            if conn.detailed && full.listed() > 0 {
+            if let Some(full) = conn.full.filter(|f| f.listed() > 0) {
                 table::sample_subflows(
                     followed,
                     (0..full.listed()).filter_map(|i| full.subflow(i)),
@@ -250,8 +247,7 @@ pub fn closing_range(first: u32, last: u32) {
 fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
     let _errno = errno::Guard::save();
     let mut full = MaybeUninit::uninit();
-    let full: &mut FullInfo = sys::zeroed(&mut full);
-    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd), full) {
+    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd), &mut full) {
         let seen = table::sampled(fd);
         conn.subflows = conn.subflows.max(seen.max_subflows);
         if conn.counted {
@@ -284,14 +280,13 @@ fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
         };
         // Joins, where the kernel numbers subflows (MPTCP_FULL_INFO): at
         // this look or at shutdown().
-        let listed_now = conn.detailed && full.listed() > 0;
-        let highest = if conn.detailed { full.highest_id() } else { 0 }.max(seen.highest_id);
+        let listed_now = conn.full.filter(|f| f.listed() > 0);
+        let highest = conn
+            .full
+            .map_or(0, FullInfo::highest_id)
+            .max(seen.highest_id);
         let (joins_attempted, joins_failed) = if mptcp && highest > 0 {
-            let failed = if conn.detailed {
-                full.not_established()
-            } else {
-                0
-            };
+            let failed = conn.full.map_or(0, FullInfo::not_established);
             (Some(highest - 1), Some(failed.max(seen.not_established)))
         } else {
             (None, None)
@@ -307,7 +302,7 @@ fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
             }
             subflows.assume_init_mut()
         };
-        let listed = if listed_now {
+        let listed = if let Some(full) = listed_now {
             for (i, slot) in list.iter_mut().enumerate().take(full.listed()) {
                 *slot = full.subflow(i).unwrap_or_default();
             }

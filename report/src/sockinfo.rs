@@ -106,9 +106,9 @@ fn is_established(state: u8) -> bool {
 }
 
 impl FullInfo {
-    /// Asks the kernel about `fd` (an MPTCP connection); false when it
+    /// Asks the kernel about `fd` (an MPTCP connection); `None` when it
     /// cannot tell (before Linux 6.5). `self` must be zeroed.
-    fn ask(&mut self, fd: c_int) -> bool {
+    fn ask(&mut self, fd: c_int) -> Option<&FullInfo> {
         self.size_tcpinfo_user = core::mem::size_of::<libc::tcp_info>() as u32;
         self.size_sfinfo_user = core::mem::size_of::<SubflowInfo>() as u32;
         self.size_arrays_user = SUBFLOWS_MAX as u32;
@@ -117,7 +117,8 @@ impl FullInfo {
         // Only the header and mptcp_info are passed as the option: the
         // kernel writes the arrays through the pointers.
         let len = core::mem::offset_of!(FullInfo, subflows);
-        sys::getsockopt_prefix(fd, SOL_MPTCP, MPTCP_FULL_INFO, self, len).is_some()
+        sys::getsockopt_prefix(fd, SOL_MPTCP, MPTCP_FULL_INFO, self, len)?;
+        Some(self)
     }
 
     /// The subflows listed (at most [`SUBFLOWS_MAX`]).
@@ -183,8 +184,8 @@ impl FullInfo {
 }
 
 /// One connection, as it stands.
-#[derive(Clone, Copy, Debug)]
-pub struct Connection {
+#[derive(Clone, Copy)]
+pub struct Connection<'a> {
     pub outcome: Outcome,
     /// Subflows in use now, the initial one included (1 for TCP).
     pub subflows: u8,
@@ -197,16 +198,15 @@ pub struct Connection {
     pub counted: bool,
     /// The local token (`mptcp_info.token`, as `ss -Mi` prints it).
     pub token: Option<u32>,
-    /// The [`FullInfo`] passed to [`inspect`] lists the subflows (MPTCP,
-    /// Linux 6.5+).
-    pub detailed: bool,
+    /// The subflows, when the kernel lists them (MPTCP, Linux 6.5+).
+    pub full: Option<&'a FullInfo>,
 }
 
 /// What the socket behind `fd` is now.
-pub enum Socket {
+pub enum Socket<'a> {
     /// A listener, or a socket that never got connected.
     NotAConnection,
-    Connection(Connection),
+    Connection(Connection<'a>),
 }
 
 fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
@@ -220,9 +220,9 @@ fn int_opt(fd: c_int, level: c_int, name: c_int) -> Option<c_int> {
 /// Looks at the connection behind `fd` (an MPTCP or TCP socket);
 /// `shut_write` says whether the program shut its sending side down (the
 /// DATA_FIN then takes one data sequence number, which is no byte). An
-/// MPTCP connection's subflows are listed in `full` (zeroed by the caller)
-/// when the kernel can (`Connection::detailed`).
-pub fn inspect(fd: c_int, shut_write: bool, full: &mut FullInfo) -> Socket {
+/// MPTCP connection's subflows are listed in `slot` when the kernel can
+/// (`Connection::full`); it is only written (4 KiB) for a connection.
+pub fn inspect(fd: c_int, shut_write: bool, slot: &mut MaybeUninit<FullInfo>) -> Socket<'_> {
     if int_opt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(1) {
         return Socket::NotAConnection;
     }
@@ -239,10 +239,10 @@ pub fn inspect(fd: c_int, shut_write: bool, full: &mut FullInfo) -> Socket {
         // The subflows that are up. The path manager's own count is only a
         // fallback for old kernels: it includes joins still in SYN-SENT,
         // and a server's in-kernel PM does not count the joins it accepts.
-        let detailed = full.ask(fd);
-        let subflows = detailed
-            .then(|| full.established())
-            .flatten()
+        let full: &mut FullInfo = sys::zeroed(slot);
+        let full = full.ask(fd);
+        let subflows = full
+            .and_then(FullInfo::established)
             .or_else(|| established_subflows(fd))
             .unwrap_or_else(|| {
                 if len > core::mem::offset_of!(MptcpInfo, subflows_total) {
@@ -260,7 +260,7 @@ pub fn inspect(fd: c_int, shut_write: bool, full: &mut FullInfo) -> Socket {
             bytes_received: info.bytes_received,
             counted: true,
             token: (info.token != 0).then_some(info.token),
-            detailed,
+            full,
         });
     }
     // A TCP socket, or an MPTCP one that fell back: TCP_INFO answers, with
@@ -289,7 +289,7 @@ pub fn inspect(fd: c_int, shut_write: bool, full: &mut FullInfo) -> Socket {
             .saturating_sub(u64::from(fin_received(fd, tcp.tcpi_state))),
         counted: have_info && tcp.tcpi_bytes_acked != 0,
         token: None,
-        detailed: false,
+        full: None,
     })
 }
 
