@@ -127,12 +127,16 @@ impl<const N: usize> Line<N> {
 }
 
 impl<const N: usize> mptcpize_rules::names::Sink for Line<N> {
+    /// Not inlined: the report's renderer calls it for each word, and one
+    /// copy of the loop keeps the library small.
+    #[inline(never)]
     fn text(&mut self, s: &str) {
         self.s(s);
     }
     fn int(&mut self, n: i64) {
         self.i(n);
     }
+    #[inline(never)]
     fn uint(&mut self, n: u64) {
         self.n(n);
     }

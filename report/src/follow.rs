@@ -194,11 +194,8 @@ pub fn shutting_down(fd: c_int, how: c_int) {
                     not_established: conn.full.map_or(0, FullInfo::not_established),
                 },
             );
-            if let Some(full) = conn.full.filter(|f| f.listed() > 0) {
-                table::sample_subflows(
-                    followed,
-                    (0..full.listed()).filter_map(|i| full.subflow(i)),
-                );
+            if let Some(full) = conn.full.filter(|f| f.subflows().next().is_some()) {
+                table::sample_subflows(followed, full.subflows());
             }
         }
         if how != libc::SHUT_RD {
@@ -280,7 +277,6 @@ fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
         };
         // Joins, where the kernel numbers subflows (MPTCP_FULL_INFO): at
         // this look or at shutdown().
-        let listed_now = conn.full.filter(|f| f.listed() > 0);
         let highest = conn
             .full
             .map_or(0, FullInfo::highest_id)
@@ -302,14 +298,21 @@ fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
             }
             subflows.assume_init_mut()
         };
-        let listed = if let Some(full) = listed_now {
-            for (i, slot) in list.iter_mut().enumerate().take(full.listed()) {
-                *slot = full.subflow(i).unwrap_or_default();
+        // Each subflow as the last look that saw it left it: this one, or
+        // shutdown()'s for those the kernel has torn down since.
+        let mut listed = table::sampled_subflows(fd, list);
+        for sf in conn.full.into_iter().flat_map(FullInfo::subflows) {
+            let same = |k: &Subflow| k.local == sf.local && k.remote == sf.remote;
+            match list.iter_mut().take(listed).find(|k| same(k)) {
+                Some(kept) => *kept = sf,
+                None => {
+                    if let Some(slot) = list.get_mut(listed) {
+                        *slot = sf;
+                        listed += 1;
+                    }
+                }
             }
-            full.listed()
-        } else {
-            table::sampled_subflows(fd, list)
-        };
+        }
         let mut comm = [0u8; 16];
         let (pid, comm) = render::me(&mut comm);
         render::connection(&Connection {

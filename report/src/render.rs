@@ -31,6 +31,7 @@ pub fn me(comm: &mut [u8; 16]) -> (u32, &[u8]) {
 }
 
 /// Writes a connection's line.
+#[inline(never)]
 pub fn connection(c: &Connection<'_>) {
     let mut slot = MaybeUninit::uninit();
     if JSON.load(Ordering::Relaxed) {
@@ -45,6 +46,7 @@ pub fn connection(c: &Connection<'_>) {
 }
 
 /// Writes a process's line.
+#[inline(never)]
 pub fn process(p: &Process<'_>) {
     let mut slot = MaybeUninit::uninit();
     if JSON.load(Ordering::Relaxed) {

@@ -133,25 +133,19 @@ impl FullInfo {
             .take(self.listed())
     }
 
-    /// Subflow `i`: its addresses and bytes (sent once, and received).
-    pub fn subflow(&self, i: usize) -> Option<Subflow> {
-        let (s, t) = self.each().nth(i)?;
-        Some(Subflow {
-            local: sys::socket_addr(&s.local),
-            remote: sys::socket_addr(&s.remote),
-            bytes_sent: t.tcpi_bytes_sent.saturating_sub(t.tcpi_bytes_retrans),
-            // The kernel counts the peer's FIN as one byte received: the
-            // states after it, and CLOSE, where a subflow closed by both
-            // ends is (a reset one is then one byte short).
-            bytes_received: t.tcpi_bytes_received.saturating_sub(u64::from(
-                matches!(t.tcpi_state, 6..=9 | 11) && t.tcpi_bytes_received > 0,
-            )),
-        })
+    /// The subflows still there: their addresses and bytes (sent once,
+    /// and received). A subflow the kernel has torn down (closed, its
+    /// addresses cleared: remote port 0) is left out.
+    pub fn subflows(&self) -> impl Iterator<Item = Subflow> + '_ {
+        self.each()
+            .filter(|(s, _)| !torn_down(s))
+            .map(|(s, t)| subflow(s, t))
     }
 
     /// The highest subflow id: the kernel numbers a connection's subflows
     /// from 1 (the initial one) as they are made: its own joins when it
     /// starts them, the peer's once their handshake completes.
+    #[inline(never)]
     pub fn highest_id(&self) -> u8 {
         self.each()
             .map(|(s, _)| s.id.min(255) as u8)
@@ -162,13 +156,14 @@ impl FullInfo {
     /// Joins listed that never completed their handshake: still in
     /// SYN-SENT or SYN-RECV, or closed without a byte acknowledged or
     /// received.
+    #[inline(never)]
     pub fn not_established(&self) -> u8 {
         self.each()
             .filter(|(s, t)| {
                 s.id > 1
                     && !is_established(t.tcpi_state)
                     && (matches!(t.tcpi_state, SYN_SENT | SYN_RECV)
-                        || t.tcpi_bytes_acked == 0 && t.tcpi_bytes_received == 0)
+                        || !torn_down(s) && t.tcpi_bytes_acked == 0 && t.tcpi_bytes_received == 0)
             })
             .count() as u8
     }
@@ -180,6 +175,27 @@ impl FullInfo {
                 .filter(|(_, t)| is_established(t.tcpi_state))
                 .count() as u8
         })
+    }
+}
+
+/// True when the kernel has cleared a subflow's addresses (it is closed).
+fn torn_down(s: &SubflowInfo) -> bool {
+    !matches!(sys::socket_addr(&s.remote), Some(a) if a.port() != 0)
+}
+
+/// One subflow's addresses and bytes.
+#[inline(never)]
+fn subflow(s: &SubflowInfo, t: &libc::tcp_info) -> Subflow {
+    Subflow {
+        local: sys::socket_addr(&s.local),
+        remote: sys::socket_addr(&s.remote),
+        bytes_sent: t.tcpi_bytes_sent.saturating_sub(t.tcpi_bytes_retrans),
+        // The kernel counts the peer's FIN as one byte received: the
+        // states after it, and CLOSE, where a subflow closed by both ends
+        // is (a reset one is then one byte short).
+        bytes_received: t.tcpi_bytes_received.saturating_sub(u64::from(
+            matches!(t.tcpi_state, 6..=9 | 11) && t.tcpi_bytes_received > 0,
+        )),
     }
 }
 

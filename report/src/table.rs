@@ -232,6 +232,7 @@ pub fn track(fd: i32, kind: Kind) -> bool {
 
 /// Remembers what an open connection looks like now: the most subflows,
 /// bytes and join counts seen are kept, and its addresses and token.
+#[inline(never)]
 pub fn sample(fd: i32, now: Sample) {
     let Some(e) = entry(fd) else { return };
     e.max_subflows
@@ -250,6 +251,7 @@ pub fn sample(fd: i32, now: Sample) {
 
 /// Keeps the subflows a look at `fd`'s connection saw (`None` past the
 /// list), in a pool slot claimed for it; nothing when the pool is full.
+#[inline(never)]
 pub fn sample_subflows(fd: i32, subflows: impl Iterator<Item = Subflow>) {
     let Some(e) = entry(fd) else { return };
     let slot = match e.pool.load(Ordering::Acquire) {
@@ -285,6 +287,7 @@ pub fn sample_subflows(fd: i32, subflows: impl Iterator<Item = Subflow>) {
 
 /// The subflows kept for `fd` (none when no look listed them), into
 /// `out`; how many.
+#[inline(never)]
 pub fn sampled_subflows(fd: i32, out: &mut [Subflow; SUBFLOWS_MAX]) -> usize {
     let Some(p) = entry(fd)
         .map(|e| e.pool.load(Ordering::Acquire))
@@ -334,6 +337,7 @@ pub fn shut_write(fd: i32) -> bool {
 }
 
 /// What [`sample`] saw of `fd`.
+#[inline(never)]
 pub fn sampled(fd: i32) -> Sample {
     let Some(e) = entry(fd) else {
         return Sample::default();

@@ -165,6 +165,7 @@ impl Connection<'_> {
     /// `connection to 10.0.2.1:5201 from 10.0.1.1:40000, token 1a2b3c4d:
     /// MPTCP negotiated, 2 subflows (1 extra), 4000 bytes sent, 4000 bytes
     /// received`.
+    #[inline(never)]
     pub fn write_text(&self, out: &mut impl Sink) {
         let (first, second) = match self.side {
             Side::Client => ("connection to ", " from "),
@@ -230,6 +231,7 @@ impl Connection<'_> {
     }
 
     /// The JSON object, keys in the schema's order.
+    #[inline(never)]
     pub fn write_json(&self, out: &mut impl Sink) {
         let mut o = Object::start(out);
         o.str("kind", "connection");
@@ -346,6 +348,7 @@ impl Process<'_> {
     /// The text after `mptcpize[PID] report: `: `exit: 1 socket made MPTCP,
     /// 0 fell back to TCP; connections: 1 MPTCP (largest: 2 subflows), 0
     /// fell back to TCP, 0 TCP`.
+    #[inline(never)]
     pub fn write_text(&self, out: &mut impl Sink) {
         out.text("exit: ");
         write_count(out, self.sockets_mptcp.into(), "socket");
@@ -401,6 +404,7 @@ impl Process<'_> {
     }
 
     /// The JSON object, keys in the schema's order.
+    #[inline(never)]
     pub fn write_json(&self, out: &mut impl Sink) {
         let mut o = Object::start(out);
         o.str("kind", "process");
@@ -447,6 +451,7 @@ impl<'s, S: Sink> Object<'s, S> {
         Object { out, first: true }
     }
 
+    #[inline(never)]
     fn key(&mut self, key: &str) {
         self.out.text(if self.first { "\"" } else { ",\"" });
         self.first = false;
@@ -455,6 +460,7 @@ impl<'s, S: Sink> Object<'s, S> {
     }
 
     /// A value of ours (no character needs escaping).
+    #[inline(never)]
     fn str(&mut self, key: &str, value: &str) {
         self.key(key);
         self.out.text("\"");
@@ -462,16 +468,19 @@ impl<'s, S: Sink> Object<'s, S> {
         self.out.text("\"");
     }
 
+    #[inline(never)]
     fn bytes(&mut self, key: &str, value: &[u8]) {
         self.key(key);
         write_json_string(self.out, value);
     }
 
+    #[inline(never)]
     fn num(&mut self, key: &str, n: u64) {
         self.key(key);
         self.out.uint(n);
     }
 
+    #[inline(never)]
     fn opt_num(&mut self, key: &str, n: Option<u64>) {
         match n {
             Some(n) => self.num(key, n),
@@ -479,16 +488,19 @@ impl<'s, S: Sink> Object<'s, S> {
         }
     }
 
+    #[inline(never)]
     fn null(&mut self, key: &str) {
         self.key(key);
         self.out.text("null");
     }
 
+    #[inline(never)]
     fn bool(&mut self, key: &str, v: bool) {
         self.key(key);
         self.out.text(if v { "true" } else { "false" });
     }
 
+    #[inline(never)]
     fn addr(&mut self, key: &str, a: Option<SocketAddr>) {
         self.key(key);
         match a {

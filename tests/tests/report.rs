@@ -320,9 +320,16 @@ fn the_json_report_of_both_ends_matches_on_two_paths() {
             locals, others,
             "a subflow's ends match across the two reports"
         );
+        // Each subflow as the last look saw it (at close, or at
+        // shutdown() for one the kernel tore down before close): both
+        // carried data, and no more than the connection moved in all.
         let sum = |key| sfs.iter().map(|sf| sf[key].as_u64().unwrap()).sum::<u64>();
-        assert!(sum("bytes_sent") >= 4_000_000, "{end:#}");
-        assert!(sum("bytes_received") >= 4_000_000, "{end:#}");
+        for sf in sfs {
+            assert!(sf["bytes_received"].as_u64() > Some(0), "{end:#}");
+            assert!(sf["bytes_sent"].as_u64() > Some(0), "{end:#}");
+        }
+        assert!(sum("bytes_received") <= 4_100_000, "{end:#}");
+        assert!(sum("bytes_sent") <= 4_100_000, "{end:#}");
     }
     let paths_used: Vec<bool> = bed
         .paths
