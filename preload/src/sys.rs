@@ -543,7 +543,7 @@ pub fn comm(buf: &mut [u8; 16]) -> &[u8] {
     // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into
     // `buf`, which holds 16.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_prctl,
             c_long::from(libc::PR_GET_NAME),
             buf.as_mut_ptr(),
