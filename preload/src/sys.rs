@@ -484,6 +484,25 @@ pub unsafe fn munmap(p: core::ptr::NonNull<u8>, len: usize) {
     unsafe { syscall!(libc::SYS_munmap, p.as_ptr(), len) };
 }
 
+/// The process's name (`/proc/self/comm`, `prctl(PR_GET_NAME)`): up to 15
+/// bytes, any but NUL.
+pub fn comm(buf: &mut [u8; 16]) -> &[u8] {
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into
+    // `buf`, which holds 16.
+    let rc = unsafe {
+        syscall!(
+            libc::SYS_prctl,
+            c_long::from(libc::PR_GET_NAME),
+            buf.as_mut_ptr(),
+        )
+    };
+    if ret(rc).is_err() {
+        return &[];
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    buf.get(..len).unwrap_or(&[])
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -535,23 +554,4 @@ mod tests {
         assert_eq!(socket_c(-1, 0, 0), -1);
         assert_eq!(crate::errno::get(), libc::EAFNOSUPPORT);
     }
-}
-
-/// The process's name (`/proc/self/comm`, `prctl(PR_GET_NAME)`): up to 15
-/// bytes, any but NUL.
-pub fn comm(buf: &mut [u8; 16]) -> &[u8] {
-    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into
-    // `buf`, which holds 16.
-    let rc = unsafe {
-        syscall!(
-            libc::SYS_prctl,
-            c_long::from(libc::PR_GET_NAME),
-            buf.as_mut_ptr(),
-        )
-    };
-    if ret(rc).is_err() {
-        return &[];
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    buf.get(..len).unwrap_or(&[])
 }
