@@ -525,3 +525,102 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
         "seccomp mode ran despite the filter: {state}"
     );
 }
+
+/// The pids in `top --once --json` output.
+fn top_pids(out: &mptcpize_tests::Output) -> Vec<u64> {
+    out.assert_success();
+    let conns: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("top --json printed no JSON ({e}):\n{out}"));
+    let mut pids: Vec<u64> = conns
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array:\n{out}"))
+        .iter()
+        .map(|c| c["pid"].as_u64().expect("pid"))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// `top --user --unit`: a service of a real user manager (root's) holding
+/// MPTCP connections is picked by its control group under the user
+/// manager's, and a process outside it holding connections too is left
+/// out; without `--user` the system manager has no such unit.
+#[test]
+fn top_user_unit_shows_the_user_services_connections_only() {
+    require_root_mptcp!();
+    require_program!("nsenter");
+    require_program!("unshare");
+    let sd = BootedSystemd::boot(&[]);
+    let home = sd.dir.join("home");
+    let user_dir = home.join(".config/systemd/user");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(
+        user_dir.join("mptcpize-test.target"),
+        "[Unit]\nDefaultDependencies=no\n",
+    )
+    .unwrap();
+    // hold keeps its connections until its stdin closes: a pipe from sleep.
+    let hold = mptcpize_tests::bin("hold");
+    std::fs::write(
+        user_dir.join("mzhold.service"),
+        format!(
+            "[Unit]\nDefaultDependencies=no\n[Service]\n\
+             ExecStart=/bin/sh -c 'sleep 600 | exec {} run {} 3'\n",
+            launcher().display(),
+            hold.display()
+        ),
+    )
+    .unwrap();
+    sd.start_user_manager(&home);
+    let user = |args: &[&str]| {
+        let mut cmd = sd.user_cmd(&home, launcher());
+        cmd.args(args);
+        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
+    };
+    let mut start = sd.user_cmd(&home, "systemctl");
+    start.args(["--user", "start", "mzhold.service"]);
+    mptcpize_tests::proc::run(start, Duration::from_secs(60)).assert_success();
+    // Another process with MPTCP connections, outside the unit.
+    let mut outside = sd.cmd(launcher());
+    outside.arg("run").arg(&hold).arg("2");
+    let mut outside =
+        mptcpize_tests::Child::spawn_with_stdin(outside, std::process::Stdio::piped());
+    outside.wait_for_line("holding 2 connections", Duration::from_secs(30));
+
+    // Both hold processes are seen without a filter (once the unit's has
+    // connected).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let pids = top_pids(&sd.mptcpize(&["top", "--once", "--json"]));
+        if pids.len() >= 2 || Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        all.len(),
+        2,
+        "not two processes holding connections: {all:?}"
+    );
+    let unit = top_pids(&user(&[
+        "top", "--once", "--json", "--user", "--unit", "mzhold",
+    ]));
+    assert_eq!(unit.len(), 1, "{unit:?} of {all:?}");
+    let cgroup = sd
+        .run("cat", &[&format!("/proc/{}/cgroup", unit[0])])
+        .stdout;
+    // The user manager runs as mptcpize-test-user.service here (on a host:
+    // user@UID.service); its unit's cgroup is below it.
+    assert!(
+        cgroup.contains("/mptcpize-test-user.service/app.slice/mzhold.service\n"),
+        "top --user --unit picked a process outside the unit: {cgroup}"
+    );
+
+    let out = user(&["top", "--once", "--json", "--unit", "mzhold"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr.contains("mzhold.service is not running"),
+        "{out}"
+    );
+}
