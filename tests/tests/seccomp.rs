@@ -1158,3 +1158,77 @@ fn seccomp_mode_appends_the_report_to_a_file() {
     out.assert_success();
     assert_eq!(forkconn_pids(&out.stdout).2, ["262"; 3], "{out}");
 }
+
+/// `--report-format json` (and `MPTCPIZE_REPORT_FORMAT=json`): one
+/// `process` object per process, in the schema's key order, with
+/// `"mode":"seccomp"`, the counts, and null for what the supervisor cannot
+/// see (connections, options, closes).
+#[test]
+fn seccomp_mode_reports_json_process_objects() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let dir = ScratchDir::new();
+    let prog = forkconn(&dir);
+    let ns = Netns::new();
+    let file = dir.join("report.jsonl");
+    let to = format!("--report={}", file.display());
+    let out = run(
+        ns.mptcpize(&["run", &to, "--report-format", "json", &prog, "2", "1"]),
+        T,
+    );
+    out.assert_success();
+    let (parent, child, _) = forkconn_pids(&out.stdout);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| {
+            assert!(l.starts_with(r#"{"kind":"process","pid":"#), "{l}");
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .collect();
+    assert_eq!(objects.len(), 2, "{text}");
+    let of = |pid: u32| {
+        objects
+            .iter()
+            .find(|o| o["pid"] == pid)
+            .unwrap_or_else(|| panic!("no object for {pid}:\n{text}"))
+    };
+    for (pid, mptcp) in [(parent, 2), (child, 2)] {
+        let o = of(pid);
+        assert_eq!(o["comm"], "forkconn", "{o}");
+        assert_eq!(o["mode"], "seccomp", "{o}");
+        assert_eq!(o["sockets_mptcp"], mptcp, "{o}");
+        assert_eq!(o["sockets_fallback"], 0, "{o}");
+        assert_eq!(o["sockets_failed"], 0, "{o}");
+        assert!(o["fallback_reason"].is_null(), "{o}");
+        for unseen in [
+            "sockets_made_tcp",
+            "connections_mptcp",
+            "connections_fallback",
+            "connections_tcp",
+            "max_subflows",
+            "closed_unseen",
+        ] {
+            assert!(o[unseen].is_null(), "{unseen}: {o}");
+        }
+    }
+
+    // The variable, MPTCP disabled, on stderr.
+    ns.set_mptcp(false);
+    let mut cmd = ns.mptcpize(&["run", "--report", &prog, "0", "1"]);
+    cmd.env("MPTCPIZE_REPORT_FORMAT", "json");
+    let out = run(cmd, T);
+    out.assert_success();
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line:\n{out}"));
+    let o: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(o["sockets_mptcp"], 0, "{o}");
+    assert_eq!(o["sockets_fallback"], 2, "{o}");
+    assert_eq!(
+        o["fallback_reason"],
+        "MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0"
+    );
+}

@@ -26,7 +26,7 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-pub use report::{Format as ReportFormat, Request as ReportRequest};
+pub use report::Request as ReportRequest;
 pub use supervisor::Config;
 
 /// Set in the supervised tree to the pid PROG started with, so that a

@@ -23,19 +23,12 @@
 
 use crate::report_dest::Destination;
 use mptcpize_rules::counts::{Counts, FallbackReason, SocketCounts};
+/// The lines' form (`--report-format`, `MPTCPIZE_REPORT_FORMAT`).
+pub use mptcpize_rules::env::ReportFormat as Format;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
-
-/// The lines' form (`--report-format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// `mptcpize[PID] report: exit: …`
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// What `run` asks for: where (checked and opened before PROG starts) and
 /// in which form.
