@@ -9,6 +9,7 @@ use mptcpize_tests::systemd::{snapshot, BootedSystemd};
 use mptcpize_tests::{
     launcher, require_program, require_root_mptcp, ScratchDir, MP_CAPABLE_SYN_RX,
 };
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const PORT: &str = "8080";
@@ -313,19 +314,12 @@ fn user_units_get_their_dropin_in_the_users_config() {
         "mzsys.service",
         "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
     )]);
-    let home = sd.dir.join("home");
-    let user_dir = home.join(".config/systemd/user");
-    std::fs::create_dir_all(&user_dir).unwrap();
-    std::fs::write(
-        user_dir.join("mptcpize-test.target"),
-        "[Unit]\nDefaultDependencies=no\n",
-    )
-    .unwrap();
-    std::fs::write(
-        user_dir.join("mzuser.service"),
+    let home = user_manager(
+        &sd,
+        "mzuser.service",
         "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
-    )
-    .unwrap();
+    );
+    let user_dir = home.join(".config/systemd/user");
     // A shim in a directory anyone can write to: fine for your own
     // services, refused for system ones (they run as root).
     let open = sd.dir.join("open");
@@ -335,13 +329,8 @@ fn user_units_get_their_dropin_in_the_users_config() {
     std::fs::copy(mptcpize_tests::shim(), &shim).unwrap();
     let shim = shim.to_str().unwrap();
 
-    sd.start_user_manager(&home);
     let before = snapshot(&home);
-    let user = |args: &[&str]| {
-        let mut cmd = sd.user_cmd(&home, launcher());
-        cmd.args(args);
-        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
-    };
+    let user = |args: &[&str]| as_user(&sd, &home, launcher(), args);
     user(&["enable", "--user", "--now", "--shim", shim, "mzuser"]).assert_success();
     let text = std::fs::read_to_string(user_dir.join("mzuser.service.d/90-mptcpize.conf")).unwrap();
     assert!(text.contains(&format!("LD_PRELOAD={shim}")), "{text}");
@@ -526,6 +515,35 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
     );
 }
 
+/// Starts root's user manager in `sd` with HOME in a scratch directory
+/// holding the target it boots and the user unit `name` (`text`); returns
+/// that HOME.
+fn user_manager(sd: &BootedSystemd, name: &str, text: &str) -> PathBuf {
+    let home = sd.dir.join("home");
+    let user_dir = home.join(".config/systemd/user");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(
+        user_dir.join("mptcpize-test.target"),
+        "[Unit]\nDefaultDependencies=no\n",
+    )
+    .unwrap();
+    std::fs::write(user_dir.join(name), text).unwrap();
+    sd.start_user_manager(&home);
+    home
+}
+
+/// Runs `program ARGS…` in `sd` as the user manager's user does.
+fn as_user(
+    sd: &BootedSystemd,
+    home: &Path,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+) -> mptcpize_tests::Output {
+    let mut cmd = sd.user_cmd(home, program);
+    cmd.args(args);
+    mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
+}
+
 /// The pids in `top --once --json` output.
 fn top_pids(out: &mptcpize_tests::Output) -> Vec<u64> {
     out.assert_success();
@@ -552,35 +570,23 @@ fn top_user_unit_shows_the_user_services_connections_only() {
     require_program!("nsenter");
     require_program!("unshare");
     let sd = BootedSystemd::boot(&[]);
-    let home = sd.dir.join("home");
-    let user_dir = home.join(".config/systemd/user");
-    std::fs::create_dir_all(&user_dir).unwrap();
-    std::fs::write(
-        user_dir.join("mptcpize-test.target"),
-        "[Unit]\nDefaultDependencies=no\n",
-    )
-    .unwrap();
     // hold keeps its connections until its stdin closes: a pipe from sleep.
     let hold = mptcpize_tests::bin("hold");
-    std::fs::write(
-        user_dir.join("mzhold.service"),
-        format!(
-            "[Unit]\nDefaultDependencies=no\n[Service]\n\
-             ExecStart=/bin/sh -c 'sleep 600 | exec {} run {} 3'\n",
-            launcher().display(),
-            hold.display()
-        ),
+    let unit = format!(
+        "[Unit]\nDefaultDependencies=no\n[Service]\n\
+         ExecStart=/bin/sh -c 'sleep 600 | exec {} run {} 3'\n",
+        launcher().display(),
+        hold.display()
+    );
+    let home = user_manager(&sd, "mzhold.service", &unit);
+    let user = |args: &[&str]| as_user(&sd, &home, launcher(), args);
+    as_user(
+        &sd,
+        &home,
+        "systemctl",
+        &["--user", "start", "mzhold.service"],
     )
-    .unwrap();
-    sd.start_user_manager(&home);
-    let user = |args: &[&str]| {
-        let mut cmd = sd.user_cmd(&home, launcher());
-        cmd.args(args);
-        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
-    };
-    let mut start = sd.user_cmd(&home, "systemctl");
-    start.args(["--user", "start", "mzhold.service"]);
-    mptcpize_tests::proc::run(start, Duration::from_secs(60)).assert_success();
+    .assert_success();
     // Another process with MPTCP connections, outside the unit.
     let mut outside = sd.cmd(launcher());
     outside.arg("run").arg(&hold).arg("2");
