@@ -1107,13 +1107,20 @@ fn seccomp_mode_appends_the_report_to_a_file() {
     );
 
     // A child killed by SIGKILL never calls exit_group(): its line comes
-    // when the tree has ended (run() waits for the supervisor, which holds
-    // the stderr pipe).
+    // when the tree has ended, written by the supervisor as it leaves
+    // (shortly after run returns: waited for here).
     std::fs::write(&file, "").unwrap();
     let out = run(ns.mptcpize(&["run", &to, &prog, "2", "1", "kill"]), T);
     out.assert_success();
     let (parent, child, _) = forkconn_pids(&out.stdout);
-    let text = std::fs::read_to_string(&file).unwrap();
+    let deadline = Instant::now() + T;
+    let text = loop {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.lines().count() >= 2 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(
         report_line_of(&text, child),
         format!("mptcpize[{child}] report: exit: 2 sockets made MPTCP, 0 fell back to TCP")
