@@ -14,6 +14,16 @@ use std::time::{Duration, Instant};
 
 const PORT: &str = "8080";
 
+/// What every test here needs: root with MPTCP, and the tools
+/// `BootedSystemd` boots with (skipped without them, outside CI).
+macro_rules! require_booted_systemd {
+    () => {
+        require_root_mptcp!();
+        require_program!("nsenter");
+        require_program!("unshare");
+    };
+}
+
 fn web_unit(root: &std::path::Path) -> String {
     format!(
         "[Unit]\nDescription=mptcpize-rs test web server\nDefaultDependencies=no\n\
@@ -66,11 +76,9 @@ fn fetch(sd: &BootedSystemd) -> Vec<u8> {
 
 #[test]
 fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() {
-    require_root_mptcp!();
+    require_booted_systemd!();
     require_program!("python3");
     require_program!("curl");
-    require_program!("nsenter");
-    require_program!("unshare");
     assert!(
         std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
         "systemd is not installed"
@@ -165,9 +173,7 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
 /// process, cgroup or file of it behind.
 #[test]
 fn a_failing_test_leaves_no_systemd_behind() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let seen = std::sync::Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let sd = BootedSystemd::boot(&[]);
@@ -190,9 +196,7 @@ fn a_failing_test_leaves_no_systemd_behind() {
 /// systemctl's view gives (unknown, masked), each writing nothing.
 #[test]
 fn socket_activation_runtime_and_refusals_with_a_running_manager() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let sd = BootedSystemd::boot(&[
         (
             "mzecho.socket",
@@ -307,9 +311,7 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 /// system unit with the same shim is refused.
 #[test]
 fn user_units_get_their_dropin_in_the_users_config() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let sd = BootedSystemd::boot(&[(
         "mzsys.service",
         "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
@@ -361,11 +363,9 @@ fn user_units_get_their_dropin_in_the_users_config() {
 /// seccomp mode (which is why enable refuses such units).
 #[test]
 fn a_static_service_gets_mptcp_through_seccomp_mode() {
-    require_root_mptcp!();
+    require_booted_systemd!();
     require_program!("curl");
     require_program!("python3");
-    require_program!("nsenter");
-    require_program!("unshare");
     assert!(
         std::path::Path::new("/bin/busybox").exists() || mptcpize_tests::require::in_ci(),
         "busybox-static is not installed"
@@ -566,9 +566,7 @@ fn top_pids(out: &mptcpize_tests::Output) -> Vec<u64> {
 /// out; without `--user` the system manager has no such unit.
 #[test]
 fn top_user_unit_shows_the_user_services_connections_only() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let sd = BootedSystemd::boot(&[]);
     // hold keeps its connections until its stdin closes: a pipe from sleep.
     let hold = mptcpize_tests::bin("hold");
