@@ -1,8 +1,10 @@
 //! The words of a process's socket counts, the first part of its report's
 //! exit line: `3 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable:
-//! ENOPROTOOPT, net.mptcp.enabled=0), 1 failed (no fallback)`. The report
-//! library (preload mode) and the seccomp supervisor both write them from
-//! here, and the JSON `fallback_reason` is [`write_fallback_reason`]'s.
+//! ENOPROTOOPT, net.mptcp.enabled=0), 1 failed (no fallback)`, and the JSON
+//! `fallback_reason` ([`write_fallback_reason`]). The seccomp supervisor
+//! writes them from here, in the words of the report library's exit line
+//! (`report/src/follow.rs`, being reworked); both are to share one writer
+//! once the report's own words move to `rules/` too.
 
 use crate::errno::Unavailable;
 use crate::names::{write_errno, Sink};

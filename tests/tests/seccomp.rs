@@ -957,6 +957,18 @@ fn forkconn(dir: &ScratchDir) -> String {
     prog.to_str().unwrap().to_string()
 }
 
+/// The report tests' preconditions (root with MPTCP, gcc) and setup:
+/// `forkconn` built in a scratch directory, and a fresh namespace.
+macro_rules! forkconn_in_a_namespace {
+    () => {{
+        require_root_mptcp!();
+        require_program!("gcc");
+        let dir = ScratchDir::new();
+        let prog = forkconn(&dir);
+        (dir, prog, Netns::new())
+    }};
+}
+
 /// The pids `forkconn` printed for its parent and its child, and the
 /// protocols of the sockets each printed.
 fn forkconn_pids(stdout: &str) -> (u32, u32, Vec<String>) {
@@ -987,11 +999,7 @@ fn report_line_of(text: &str, pid: u32) -> &str {
 /// up-front line says what is reported and points to `top`.
 #[test]
 fn seccomp_mode_reports_each_processs_sockets() {
-    require_root_mptcp!();
-    require_program!("gcc");
-    let dir = ScratchDir::new();
-    let prog = forkconn(&dir);
-    let ns = Netns::new();
+    let (_dir, prog, ns) = forkconn_in_a_namespace!();
     let handshakes = ns.watch(MP_CAPABLE_SYN_RX);
     let out = run(ns.mptcpize(&["run", "--report", &prog, "2", "3"]), T);
     out.assert_success();
@@ -1025,11 +1033,7 @@ fn seccomp_mode_reports_each_processs_sockets() {
 /// and PROG's exit status is its own.
 #[test]
 fn seccomp_mode_reports_fallback_and_failure_with_the_reason() {
-    require_root_mptcp!();
-    require_program!("gcc");
-    let dir = ScratchDir::new();
-    let prog = forkconn(&dir);
-    let ns = Netns::new();
+    let (_dir, prog, ns) = forkconn_in_a_namespace!();
     ns.set_mptcp(false);
     let out = run(ns.mptcpize(&["run", "--report", &prog, "2", "1"]), T);
     out.assert_success();
@@ -1074,11 +1078,7 @@ fn seccomp_mode_reports_fallback_and_failure_with_the_reason() {
 /// report file that cannot be written to stops nothing.
 #[test]
 fn seccomp_mode_appends_the_report_to_a_file() {
-    require_root_mptcp!();
-    require_program!("gcc");
-    let dir = ScratchDir::new();
-    let prog = forkconn(&dir);
-    let ns = Netns::new();
+    let (dir, prog, ns) = forkconn_in_a_namespace!();
     let file = dir.join("report.txt");
     std::fs::write(&file, "earlier line\n").unwrap();
     let to = format!("--report={}", file.display());
@@ -1172,11 +1172,7 @@ fn seccomp_mode_appends_the_report_to_a_file() {
 /// see (connections, options, closes).
 #[test]
 fn seccomp_mode_reports_json_process_objects() {
-    require_root_mptcp!();
-    require_program!("gcc");
-    let dir = ScratchDir::new();
-    let prog = forkconn(&dir);
-    let ns = Netns::new();
+    let (dir, prog, ns) = forkconn_in_a_namespace!();
     let file = dir.join("report.jsonl");
     let to = format!("--report={}", file.display());
     let out = run(
