@@ -464,7 +464,7 @@ fn strict_rp_filter() -> Routed {
         &r.c1,
         "subflow",
     ]);
-    set_limits(&c, 2, 2);
+    set_limits(c, 2, 2);
     c.sysctl("net.ipv4.conf.all.rp_filter", "1");
     c.sysctl(&format!("net.ipv4.conf.{}.rp_filter", r.c1), "1");
     r
