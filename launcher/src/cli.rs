@@ -608,6 +608,10 @@ one block per interval.",
             "the processes of nginx.service",
         ),
         (
+            "mptcpize-rs top --user --unit syncthing",
+            "a service of your user manager",
+        ),
+        (
             "mptcpize-rs top --peer 192.0.2.7",
             "connections with one peer",
         ),
@@ -626,6 +630,9 @@ pub struct TopArgs {
     /// Only the connections of the processes of a systemd unit (its control group)
     #[arg(long, value_name = "UNIT")]
     pub unit: Option<String>,
+    /// --unit names a unit of your user manager (systemctl --user), not the system's
+    #[arg(long, requires = "unit")]
+    pub user: bool,
     /// Only the connections with the peer at ADDR (on any subflow)
     #[arg(long, value_name = "ADDR")]
     pub peer: Option<std::net::IpAddr>,

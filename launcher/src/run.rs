@@ -174,6 +174,11 @@ const SECCOMP_SOCKOPT_NOTE: &str = "seccomp mode: a socket option MPTCP refuses 
 (the supervisor answers socket() only: following setsockopt() too would cost a second round trip \
 to it on every call); preload mode makes such a socket TCP";
 
+/// What `--report` gives in seccomp mode, said up front.
+const SECCOMP_REPORT_NOTE: &str = "seccomp mode: the report counts, for each process, \
+the sockets made MPTCP and those that fell back to TCP (the supervisor sees socket() calls, \
+not connections); to see each connection and its subflows, run `mptcpize-rs top` meanwhile";
+
 pub fn run(args: RunArgs) -> Result<u8, Error> {
     let settings = Settings::resolve(args)?;
     let target = target::inspect(&settings.prog)?;
@@ -185,15 +190,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         return Err(Error::Privileges(why));
     }
     let report = match &settings.report {
-        Some(to) => Some(report_dest::check(to)?),
+        Some(to) => Some(report_dest::open(to)?),
         None => None,
     };
     if report.is_some() && mode == Mode::Seccomp {
-        say::warn(format_args!(
-            "--report comes from the preload library, which seccomp mode does not load: nothing will be reported"
-        ));
+        say::line(format_args!("{SECCOMP_REPORT_NOTE}"));
     }
-    let env = settings.env(report);
+    let env = settings.env(report.as_ref().map(report_dest::Destination::env_value));
     match mode {
         Mode::Preload => Err(preload(&settings, &target, env)),
         Mode::Seccomp => {
@@ -205,9 +208,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 debug: settings.debug,
                 no_fallback: settings.no_fallback,
             };
+            let report = report.map(|to| seccomp::ReportRequest {
+                to,
+                format: settings.report_format.unwrap_or_default(),
+            });
             let mut cmd = Command::new(&target.path);
             cmd.arg0(settings.argv0()).args(&settings.args).envs(env);
-            Err(seccomp::exec(cmd, &settings.prog, config).into())
+            Err(seccomp::exec(cmd, &settings.prog, config, report).into())
         }
     }
 }
