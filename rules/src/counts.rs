@@ -2,9 +2,7 @@
 //! exit line: `3 sockets made MPTCP, 1 fell back to TCP (MPTCP unavailable:
 //! ENOPROTOOPT, net.mptcp.enabled=0), 1 failed (no fallback)`, and the JSON
 //! `fallback_reason` ([`write_fallback_reason`]). The seccomp supervisor
-//! writes them from here, in the words of the report library's exit line
-//! (`report/src/follow.rs`, being reworked); both are to share one writer
-//! once the report's own words move to `rules/` too.
+//! and the report library ([`crate::report`]) both write them from here.
 
 use crate::errno::Unavailable;
 use crate::names::{write_errno, Sink};

@@ -10,8 +10,8 @@
 //! launcher. Addresses are written as `ss` writes them: IPv4-mapped IPv6
 //! addresses as IPv4, IPv6 addresses in brackets (RFC 5952).
 
-use crate::errno::Unavailable;
-use crate::names::{write_errno, Sink};
+use crate::counts::{write_fallback_reason, write_socket_counts, SocketCounts};
+use crate::names::Sink;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// What became of a connection (`"outcome"`).
@@ -61,17 +61,7 @@ pub fn write_reason(out: &mut impl Sink, reason: Reason) {
         Reason::RefusedOption => {
             out.text("made TCP: MPTCP refused a socket option set before connecting")
         }
-        Reason::Unavailable(errno) => {
-            out.text("MPTCP unavailable");
-            if errno != 0 {
-                out.text(": ");
-                write_errno(out, errno);
-                if let Some(why) = Unavailable::from_errno(errno) {
-                    out.text(", ");
-                    out.text(why.reason());
-                }
-            }
-        }
+        Reason::Unavailable(errno) => write_fallback_reason(out, errno),
     }
 }
 
@@ -351,20 +341,15 @@ impl Process<'_> {
     #[inline(never)]
     pub fn write_text(&self, out: &mut impl Sink) {
         out.text("exit: ");
-        write_count(out, self.sockets_mptcp.into(), "socket");
-        out.text(" made MPTCP, ");
-        out.uint(self.sockets_fallback.into());
-        out.text(" fell back to TCP");
-        if let Some(why) = self.fallback_reason() {
-            out.text(" (");
-            write_reason(out, why);
-            out.text(")");
-        }
-        if self.sockets_failed > 0 {
-            out.text(", ");
-            out.uint(self.sockets_failed.into());
-            out.text(" failed (no fallback)");
-        }
+        write_socket_counts(
+            out,
+            &SocketCounts {
+                mptcp: self.sockets_mptcp.into(),
+                fell_back: self.sockets_fallback.into(),
+                failed: self.sockets_failed.into(),
+                fallback_errno: self.fallback_errno,
+            },
+        );
         if let Some(n) = self.sockets_made_tcp.filter(|&n| n > 0) {
             out.text(", ");
             out.uint(n.into());
