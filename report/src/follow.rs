@@ -12,9 +12,10 @@
 //! that made no TCP socket writes nothing.
 
 use crate::addr::WriteAddr;
+use crate::closer::{self, Closed};
 use crate::dest;
 use crate::sockinfo::{self, Outcome, Socket};
-use crate::table::{self, Kind};
+use crate::table::{self, Kind, Tracked};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
@@ -44,14 +45,14 @@ static CONN_TCP: AtomicU32 = AtomicU32::new(0);
 /// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 
-type Line400 = Line<{ dest::LINE_MAX }>;
+pub type Line400 = Line<{ dest::LINE_MAX }>;
 
 /// Called when the report starts: maps the table, and has a forked child
 /// start its own counts (the sockets it inherits are still reported when it
 /// closes them).
 pub fn start() {
     table::allocate();
-    crate::atfork::register_child(forked_child);
+    crate::atfork::start(forked_child);
 }
 
 unsafe extern "C" fn forked_child() {
@@ -69,6 +70,7 @@ unsafe extern "C" fn forked_child() {
         c.store(0, Ordering::Relaxed);
     }
     MAX_SUBFLOWS.store(0, Ordering::Relaxed);
+    closer::forked_child();
 }
 
 /// A `socket()` call the rules convert returned `fd` (made by the core
@@ -137,7 +139,7 @@ pub fn option_set(fd: c_int) {
     let _errno = errno::Guard::save();
     if sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) == Some(IPPROTO_TCP) {
         MADE_TCP.fetch_add(1, Ordering::Relaxed);
-        table::track(fd, Kind::TcpOption);
+        table::retype(fd, Kind::TcpOption);
     }
 }
 
@@ -157,8 +159,15 @@ fn follow(fd: c_int, kind: Kind) {
     // Mapped by the constructor; a socket() made before it (from another
     // library's constructor) maps it here.
     table::allocate();
-    if !table::track(fd, kind) {
-        UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
+    let ino = sys::fstat(fd).map_or(0, |id| id.ino);
+    match table::track(fd, kind, ino) {
+        Tracked::Yes => {}
+        // The number was free, so the socket followed there was closed
+        // past the library.
+        Tracked::Replacing => closer::closed_unseen(),
+        Tracked::Beyond => {
+            UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -198,107 +207,138 @@ pub fn shutting_down(fd: c_int, how: c_int) {
     }
 }
 
-/// `fd` is about to be closed (by close, dup2/dup3 or close_range): report
-/// the connection if it is one we follow. errno is preserved.
-#[inline(always)]
-pub fn closing(fd: c_int) {
-    if table::get(fd).is_some() {
-        if let Some(kind) = table::take(fd) {
-            report_socket(fd, kind, false);
+/// `first..=last` are about to be closed by `close_range()` (with `flags`):
+/// each followed one is closed here, as `close()` would, and then the
+/// rest by `close_range`. With `CLOSE_RANGE_UNSHARE` the program's own
+/// table is not the one closed: the connections are reported first.
+pub fn closing_range(
+    first: u32,
+    last: u32,
+    flags: c_int,
+    close_range: impl FnOnce() -> c_int,
+) -> c_int {
+    if flags & libc::CLOSE_RANGE_UNSHARE as c_int != 0 {
+        if !crate::atfork::in_vfork_child() {
+            for (fd, kind) in table::take_range(first, last) {
+                report_socket(fd, kind, Closed::Close);
+            }
         }
+        return close_range();
+    }
+    for fd in table::followed(first, last) {
+        closer::closing(fd, Closed::Close, || {
+            // SAFETY: the program closes this fd with the range.
+            unsafe { crate::next::close(fd) }
+        });
+    }
+    close_range()
+}
+
+/// What a written report line counts, once written.
+pub struct Tally {
+    outcome: Outcome,
+    subflows: u8,
+}
+
+/// Counts a connection whose line was written.
+pub fn tally(t: Tally) {
+    match t.outcome {
+        Outcome::Mptcp => &CONN_MPTCP,
+        Outcome::FellBack => &CONN_FELL_BACK,
+        Outcome::Tcp => &CONN_TCP,
+    }
+    .fetch_add(1, Ordering::Relaxed);
+    if t.outcome == Outcome::Mptcp {
+        MAX_SUBFLOWS.fetch_max(t.subflows, Ordering::Relaxed);
     }
 }
 
-/// `dup2(old, new)` or `dup3` is about to close `new` (when it is open, and
-/// `old` is an open fd other than `new`: otherwise the call fails, or does
-/// nothing, and `new` stays as it is).
-#[inline(always)]
-pub fn replacing(old: c_int, new: c_int) {
-    if old != new && table::get(new).is_some() && sys::is_open(old) {
-        closing(new);
-    }
-}
-
-/// `first..=last` are about to be closed.
-#[cold]
-pub fn closing_range(first: u32, last: u32) {
-    for (fd, kind) in table::take_range(first, last) {
-        report_socket(fd, kind, false);
-    }
-}
-
+/// Reports the connection on `fd` (taken from the table) now.
 #[cold]
 #[inline(never)]
-fn report_socket(fd: c_int, kind: Kind, at_exit: bool) {
-    let _errno = errno::Guard::save();
-    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd)) {
-        let seen = table::sampled(fd);
-        conn.subflows = conn.subflows.max(seen.max_subflows);
-        if conn.counted {
-            conn.bytes_sent = conn.bytes_sent.max(seen.sent);
-            conn.bytes_received = conn.bytes_received.max(seen.received);
-        } else {
-            // The kernel's counts are gone: what shutdown() saw is all we have.
-            conn.bytes_sent = seen.sent;
-            conn.bytes_received = seen.received;
-        }
-        match conn.outcome {
-            Outcome::Mptcp => &CONN_MPTCP,
-            Outcome::FellBack => &CONN_FELL_BACK,
-            Outcome::Tcp => &CONN_TCP,
-        }
-        .fetch_add(1, Ordering::Relaxed);
-        if conn.outcome == Outcome::Mptcp {
-            MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
-        }
-        let mut slot = MaybeUninit::uninit();
-        let line: &mut Line400 = Line::start(&mut slot, " report: ");
-        let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
-        line.s(if accepted {
-            "connection from "
-        } else {
-            "connection to "
-        });
-        match sockinfo::peer(fd).or(seen.peer) {
-            Some(addr) => line.addr(addr),
-            None => line.s("(peer gone)"),
-        };
-        match conn.outcome {
-            Outcome::Mptcp => line
-                .s(": MPTCP negotiated, ")
-                .count(u64::from(conn.subflows), "subflow"),
-            Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
-            // A plain-TCP client on our MPTCP listener: MPTCP was there,
-            // the peer did not ask for it (the kernel hands over a TCP socket).
-            Outcome::Tcp if kind == Kind::AcceptedMptcp => {
-                line.s(": TCP (the peer did not offer MPTCP)")
-            }
-            Outcome::Tcp if kind == Kind::TcpOption => {
-                line.s(": TCP (made TCP: MPTCP refused a socket option set before connecting)")
-            }
-            Outcome::Tcp => {
-                line.s(": TCP (MPTCP unavailable");
-                reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")")
-            }
-        };
-        if conn.counted {
-            line.s(", ")
-                .n(conn.bytes_sent)
-                .s(" bytes sent, ")
-                .n(conn.bytes_received)
-                .s(" bytes received");
-        } else {
-            line.s(", at least ")
-                .n(conn.bytes_sent)
-                .s(" bytes sent and ")
-                .n(conn.bytes_received)
-                .s(" received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)");
-        }
-        if at_exit {
-            line.s(", open at exit");
-        }
+pub fn report_socket(fd: c_int, kind: Kind, how: Closed) {
+    let mut slot = MaybeUninit::uninit();
+    if let Some((line, t)) = describe(&mut slot, fd, kind, how) {
         dest::write(line.finish());
+        tally(t);
     }
+}
+
+/// The report line of the connection on `fd` (taken from the table), built
+/// in `slot` while it is open, and what it counts; `None` for a socket that
+/// is no connection. errno is preserved.
+pub fn describe(
+    slot: &mut MaybeUninit<Line400>,
+    fd: c_int,
+    kind: Kind,
+    how: Closed,
+) -> Option<(&mut Line400, Tally)> {
+    let _errno = errno::Guard::save();
+    let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd)) else {
+        return None;
+    };
+    let seen = table::sampled(fd);
+    conn.subflows = conn.subflows.max(seen.max_subflows);
+    if conn.counted {
+        conn.bytes_sent = conn.bytes_sent.max(seen.sent);
+        conn.bytes_received = conn.bytes_received.max(seen.received);
+    } else {
+        // The kernel's counts are gone: what shutdown() saw is all we have.
+        conn.bytes_sent = seen.sent;
+        conn.bytes_received = seen.received;
+    }
+    let line: &mut Line400 = Line::start(slot, " report: ");
+    let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
+    line.s(if accepted {
+        "connection from "
+    } else {
+        "connection to "
+    });
+    match sockinfo::peer(fd).or(seen.peer) {
+        Some(addr) => line.addr(addr),
+        None => line.s("(peer gone)"),
+    };
+    match conn.outcome {
+        Outcome::Mptcp => line
+            .s(": MPTCP negotiated, ")
+            .count(u64::from(conn.subflows), "subflow"),
+        Outcome::FellBack => line.s(": fell back to TCP (the peer did not negotiate MPTCP)"),
+        // A plain-TCP client on our MPTCP listener: MPTCP was there,
+        // the peer did not ask for it (the kernel hands over a TCP socket).
+        Outcome::Tcp if kind == Kind::AcceptedMptcp => {
+            line.s(": TCP (the peer did not offer MPTCP)")
+        }
+        Outcome::Tcp if kind == Kind::TcpOption => {
+            line.s(": TCP (made TCP: MPTCP refused a socket option set before connecting)")
+        }
+        Outcome::Tcp => {
+            line.s(": TCP (MPTCP unavailable");
+            reason(line, FALLBACK_ERRNO.load(Ordering::Relaxed)).s(")")
+        }
+    };
+    if conn.counted {
+        line.s(", ")
+            .n(conn.bytes_sent)
+            .s(" bytes sent, ")
+            .n(conn.bytes_received)
+            .s(" bytes received");
+    } else {
+        line.s(", at least ")
+            .n(conn.bytes_sent)
+            .s(" bytes sent and ")
+            .n(conn.bytes_received)
+            .s(" received (counted at shutdown: the kernel drops a fallen-back connection's counts once both ends closed)");
+    }
+    if how == Closed::Exit {
+        line.s(", open at exit");
+    }
+    Some((
+        line,
+        Tally {
+            outcome: conn.outcome,
+            subflows: conn.subflows,
+        },
+    ))
 }
 
 /// `: ENOPROTOOPT, net.mptcp.enabled=0` and the like, for a fallback errno.
@@ -317,13 +357,16 @@ fn reason(line: &mut Line400, errno: c_int) -> &mut Line400 {
 /// When the process exits (after the program's own atexit handlers):
 /// reports the connections still open, then the counts.
 pub fn at_exit() {
-    for (fd, kind) in table::take_range(0, u32::MAX) {
-        report_socket(fd, kind, true);
+    if crate::atfork::in_vfork_child() {
+        // exit() in a vfork child: the table is its parent's.
+        return;
     }
+    closer::at_exit();
     let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
     let (converted, fell_back, failed) = (load(&CONVERTED), load(&FELL_BACK), load(&FAILED));
     let accepted = load(&ACCEPTED);
-    if converted + fell_back + failed + accepted == 0 {
+    let unseen = closer::counts();
+    if converted + fell_back + failed + accepted == 0 && unseen.never_seen == 0 {
         return;
     }
     let mut slot = MaybeUninit::uninit();
@@ -367,5 +410,6 @@ pub fn at_exit() {
             .n(table::FDS as u64)
             .s(" not followed");
     }
+    closer::name_unseen(line, unseen);
     dest::write(line.finish());
 }

@@ -218,6 +218,14 @@ fn fin_received(fd: c_int, state: u8) -> bool {
     }
 }
 
+/// The MPTCP connection's token (as `ss -Mi` prints it), while it has not
+/// fallen back to TCP (then `MPTCP_INFO` refuses).
+pub fn token(fd: c_int) -> Option<u32> {
+    let mut info = MptcpInfo::default();
+    getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &mut info)?;
+    Some(info.token)
+}
+
 /// True when `fd` is an MPTCP socket (also after a fallback to TCP) or a
 /// TCP socket.
 pub fn is_mptcp_or_tcp(fd: c_int) -> bool {
