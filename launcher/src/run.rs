@@ -168,6 +168,11 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
             "--report comes from the preload library, which seccomp mode does not load: nothing will be reported"
         ));
     }
+    if report.is_some() {
+        if let Some(note) = policy::report_reach(&target, mode) {
+            say::warn(format_args!("{note}"));
+        }
+    }
     let env = settings.env(report);
     match mode {
         Mode::Preload => Err(preload(&settings, &target, env)),

@@ -267,9 +267,11 @@ fn release_report_library_needs_only_libc_and_exports_only_its_interposers() {
             "close_range",
             "dup2",
             "dup3",
+            "fclose",
             "setsockopt",
             "shutdown",
-            "socket"
+            "socket",
+            "syscall"
         ]
     );
 }

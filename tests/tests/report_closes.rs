@@ -1,0 +1,434 @@
+//! `run --report`: who reports a connection and when, with real programs
+//! whose connections end past `close()`: a C client closing through stdio
+//! (`fdopen` + `fclose`), a `vfork()` child closing the socket before it
+//! executes a program, a forking Python server (each connection reported
+//! once, by the child that closed it last, with all its bytes), node (libuv
+//! closes with `syscall(SYS_close)`), and raw close and socket system calls
+//! (as the Go runtime makes), which are counted and named at exit. Every
+//! byte count is checked against what the echo server says arrived.
+
+use mptcpize_tests::artifacts::{built, workspace};
+use mptcpize_tests::gobuild::go_program;
+use mptcpize_tests::proc::run;
+use mptcpize_tests::{bin, require_program, require_root_mptcp, Child, Netns, ScratchDir};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// The report lines (`mptcpize[PID] report: …`) of some output.
+fn report_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| l.starts_with("mptcpize[") && l.contains("] report: "))
+        .collect()
+}
+
+/// The pid a report line names.
+fn pid_of(line: &str) -> u32 {
+    line["mptcpize[".len()..line.find(']').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+/// The report lines about connections.
+fn connection_lines<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" report: connection "))
+        .collect()
+}
+
+/// The exit line of process `pid`.
+fn exit_line<'a>(lines: &[&'a str], pid: u32) -> &'a str {
+    lines
+        .iter()
+        .copied()
+        .find(|l| pid_of(l) == pid && l.contains(" report: exit: "))
+        .unwrap_or_else(|| panic!("no exit line of {pid} in:\n{}", lines.join("\n")))
+}
+
+/// `tests/fixtures/closes.c`, compiled once.
+fn closes() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = built().join("fixtures");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("closes");
+        let mut cc = Command::new("gcc");
+        cc.args(["-O1", "-Wall", "-Werror", "-o"])
+            .arg(&out)
+            .arg(workspace().join("tests/fixtures/closes.c"));
+        run(cc, T).assert_success();
+        out
+    })
+}
+
+/// An echo server under the shim (MPTCP) in a fresh namespace, on `port`.
+fn echo_server(port: u16) -> (Netns, Child, String) {
+    let ns = Netns::new();
+    let addr = format!("127.0.0.1:{port}");
+    let server = ns.echo_server(&addr, true, &[]);
+    (ns, server, addr)
+}
+
+/// Runs `closes HOW 127.0.0.1 PORT BYTES` in `ns` under `run --report`;
+/// its pid and report lines (on stderr).
+fn closes_client(ns: &Netns, how: &str, port: u16, bytes: u64) -> (u32, String) {
+    let mut cmd = ns.mptcpize(&["run", "--report"]);
+    cmd.arg(closes())
+        .args([how, "127.0.0.1", &port.to_string(), &bytes.to_string()]);
+    let out = run(cmd, T);
+    out.assert_success();
+    let pid = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid "))
+        .unwrap_or_else(|| panic!("no pid line: {out}"))
+        .parse()
+        .unwrap();
+    (pid, out.stderr)
+}
+
+/// What the echo server says it echoed, connection by connection.
+fn echoed(server: &mut Child, connections: usize) -> Vec<u64> {
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    while got.len() < connections && std::time::Instant::now() < deadline {
+        let (stdout, _) = server.output_so_far();
+        got = stdout
+            .lines()
+            .filter_map(|l| l.split(": echoed ").nth(1))
+            .map(|n| n.trim_end_matches(" bytes").parse().unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    got
+}
+
+/// A server (under the shim: MPTCP) that reads BYTES, sends BYTES back,
+/// then reads until the end and says how many bytes it received in all:
+/// bytes that come after the echo get no answer.
+const COUNTING_SERVER: &str = r#"
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('127.0.0.1', int(sys.argv[1])))
+srv.listen()
+print('listening', flush=True)
+c, _ = srv.accept()
+n, got = int(sys.argv[2]), 0
+while got < n:
+    got += len(c.recv(n - got))
+c.sendall(b'y' * n)
+while True:
+    b = c.recv(65536)
+    if not b: break
+    got += len(b)
+print('received', got, flush=True)
+"#;
+
+#[test]
+fn a_connection_closed_with_fclose_is_reported_with_the_bytes_the_stream_held() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    require_program!("python3");
+    let ns = Netns::new();
+    let mut server = ns.mptcpize(&["run", "python3", "-c", COUNTING_SERVER, "7201", "100000"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening", T);
+    let (pid, stderr) = closes_client(&ns, "fclose", 7201, 100_000);
+    // The 3 bytes left in the stream's buffer went out with fclose().
+    server.wait_for_line("received 100003", T);
+    let lines = report_lines(&stderr);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 1, "{stderr}");
+    assert_eq!(pid_of(conns[0]), pid, "{stderr}");
+    assert!(
+        conns[0].ends_with(
+            "connection to 127.0.0.1:7201: MPTCP negotiated, 1 subflow, 100003 bytes sent, 100000 bytes received"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        exit_line(&lines, pid).contains("connections: 1 MPTCP"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_vfork_child_closing_the_socket_leaves_the_connection_to_its_parent() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let (ns, mut server, _) = echo_server(7202);
+    let (pid, stderr) = closes_client(&ns, "vfork", 7202, 150_000);
+    assert_eq!(echoed(&mut server, 1), [150_000]);
+    let lines = report_lines(&stderr);
+    let conns = connection_lines(&lines);
+    // Once, by the parent, with every byte; the child (true) made no line.
+    assert_eq!(conns.len(), 1, "{stderr}");
+    assert_eq!(pid_of(conns[0]), pid, "{stderr}");
+    assert!(
+        conns[0].ends_with(
+            "connection to 127.0.0.1:7202: MPTCP negotiated, 1 subflow, 150000 bytes sent, 150000 bytes received"
+        ),
+        "{stderr}"
+    );
+    let exit = exit_line(&lines, pid);
+    assert!(
+        exit.contains("connections: 1 MPTCP") && !exit.contains("without the C library"),
+        "{stderr}"
+    );
+    assert_eq!(lines.len(), 2, "{stderr}");
+}
+
+#[test]
+fn a_connection_closed_with_syscall_sys_close_is_reported() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let (ns, mut server, _) = echo_server(7203);
+    let (pid, stderr) = closes_client(&ns, "syscall", 7203, 120_000);
+    assert_eq!(echoed(&mut server, 1), [120_000]);
+    let lines = report_lines(&stderr);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 1, "{stderr}");
+    assert!(
+        conns[0].ends_with("MPTCP negotiated, 1 subflow, 120000 bytes sent, 120000 bytes received"),
+        "{stderr}"
+    );
+    assert!(
+        !exit_line(&lines, pid).contains("without the C library"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn raw_closes_and_raw_sockets_are_counted_and_named_at_exit() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let (ns, mut server, _) = echo_server(7204);
+    // A connection closed with the raw system call, then a second one that
+    // gets its number, left open at exit.
+    let (pid, stderr) = closes_client(&ns, "raw", 7204, 50_000);
+    assert_eq!(echoed(&mut server, 2), [50_000, 50_000]);
+    let lines = report_lines(&stderr);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 1, "{stderr}");
+    assert!(
+        conns[0].ends_with(
+            "MPTCP negotiated, 1 subflow, 50000 bytes sent, 50000 bytes received, open at exit"
+        ),
+        "{stderr}"
+    );
+    let exit = exit_line(&lines, pid);
+    assert!(
+        exit.contains("connections: 1 MPTCP")
+            && exit.ends_with("; 1 connection closed without the C library (raw close system calls): their bytes are unknown"),
+        "{stderr}"
+    );
+
+    // A connection made with the raw socket system call: never seen made,
+    // named at exit.
+    let (pid, stderr) = closes_client(&ns, "rawsocket", 7204, 1_000);
+    let lines = report_lines(&stderr);
+    assert!(connection_lines(&lines).is_empty(), "{stderr}");
+    assert!(
+        exit_line(&lines, pid).ends_with(
+            "; 1 TCP or MPTCP connection open at exit made without the C library (raw system calls): not reported, `mptcpize-rs top` shows such connections"
+        ),
+        "{stderr}"
+    );
+}
+
+/// A `socketserver.ForkingTCPServer` echoing two connections: the parent
+/// closes each right after the fork, the child echoes, then closes it
+/// last. It prints `child PID` per connection.
+const FORKING_SERVER: &str = r#"
+import os, socketserver, sys, time
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        print('child', os.getpid(), flush=True)
+        # The parent has closed its copy long before this one ends.
+        time.sleep(0.2)
+        while True:
+            b = self.request.recv(65536)
+            if not b: break
+            self.request.sendall(b)
+class Server(socketserver.ForkingTCPServer):
+    allow_reuse_address = True
+with Server(('127.0.0.1', 7205), Echo) as s:
+    print('listening', flush=True)
+    for _ in range(2):
+        s.handle_request()
+    s.server_close()
+"#;
+
+#[test]
+fn a_forking_server_reports_each_connection_once_by_the_child_that_closed_it() {
+    require_root_mptcp!();
+    require_program!("python3");
+    let ns = Netns::new();
+    let dir = ScratchDir::new();
+    let report = dir.join("server.report");
+    let mut cmd = ns.mptcpize(&["run"]);
+    cmd.arg(format!("--report={}", report.display()))
+        .args(["python3", "-c", FORKING_SERVER]);
+    let mut server = Child::spawn(cmd);
+    server.wait_for_line("listening", T);
+    for bytes in ["100000", "200000"] {
+        let mut client = ns.mptcpize(&["run", "--"]);
+        client
+            .arg(bin("echo-client"))
+            .args(["127.0.0.1:7205", bytes]);
+        let out = run(client, T);
+        out.assert_success();
+        assert!(out.stdout.contains("intact"), "{out}");
+    }
+    let out = server.finish(T);
+    out.assert_success();
+    let children: Vec<u32> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("child "))
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(children.len(), 2, "{out}");
+
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines = report_lines(&text);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 2, "each connection once:\n{text}");
+    for (child, bytes) in children.iter().zip(["100000", "200000"]) {
+        let line = conns
+            .iter()
+            .find(|l| pid_of(l) == *child)
+            .unwrap_or_else(|| panic!("no line by child {child}:\n{text}"));
+        assert!(
+            line.contains("connection from 127.0.0.1:")
+                && line.ends_with(&format!(
+                    ": MPTCP negotiated, 1 subflow, {bytes} bytes sent, {bytes} bytes received"
+                )),
+            "{text}"
+        );
+    }
+    // The parent made the listener and handed both connections over.
+    let parent = lines
+        .iter()
+        .map(|l| pid_of(l))
+        .find(|p| !children.contains(p))
+        .unwrap_or_else(|| panic!("no line by the parent:\n{text}"));
+    let exit = exit_line(&lines, parent);
+    assert!(
+        exit.contains("1 socket made MPTCP")
+            && exit.contains(
+                "; 2 connections handed over (another process still held them, and reports them)"
+            ),
+        "{text}"
+    );
+}
+
+/// node's net module, as a server echoing one connection and as a client
+/// sending BYTES and reading them back.
+const NODE_ECHO: &str = r#"
+const net = require('net');
+const [mode, port, n] = [process.argv[1], +process.argv[2], +process.argv[3]];
+if (mode === 'server') {
+  const srv = net.createServer(c => { c.pipe(c); c.on('close', () => srv.close()); });
+  srv.listen(port, '127.0.0.1', () => console.log('listening'));
+} else {
+  const c = net.connect(port, '127.0.0.1', () => c.end(Buffer.alloc(n, 120)));
+  let got = 0;
+  c.on('data', d => { got += d.length; });
+  c.on('close', () => console.log('got', got));
+}
+"#;
+
+#[test]
+fn node_servers_and_clients_report_their_connections() {
+    require_root_mptcp!();
+    require_program!("node");
+    let ns = Netns::new();
+    let dir = ScratchDir::new();
+    let report = dir.join("node-server.report");
+    let mut server = ns.mptcpize(&["run"]);
+    server
+        .arg(format!("--report={}", report.display()))
+        .args(["node", "-e", NODE_ECHO, "server", "7206", "0"]);
+    let mut server = Child::spawn(server);
+    server.wait_for_line("listening", T);
+    let mut client = ns.mptcpize(&["run", "--report", "node", "-e", NODE_ECHO]);
+    client.args(["client", "7206", "300000"]);
+    let out = run(client, T);
+    out.assert_success();
+    assert!(out.stdout.contains("got 300000"), "{out}");
+    server.finish(T).assert_success();
+
+    let conns = connection_lines(&report_lines(&out.stderr)).join("\n");
+    assert!(
+        conns.ends_with(
+            "connection to 127.0.0.1:7206: MPTCP negotiated, 1 subflow, 300000 bytes sent, 300000 bytes received"
+        ) && conns.lines().count() == 1,
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines = report_lines(&text);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 1, "{text}");
+    assert!(
+        conns[0].contains("connection from 127.0.0.1:")
+            && conns[0].ends_with(
+                ": MPTCP negotiated, 1 subflow, 300000 bytes sent, 300000 bytes received"
+            ),
+        "{text}"
+    );
+    assert!(!text.contains("without the C library"), "{text}");
+}
+
+/// A Go 1.21+ program goes the GODEBUG way, past the C library: the
+/// launcher says up front that the report will not show its connections.
+/// This machine's Go is older, so a Go program's build-info version is
+/// rewritten to go1.21.x, which is all the launcher reads.
+#[test]
+fn the_godebug_path_says_up_front_what_the_report_cannot_show() {
+    require_program!("go");
+    let dir = ScratchDir::new();
+    let go = Command::new("go")
+        .args(["env", "GOVERSION"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8(go.stdout).unwrap().trim().to_string();
+    let (major_minor, patch) = version.rsplit_once('.').unwrap();
+    // go1.19.8 -> go1.21.8: the same length, so the build info stays whole.
+    let newer = format!("go1.21.{patch}");
+    assert!(
+        major_minor < "go1.21" && newer.len() == version.len(),
+        "{version}"
+    );
+    let mut exe = std::fs::read(go_program("gonet")).unwrap();
+    let mut found = 0;
+    for at in 0..exe.len() - version.len() {
+        if exe[at..].starts_with(version.as_bytes()) {
+            exe[at..at + newer.len()].copy_from_slice(newer.as_bytes());
+            found += 1;
+        }
+    }
+    assert!(found > 0, "no {version} in the program");
+    let prog = dir.join("gonet-1.21");
+    std::fs::write(&prog, exe).unwrap();
+    std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = mptcpize_tests::mptcpize(&["run", "--report"]);
+    cmd.arg(&prog).args(["threads", "1", "1"]);
+    let out = run(cmd, T);
+    out.assert_success();
+    assert!(
+        out.stderr.contains(&format!(
+            "--report follows sockets through the C library, and {} is a Go program built with go1.21",
+            prog.display()
+        )) && out.stderr.contains("its connections will not be reported")
+            && out.stderr.contains("`mptcpize-rs top` shows"),
+        "{out}"
+    );
+    assert!(report_lines(&out.stderr).is_empty(), "{out}");
+}
