@@ -82,11 +82,13 @@ pub struct FileId {
 
 /// fstat(2), reduced to what identifies the file.
 pub fn fstat(fd: c_int) -> Result<FileId, c_int> {
-    let mut st = MaybeUninit::uninit();
-    let st: &mut libc::stat = zeroed(&mut st);
+    let mut st = MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `st` is room for one struct stat, written by the kernel.
-    ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), &raw mut *st) })?;
-    Ok(FileId::of(st))
+    ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), st.as_mut_ptr()) })?;
+    // SAFETY: on success the kernel wrote the whole struct (cp_new_stat
+    // copies out a zeroed and filled one, padding included): not zeroed
+    // first, which cost ~600 instructions per call.
+    Ok(FileId::of(unsafe { st.assume_init_ref() }))
 }
 
 impl FileId {

@@ -119,33 +119,40 @@ pub fn closing<R>(fd: c_int, how: Closed, close: impl FnOnce() -> R) -> R {
     if table::get(fd).is_none() {
         return close();
     }
-    closing_followed(fd, how, close)
-}
-
-#[cold]
-#[inline(never)]
-fn closing_followed<R>(fd: c_int, how: Closed, close: impl FnOnce() -> R) -> R {
     let mut slot = MaybeUninit::uninit();
-    let pending = {
-        let _errno = errno::Guard::save();
-        if crate::atfork::in_vfork_child() {
-            return close();
-        }
-        before(&mut slot, fd, how)
-    };
+    let pending = before(&mut slot, fd, how);
     let rc = close();
-    if let Some((line, tally, id)) = pending {
-        let _errno = errno::Guard::save();
-        finish(line, tally, id);
+    if let Some(pending) = pending {
+        after(pending);
     }
     rc
 }
 
-type Pending<'a> = Option<(&'a mut Line400, follow::Tally, Option<diag::Identity>)>;
+/// Closes followed `fd` here, with the system call, reporting it as
+/// [`closing`] does (for `close_range()` and at exit).
+#[inline(never)]
+pub fn close_now(fd: c_int, how: Closed) {
+    closing(fd, how, || sys::close(fd));
+}
 
-/// Before `fd` (followed) is closed: takes it; reports it now when no other
-/// process can hold it, or returns its line to write after the close.
-fn before(slot: &mut MaybeUninit<Line400>, fd: c_int, how: Closed) -> Pending<'_> {
+/// What is left to do once the fd is closed: the line, written only if no
+/// other process holds the socket any more.
+pub struct Pending<'a> {
+    line: &'a mut Line400,
+    tally: follow::Tally,
+    id: Option<diag::Identity>,
+}
+
+/// Before `fd` (followed) is closed: takes it, and reports it now when no
+/// other process can hold it; or returns its line, to write after the
+/// close. Nothing in a vfork child. errno is preserved.
+#[cold]
+#[inline(never)]
+fn before(slot: &mut MaybeUninit<Line400>, fd: c_int, how: Closed) -> Option<Pending<'_>> {
+    let _errno = errno::Guard::save();
+    if crate::atfork::in_vfork_child() {
+        return None;
+    }
     let followed_ino = table::ino(fd);
     let forked = table::forked_since(fd);
     let kind = table::take(fd)?;
@@ -160,18 +167,21 @@ fn before(slot: &mut MaybeUninit<Line400>, fd: c_int, how: Closed) -> Pending<'_
     }
     let id = diag::identify(fd);
     let (line, tally) = follow::describe(slot, fd, kind, how)?;
-    Some((line, tally, id))
+    Some(Pending { line, tally, id })
 }
 
 /// After the close: writes the line unless another process still holds the
-/// socket (it reports it when it closes it last).
-fn finish(line: &mut Line400, tally: follow::Tally, id: Option<diag::Identity>) {
-    if id.and_then(diag::still_held) == Some(true) {
+/// socket (it reports it when it closes it last). errno is preserved.
+#[cold]
+#[inline(never)]
+fn after(p: Pending<'_>) {
+    let _errno = errno::Guard::save();
+    if p.id.and_then(diag::still_held) == Some(true) {
         HANDED_OVER.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    crate::dest::write(line.finish());
-    follow::tally(tally);
+    crate::dest::write(p.line.finish());
+    follow::tally(p.tally);
 }
 
 /// `dup2(old, new)` or `dup3` is about to close `new` (when it is open, and
@@ -195,7 +205,7 @@ pub fn at_exit() {
     NEVER_SEEN.store(never_seen(), Ordering::Relaxed);
     for fd in table::followed(0, u32::MAX) {
         if table::forked_since(fd) {
-            closing(fd, Closed::Exit, || sys::close(fd));
+            close_now(fd, Closed::Exit);
             continue;
         }
         let followed_ino = table::ino(fd);

@@ -226,10 +226,7 @@ pub fn closing_range(
         return close_range();
     }
     for fd in table::followed(first, last) {
-        closer::closing(fd, Closed::Close, || {
-            // SAFETY: the program closes this fd with the range.
-            unsafe { crate::next::close(fd) }
-        });
+        closer::close_now(fd, Closed::Close);
     }
     close_range()
 }

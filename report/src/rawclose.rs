@@ -32,21 +32,27 @@ mod interposed {
 
     /// Calls the C library's `syscall()` with all seven words.
     #[inline(always)]
-    unsafe fn next(n: c_long, a: [c_long; 6]) -> c_long {
+    unsafe fn next(
+        n: c_long,
+        a0: c_long,
+        a1: c_long,
+        a2: c_long,
+        a3: c_long,
+        a4: c_long,
+        a5: c_long,
+    ) -> c_long {
         let mut f = NEXT.load(Ordering::Relaxed);
         if f.is_null() {
             f = resolve();
-        }
-        if f.is_null() {
-            mptcpize_preload::errno::set(libc::ENOSYS);
-            return -1;
+            if f.is_null() {
+                mptcpize_preload::errno::set(libc::ENOSYS);
+                return -1;
+            }
         }
         // SAFETY: dlsym's address of `long syscall(long, ...)`; the words
         // are the caller's (those it did not pass are ignored by the kernel
         // for this number, as they would have been).
-        unsafe {
-            core::mem::transmute::<*mut c_void, Syscall>(f)(n, a[0], a[1], a[2], a[3], a[4], a[5])
-        }
+        unsafe { core::mem::transmute::<*mut c_void, Syscall>(f)(n, a0, a1, a2, a3, a4, a5) }
     }
 
     /// The interposed `syscall(2)`.
@@ -63,13 +69,13 @@ mod interposed {
         a4: c_long,
         a5: c_long,
     ) -> c_long {
-        let args = [a0, a1, a2, a3, a4, a5];
         if n == libc::SYS_close && crate::on() {
             // SAFETY: the caller's arguments, passed on.
-            return closer::closing(a0 as c_int, Closed::Syscall, || unsafe { next(n, args) });
+            let close = || unsafe { next(n, a0, a1, a2, a3, a4, a5) };
+            return closer::closing(a0 as c_int, Closed::Syscall, close);
         }
         // SAFETY: the caller's arguments, passed on.
-        unsafe { next(n, args) }
+        unsafe { next(n, a0, a1, a2, a3, a4, a5) }
     }
 }
 

@@ -136,7 +136,7 @@ fn a_connection_closed_with_fclose_is_reported_with_the_bytes_the_stream_held() 
     require_program!("gcc");
     require_program!("python3");
     let ns = Netns::new();
-    let mut server = ns.mptcpize(&["run", "python3", "-c", COUNTING_SERVER, "7201", "100000"]);
+    let server = ns.mptcpize(&["run", "python3", "-c", COUNTING_SERVER, "7201", "100000"]);
     let mut server = Child::spawn(server);
     server.wait_for_line("listening", T);
     let (pid, stderr) = closes_client(&ns, "fclose", 7201, 100_000);
