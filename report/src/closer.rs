@@ -20,7 +20,7 @@
 
 use crate::diag;
 use crate::follow::{self, Line400};
-use crate::table;
+use crate::table::{self, Kind};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -138,8 +138,12 @@ pub fn close_now(fd: c_int, how: Closed) {
 /// What is left to do once the fd is closed: the line, written only if no
 /// other process holds the socket any more.
 pub struct Pending<'a> {
-    line: &'a mut Line400,
-    tally: follow::Tally,
+    /// `None` for a socket that is no connection yet to this process's
+    /// eyes (an accepted one it never wrote to, closed by a forking
+    /// server's parent right after the fork): nothing to write, but handed
+    /// over all the same when another process holds it.
+    line: Option<(&'a mut Line400, follow::Tally)>,
+    accepted: bool,
     id: Option<diag::Identity>,
 }
 
@@ -166,8 +170,11 @@ fn before(slot: &mut MaybeUninit<Line400>, fd: c_int, how: Closed) -> Option<Pen
         return None;
     }
     let id = diag::identify(fd);
-    let (line, tally) = follow::describe(slot, fd, kind, how)?;
-    Some(Pending { line, tally, id })
+    Some(Pending {
+        line: follow::describe(slot, fd, kind, how),
+        accepted: matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp),
+        id,
+    })
 }
 
 /// After the close: writes the line unless another process still holds the
@@ -176,12 +183,17 @@ fn before(slot: &mut MaybeUninit<Line400>, fd: c_int, how: Closed) -> Option<Pen
 #[inline(never)]
 fn after(p: Pending<'_>) {
     let _errno = errno::Guard::save();
+    if p.line.is_none() && !p.accepted {
+        return;
+    }
     if p.id.and_then(diag::still_held) == Some(true) {
         HANDED_OVER.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    crate::dest::write(p.line.finish());
-    follow::tally(p.tally);
+    if let Some((line, tally)) = p.line {
+        crate::dest::write(line.finish());
+        follow::tally(tally);
+    }
 }
 
 /// `dup2(old, new)` or `dup3` is about to close `new` (when it is open, and
@@ -220,45 +232,67 @@ pub fn at_exit() {
     }
 }
 
+/// When the report starts: the MPTCP and TCP connections the process
+/// inherited (an inetd-style service's, or a parent's without
+/// close-on-exec) are noted by inode, so that at exit they are not taken
+/// for connections made past the library.
+pub fn note_inherited() {
+    each_fd(|fd| {
+        if let Some(ino) = connection_inode(fd) {
+            table::note_inherited(fd, ino);
+        }
+    });
+}
+
 /// The MPTCP and TCP connections open now, found in `/proc/self/fd`, that
-/// the library does not follow (nor its own report file).
+/// the library does not follow and the process did not inherit.
 fn never_seen() -> u32 {
+    let mut n = 0;
+    each_fd(|fd| {
+        if table::get(fd).is_none() {
+            if let Some(ino) = connection_inode(fd) {
+                n += u32::from(ino != table::ino(fd));
+            }
+        }
+    });
+    n
+}
+
+/// Calls `f` with each open fd, read from `/proc/self/fd` (nothing without
+/// /proc).
+fn each_fd(mut f: impl FnMut(c_int)) {
     let Ok(dir) = sys::open(
         c"/proc/self/fd",
         libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         0,
     ) else {
-        return 0;
+        return;
     };
-    let mut n = 0;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     while let Ok(entries) = sys::getdents(dir, &mut buf) {
         if entries.is_empty() {
             break;
         }
-        for fd in numbers(entries) {
-            if fd != dir && table::get(fd).is_none() && is_unseen_connection(fd) {
-                n += 1;
-            }
+        for fd in numbers(entries).filter(|&fd| fd != dir) {
+            f(fd);
         }
     }
     sys::close(dir);
-    n
 }
 
-fn is_unseen_connection(fd: c_int) -> bool {
-    let is_socket = sys::fstat(fd).is_ok_and(|id| id.kind == libc::S_IFSOCK);
-    is_socket
-        && matches!(
-            sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL),
-            Some(IPPROTO_MPTCP | IPPROTO_TCP)
-        )
-        && matches!(
-            sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN),
-            Some(libc::AF_INET | libc::AF_INET6)
-        )
-        && sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(0)
-        && sys::getpeername(fd).is_some()
+/// The inode of the socket on `fd` when it is a connected IPv4 or IPv6
+/// MPTCP or TCP socket.
+fn connection_inode(fd: c_int) -> Option<u64> {
+    let id = sys::fstat(fd).ok().filter(|id| id.kind == libc::S_IFSOCK)?;
+    let connected = matches!(
+        sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL),
+        Some(IPPROTO_MPTCP | IPPROTO_TCP)
+    ) && matches!(
+        sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN),
+        Some(libc::AF_INET | libc::AF_INET6)
+    ) && sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Some(0)
+        && sys::getpeername(fd).is_some();
+    connected.then_some(id.ino)
 }
 
 /// The names of `linux_dirent64` entries that are numbers (the fds in

@@ -106,12 +106,16 @@ const ATTRS_AT: usize = INODE_AT + 4;
 /// it is open.
 pub fn identify(fd: c_int) -> Option<Identity> {
     let protocol = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
+    if protocol == IPPROTO_MPTCP {
+        // The token needs no peer: a connection reset has none left.
+        if let Some(token) = crate::sockinfo::token(fd) {
+            return Some(Identity::Token(token));
+        }
+    }
     let local = sys::local_addr(fd)?;
     let remote = sys::getpeername(fd)?;
     if protocol == IPPROTO_MPTCP {
-        return crate::sockinfo::token(fd)
-            .or_else(|| fallback_token(local, remote))
-            .map(Identity::Token);
+        return fallback_token(local, remote).map(Identity::Token);
     }
     if protocol != IPPROTO_TCP {
         return None;
@@ -261,8 +265,9 @@ fn ask<'a>(req: &Request, buf: &'a mut [MaybeUninit<u8>]) -> Option<Reply<'a>> {
     };
     sys::close(nl);
     let reply = reply?;
+    // A reply cut short by the buffer still has its inode.
     let msg_len = u32_at(reply, 0)? as usize;
-    let msg = reply.get(..msg_len)?;
+    let msg = &reply[..msg_len.min(reply.len())];
     match u16_at(msg, 4)? {
         NLMSG_ERROR => match u32_at(msg, 16)? as i32 {
             e if e == -libc::ENOENT => Some(Reply::Gone),

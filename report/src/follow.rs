@@ -52,6 +52,7 @@ pub type Line400 = Line<{ dest::LINE_MAX }>;
 /// closes them).
 pub fn start() {
     table::allocate();
+    closer::note_inherited();
     crate::atfork::start(forked_child);
 }
 
@@ -139,7 +140,9 @@ pub fn option_set(fd: c_int) {
     let _errno = errno::Guard::save();
     if sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) == Some(IPPROTO_TCP) {
         MADE_TCP.fetch_add(1, Ordering::Relaxed);
-        table::retype(fd, Kind::TcpOption);
+        // The core shim put a new TCP socket at this number.
+        let ino = sys::fstat(fd).map_or(0, |id| id.ino);
+        table::retype(fd, Kind::TcpOption, ino);
     }
 }
 

@@ -151,8 +151,14 @@ pub fn inspect(fd: c_int, shut_write: bool) -> Socket {
             Outcome::Tcp
         },
         subflows: 1,
+        // Written but not sent yet; a FIN the program queued with
+        // shutdown() takes one sequence number there, and is no byte (it
+        // goes last, so it is still queued while anything is).
         bytes_sent: tcp.tcpi_bytes_sent.saturating_sub(tcp.tcpi_bytes_retrans)
-            + u64::from(tcp.tcpi_notsent_bytes),
+            + u64::from(
+                tcp.tcpi_notsent_bytes
+                    .saturating_sub(u32::from(shut_write && tcp.tcpi_notsent_bytes > 0)),
+            ),
         // The kernel counts the peer's FIN as one byte received.
         bytes_received: tcp
             .tcpi_bytes_received

@@ -143,10 +143,20 @@ pub fn track(fd: i32, kind: Kind, ino: u64) -> Tracked {
     }
 }
 
-/// Changes what followed `fd` is (the core shim made it TCP).
-pub fn retype(fd: i32, kind: Kind) {
+/// Changes what followed `fd` is: the core shim put a TCP socket of inode
+/// `ino` at its number.
+pub fn retype(fd: i32, kind: Kind, ino: u64) {
     if let Some(e) = entry(fd) {
+        e.ino.store(ino, Ordering::Relaxed);
         e.kind.store(kind as u8, Ordering::Release);
+    }
+}
+
+/// Notes that `fd` held the socket of inode `ino` when the report started
+/// (inherited: not followed, and not made past the library either).
+pub fn note_inherited(fd: i32, ino: u64) {
+    if let Some(e) = entry(fd) {
+        e.ino.store(ino, Ordering::Relaxed);
     }
 }
 

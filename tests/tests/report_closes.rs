@@ -260,7 +260,7 @@ class Server(socketserver.ForkingTCPServer):
     allow_reuse_address = True
 with Server(('127.0.0.1', 7205), Echo) as s:
     print('listening', flush=True)
-    for _ in range(2):
+    for _ in range(3):
         s.handle_request()
     s.server_close()
 "#;
@@ -277,8 +277,13 @@ fn a_forking_server_reports_each_connection_once_by_the_child_that_closed_it() {
         .args(["python3", "-c", FORKING_SERVER]);
     let mut server = Child::spawn(cmd);
     server.wait_for_line("listening", T);
-    for bytes in ["100000", "200000"] {
-        let mut client = ns.mptcpize(&["run", "--"]);
+    // Two MPTCP clients, then a plain TCP one (not under the shim).
+    for (bytes, shimmed) in [("100000", true), ("200000", true), ("300000", false)] {
+        let mut client = if shimmed {
+            ns.mptcpize(&["run", "--"])
+        } else {
+            ns.cmd("env")
+        };
         client
             .arg(bin("echo-client"))
             .args(["127.0.0.1:7205", bytes]);
@@ -294,26 +299,28 @@ fn a_forking_server_reports_each_connection_once_by_the_child_that_closed_it() {
         .filter_map(|l| l.strip_prefix("child "))
         .map(|p| p.parse().unwrap())
         .collect();
-    assert_eq!(children.len(), 2, "{out}");
+    assert_eq!(children.len(), 3, "{out}");
 
     let text = std::fs::read_to_string(&report).unwrap();
     let lines = report_lines(&text);
     let conns = connection_lines(&lines);
-    assert_eq!(conns.len(), 2, "each connection once:\n{text}");
-    for (child, bytes) in children.iter().zip(["100000", "200000"]) {
+    assert_eq!(conns.len(), 3, "each connection once:\n{text}");
+    let outcomes = [
+        "MPTCP negotiated, 1 subflow, 100000 bytes sent, 100000 bytes received",
+        "MPTCP negotiated, 1 subflow, 200000 bytes sent, 200000 bytes received",
+        "TCP (the peer did not offer MPTCP), 300000 bytes sent, 300000 bytes received",
+    ];
+    for (child, outcome) in children.iter().zip(outcomes) {
         let line = conns
             .iter()
             .find(|l| pid_of(l) == *child)
             .unwrap_or_else(|| panic!("no line by child {child}:\n{text}"));
         assert!(
-            line.contains("connection from 127.0.0.1:")
-                && line.ends_with(&format!(
-                    ": MPTCP negotiated, 1 subflow, {bytes} bytes sent, {bytes} bytes received"
-                )),
+            line.contains("connection from 127.0.0.1:") && line.ends_with(&format!(": {outcome}")),
             "{text}"
         );
     }
-    // The parent made the listener and handed both connections over.
+    // The parent made the listener and handed every connection over.
     let parent = lines
         .iter()
         .map(|l| pid_of(l))
@@ -323,9 +330,69 @@ fn a_forking_server_reports_each_connection_once_by_the_child_that_closed_it() {
     assert!(
         exit.contains("1 socket made MPTCP")
             && exit.contains(
-                "; 2 connections handed over (another process still held them, and reports them)"
+                "; 3 connections handed over (another process still held them, and reports them)"
             ),
         "{text}"
+    );
+}
+
+/// A client that forks after connecting to a server without MPTCP (its
+/// connection falls back to TCP): the parent closes its copy at once, the
+/// child moves the bytes and closes it last.
+const FORKING_CLIENT: &str = r#"
+import os, socket, sys, time
+s = socket.create_connection(('127.0.0.1', 7207))
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.2)
+    s.sendall(b'x' * 5000)
+    got = 0
+    while got < 5000:
+        got += len(s.recv(65536))
+    s.close()
+    print('child', os.getpid(), flush=True)
+    os._exit(0)
+s.close()
+os.waitpid(pid, 0)
+print('parent', os.getpid(), flush=True)
+"#;
+
+#[test]
+fn a_fallen_back_connection_shared_by_a_fork_is_reported_once_by_the_last_closer() {
+    require_root_mptcp!();
+    require_program!("python3");
+    let ns = Netns::new();
+    let mut server = ns.echo_server("127.0.0.1:7207", false, &[]);
+    let out = run(
+        ns.mptcpize(&["run", "--report", "python3", "-c", FORKING_CLIENT]),
+        T,
+    );
+    out.assert_success();
+    assert_eq!(echoed(&mut server, 1), [5000]);
+    let pid = |who: &str| -> u32 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(who))
+            .unwrap_or_else(|| panic!("{out}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (child, parent) = (pid("child "), pid("parent "));
+    let lines = report_lines(&out.stderr);
+    let conns = connection_lines(&lines);
+    assert_eq!(conns.len(), 1, "{out}");
+    assert_eq!(pid_of(conns[0]), child, "{out}");
+    assert!(
+        conns[0].contains(
+            "connection to 127.0.0.1:7207: fell back to TCP (the peer did not negotiate MPTCP)"
+        ) && (conns[0].ends_with(", 5000 bytes sent, 5000 bytes received")
+            || conns[0].contains("at least 5000 bytes sent and 5000 received")),
+        "{out}"
+    );
+    assert!(
+        exit_line(&lines, parent).contains("; 1 connection handed over"),
+        "{out}"
     );
 }
 
