@@ -1,8 +1,8 @@
 //! What the two preload libraries, `libmptcpize.so` (the core shim) and
 //! `libmptcpize_report.so` (`run --report`), share. Everything here is
 //! `no_std`, allocation-free and async-signal-safe, and imports nothing
-//! beyond `syscall`, `__errno_location` and `environ` (each import is a
-//! symbol look-up in every program that loads a library):
+//! beyond `__errno_location` and `dlsym` (each import is a symbol look-up
+//! in every program that loads a library):
 //!
 //! - [`sys`]: the system calls, typed (slices, references, small structs):
 //!   the `unsafe` of raw pointers stays in that one file;
@@ -12,12 +12,15 @@
 //! - [`stderr`]: the stderr the process had when the library loaded, the
 //!   only place log and report lines on stderr go;
 //! - [`page`]: memory mapped once per process and published atomically;
-//! - [`line`]: a line built on the stack and written with one write(2).
+//! - [`line`]: a line built on the stack and written with one write(2);
+//! - [`next`]: the next definition of each interposed function
+//!   ([`chain!`]).
 #![no_std]
 
 pub mod environ;
 pub mod errno;
 pub mod line;
+pub mod next;
 pub mod page;
 pub mod stderr;
 pub mod sys;

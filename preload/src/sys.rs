@@ -1,11 +1,88 @@
-//! The system calls the preload libraries make for themselves, through
-//! `syscall(2)` (one import for all of them; other preloaded libraries need
-//! not see these calls), behind typed signatures: callers pass slices,
-//! references and plain values, and the raw pointers stay in this file.
+//! The system calls the preload libraries make for themselves, behind typed
+//! signatures: callers pass slices, references and plain values, and the
+//! raw pointers stay in this file.
+//!
+//! They are made with the `syscall` instruction itself ([`raw`]), not
+//! through the C library: other preloaded libraries need not see these
+//! calls, and the libraries import no `syscall` (every import is a symbol
+//! look-up that each program pays for when it loads them).
 
 use core::ffi::{c_int, c_long, c_void, CStr};
 use core::mem::{size_of, MaybeUninit};
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// Makes a system call with up to six arguments, each passed as a machine
+/// word (integers, pointers), as `syscall(2)` does: the result, or `-1`
+/// with errno set.
+macro_rules! syscall {
+    ($nr:expr $(, $arg:expr)* $(,)?) => {
+        raw::syscall($nr, &[$($arg as c_long),*])
+    };
+}
+
+/// The system call instruction.
+mod raw {
+    use core::ffi::{c_int, c_long};
+
+    /// System call `nr` with `args` (missing ones are 0): the result, or
+    /// `-1` with errno set, as the C library's `syscall()` returns it.
+    ///
+    /// # Safety
+    /// As the system call: pointers among `args` valid for what the kernel
+    /// reads and writes there.
+    #[inline(always)]
+    pub unsafe fn syscall(nr: c_long, args: &[c_long]) -> c_long {
+        let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+        let rc: c_long;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the Linux x86_64 system call convention (number in rax,
+        // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered);
+        // memory is what the caller vouches for.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") nr => rc,
+                in("rdi") arg(0),
+                in("rsi") arg(1),
+                in("rdx") arg(2),
+                in("r10") arg(3),
+                in("r8") arg(4),
+                in("r9") arg(5),
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack, preserves_flags),
+            );
+        }
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the Linux aarch64 system call convention (number in x8,
+        // arguments and result in x0 to x5); memory as above.
+        unsafe {
+            core::arch::asm!(
+                "svc 0",
+                in("x8") nr,
+                inlateout("x0") arg(0) => rc,
+                in("x1") arg(1),
+                in("x2") arg(2),
+                in("x3") arg(3),
+                in("x4") arg(4),
+                in("x5") arg(5),
+                options(nostack, preserves_flags),
+            );
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        // SAFETY: as above, through the C library on other architectures.
+        return unsafe { libc::syscall(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)) };
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        {
+            // The kernel returns -errno (-4095 to -1) on failure.
+            if (-4095..0).contains(&rc) {
+                crate::errno::set(-rc as c_int);
+                return -1;
+            }
+            rc
+        }
+    }
+}
 
 /// A raw syscall result: the value, or `-1` with errno set.
 fn ret(rc: c_long) -> Result<c_long, c_int> {
@@ -54,20 +131,20 @@ pub fn abort() -> ! {
 /// getpid(2).
 pub fn getpid() -> c_long {
     // SAFETY: no arguments, cannot fail.
-    unsafe { libc::syscall(libc::SYS_getpid) }
+    unsafe { syscall!(libc::SYS_getpid) }
 }
 
 /// write(2) of the whole of `buf` in one call; the bytes written.
 pub fn write(fd: c_int, buf: &[u8]) -> Result<usize, c_int> {
     // SAFETY: `buf` is valid for reads of its length.
-    let rc = unsafe { libc::syscall(libc::SYS_write, c_long::from(fd), buf.as_ptr(), buf.len()) };
+    let rc = unsafe { syscall!(libc::SYS_write, c_long::from(fd), buf.as_ptr(), buf.len()) };
     ret(rc).map(|n| n as usize)
 }
 
 /// close(2) of a descriptor the library owns.
 pub fn close(fd: c_int) {
     // SAFETY: closing takes an integer; the caller owns `fd`.
-    unsafe { libc::syscall(libc::SYS_close, c_long::from(fd)) };
+    unsafe { syscall!(libc::SYS_close, c_long::from(fd)) };
 }
 
 /// What identifies an open file, and its type.
@@ -84,7 +161,7 @@ pub struct FileId {
 pub fn fstat(fd: c_int) -> Result<FileId, c_int> {
     let mut st = MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `st` is room for one struct stat, written by the kernel.
-    ret(unsafe { libc::syscall(libc::SYS_fstat, c_long::from(fd), st.as_mut_ptr()) })?;
+    ret(unsafe { syscall!(libc::SYS_fstat, c_long::from(fd), st.as_mut_ptr()) })?;
     // SAFETY: on success the kernel wrote the whole struct (cp_new_stat
     // copies out a zeroed and filled one, padding included): not zeroed
     // first, which cost ~600 instructions per call.
@@ -109,7 +186,7 @@ pub fn lstat(path: &CStr) -> Result<FileId, c_int> {
     // SAFETY: a NUL-terminated path the kernel only reads, and room for one
     // struct stat, which it writes.
     ret(unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_newfstatat,
             c_long::from(libc::AT_FDCWD),
             path.as_ptr(),
@@ -124,7 +201,7 @@ pub fn lstat(path: &CStr) -> Result<FileId, c_int> {
 pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, c_int> {
     // SAFETY: socket() takes integers.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_socket,
             c_long::from(domain),
             c_long::from(ty),
@@ -134,13 +211,20 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, c_int>
     ret(rc).map(|fd| fd as c_int)
 }
 
+/// socket(2) with the C type and result of `socket()` (the descriptor, or
+/// -1 with errno set): the next `socket()` of a library that has no dlsym
+/// to find one.
+pub extern "C" fn socket_c(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    socket(domain, ty, protocol).unwrap_or(-1)
+}
+
 /// getsockopt(2) into `value`; the length the kernel wrote.
 pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
     let mut len = size_of::<T>() as u32;
     // SAFETY: `value` is valid for writes of `len` bytes, which the kernel
     // writes at most, and any bytes are a valid T (Pod).
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_getsockopt,
             c_long::from(fd),
             c_long::from(level),
@@ -157,7 +241,7 @@ pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -
 pub fn send(fd: c_int, buf: &[u8]) -> Result<usize, c_int> {
     // SAFETY: `buf` is valid for reads of its length; no address.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_sendto,
             c_long::from(fd),
             buf.as_ptr(),
@@ -175,7 +259,7 @@ pub fn recv(fd: c_int, buf: &mut [MaybeUninit<u8>]) -> Result<&[u8], c_int> {
     // SAFETY: `buf` is valid for writes of its length, which the kernel
     // writes at most; no address is asked for.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_recvfrom,
             c_long::from(fd),
             buf.as_mut_ptr(),
@@ -197,7 +281,7 @@ pub fn getdents(fd: c_int, buf: &mut [MaybeUninit<u8>]) -> Result<&[u8], c_int> 
     // SAFETY: `buf` is valid for writes of its length, which the kernel
     // writes at most.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_getdents64,
             c_long::from(fd),
             buf.as_mut_ptr(),
@@ -219,7 +303,7 @@ pub fn local_addr(fd: c_int) -> Option<SocketAddr> {
 pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> Result<(), c_int> {
     // SAFETY: `value` is valid for reads of its length, all the kernel reads.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_setsockopt,
             c_long::from(fd),
             c_long::from(level),
@@ -229,6 +313,24 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> Result<
         )
     };
     ret(rc).map(|_| ())
+}
+
+/// setsockopt(2) with the C type and result of `setsockopt()` (0, or -1
+/// with errno set), with the caller's own pointer: the next `setsockopt()`
+/// of a library that has no dlsym to find one.
+///
+/// # Safety
+/// As setsockopt(2): `value` readable for `len` bytes, or an address the
+/// kernel answers with EFAULT.
+pub unsafe extern "C" fn setsockopt_c(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: u32,
+) -> c_int {
+    // SAFETY: the caller vouches for `value` and `len`.
+    unsafe { syscall!(libc::SYS_setsockopt, fd, level, name, value, len) as c_int }
 }
 
 /// A socket address as the kernel writes it, and its length.
@@ -246,7 +348,7 @@ pub fn getsockname(fd: c_int) -> Option<RawAddr> {
     // SAFETY: `storage` is valid for writes of `len` bytes, which the
     // kernel writes at most.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_getsockname,
             c_long::from(fd),
             &raw mut *storage,
@@ -264,7 +366,7 @@ pub fn getsockname(fd: c_int) -> Option<RawAddr> {
 pub fn bind(fd: c_int, addr: &RawAddr) -> Result<(), c_int> {
     // SAFETY: the storage is valid for reads of `len` bytes (at most its size).
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_bind,
             c_long::from(fd),
             &raw const addr.storage,
@@ -278,7 +380,7 @@ pub fn bind(fd: c_int, addr: &RawAddr) -> Result<(), c_int> {
 pub fn dup3(old: c_int, new: c_int, flags: c_int) -> Result<(), c_int> {
     // SAFETY: dup3 takes integers.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_dup3,
             c_long::from(old),
             c_long::from(new),
@@ -302,7 +404,7 @@ pub fn getpeername(fd: c_int) -> Option<SocketAddr> {
     // SAFETY: `ss` is valid for writes of `len` bytes, which the kernel
     // writes at most.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_getpeername,
             c_long::from(fd),
             &raw mut *ss,
@@ -355,7 +457,7 @@ pub fn poll_now(fd: c_int, events: i16) -> Option<i16> {
     };
     // SAFETY: one pollfd and a timespec, both valid for the call; no mask.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_ppoll,
             &raw mut p,
             1 as c_long,
@@ -372,7 +474,7 @@ pub fn poll_now(fd: c_int, events: i16) -> Option<i16> {
 pub fn open(path: &CStr, flags: c_int, mode: u32) -> Result<c_int, c_int> {
     // SAFETY: a NUL-terminated path; the kernel only reads it.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_openat,
             c_long::from(libc::AT_FDCWD),
             path.as_ptr(),
@@ -387,7 +489,7 @@ pub fn open(path: &CStr, flags: c_int, mode: u32) -> Result<c_int, c_int> {
 pub fn fcntl(fd: c_int, cmd: c_int, arg: c_int) -> Result<c_int, c_int> {
     // SAFETY: the commands used take an integer argument, no pointer.
     let rc = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_fcntl,
             c_long::from(fd),
             c_long::from(cmd),
@@ -408,7 +510,7 @@ pub fn mmap_anon(len: usize) -> Option<core::ptr::NonNull<u8>> {
     // SAFETY: an anonymous private mapping at an address the kernel picks;
     // no memory of ours is touched.
     let p = unsafe {
-        libc::syscall(
+        syscall!(
             libc::SYS_mmap,
             core::ptr::null_mut::<u8>(),
             len,
@@ -431,5 +533,58 @@ pub fn mmap_anon(len: usize) -> Option<core::ptr::NonNull<u8>> {
 /// reference is left.
 pub unsafe fn munmap(p: core::ptr::NonNull<u8>, len: usize) {
     // SAFETY: the caller vouches that the mapping is unused.
-    unsafe { libc::syscall(libc::SYS_munmap, p.as_ptr(), len) };
+    unsafe { syscall!(libc::SYS_munmap, p.as_ptr(), len) };
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn system_calls_give_results_and_set_errno_as_syscall_does() {
+        assert_eq!(getpid(), c_long::from(std::process::id() as i32));
+        crate::errno::set(0);
+        assert_eq!(fcntl(-1, libc::F_GETFD, 0), Err(libc::EBADF));
+        assert_eq!(crate::errno::get(), libc::EBADF);
+        let fd = socket_c(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let one: c_int = 1;
+        // SAFETY: an int's bytes; then a null pointer the kernel refuses.
+        unsafe {
+            assert_eq!(
+                setsockopt_c(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_KEEPALIVE,
+                    (&raw const one).cast(),
+                    4
+                ),
+                0
+            );
+            assert_eq!(
+                setsockopt_c(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_KEEPALIVE,
+                    core::ptr::null(),
+                    4
+                ),
+                -1
+            );
+        }
+        assert_eq!(crate::errno::get(), libc::EFAULT);
+        assert_eq!(
+            getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            Some(1)
+        );
+        // Six arguments, a pointer among them: an anonymous mapping.
+        let page = mmap_anon(4096).expect("mmap");
+        // SAFETY: the mapping just made, which nothing else uses.
+        unsafe { munmap(page, 4096) };
+        close(fd);
+        assert!(!is_open(fd));
+        assert_eq!(socket_c(-1, 0, 0), -1);
+        assert_eq!(crate::errno::get(), libc::EAFNOSUPPORT);
+    }
 }

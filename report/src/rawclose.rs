@@ -4,9 +4,8 @@
 //! call passes the number and up to six arguments exactly as a function
 //! taking seven `long`s receives them, so every call is passed on whole.
 //! Only `SYS_close` of a followed fd does more; every other number costs a
-//! comparison. The preload libraries make their own system calls through
-//! `syscall()` too: they come here and go on (a close of one of their own
-//! fds is never followed).
+//! comparison. The preload libraries' own system calls never come here:
+//! they are made with the instruction itself (`mptcpize_preload::sys`).
 
 #[cfg(all(
     target_os = "linux",

@@ -134,7 +134,20 @@ const IFNAMSIZ: u32 = 16;
 /// a whole 40-byte `struct ifreq`). What the shim records to set again.
 #[inline]
 pub const fn significant_len(level: i32, name: i32, len: u32) -> u32 {
-    if level == SOL_SOCKET && name == SO_BINDTODEVICE && len > IFNAMSIZ - 1 {
+    // The length first, in a branch: most options are shorter, and pay one
+    // comparison.
+    if len > IFNAMSIZ - 1 {
+        interface_name_len(level, name, len)
+    } else {
+        len
+    }
+}
+
+/// [`significant_len`] of a value longer than an interface name.
+#[cold]
+#[inline(never)]
+const fn interface_name_len(level: i32, name: i32, len: u32) -> u32 {
+    if level == SOL_SOCKET && name == SO_BINDTODEVICE {
         IFNAMSIZ - 1
     } else {
         len

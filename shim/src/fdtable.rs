@@ -110,6 +110,15 @@ pub fn converted(fd: c_int) -> bool {
     }
 }
 
+/// True when `fd` is tracked (the test of [`tracked`], without making the
+/// record).
+#[inline(always)]
+pub fn is_tracked(fd: c_int) -> bool {
+    STATE
+        .get(fd as u32 as usize)
+        .is_some_and(|state| state.load(Ordering::Acquire) & TRACKED != 0)
+}
+
 /// The record of `fd` when it is tracked.
 #[inline(always)]
 pub fn tracked(fd: c_int) -> Option<Record> {
@@ -148,12 +157,18 @@ impl Record {
         let keep = len as usize <= VALUE_MAX && !value.is_null();
         let mut s = state.load(Ordering::Relaxed);
         let index = loop {
-            if s & TRACKED == 0 || s & INCOMPLETE != 0 {
-                return; // no longer ours, or already incomplete
-            }
-            if !keep || s & WRITING != 0 || (s & COUNT) as usize >= ENTRIES {
-                state.fetch_or(INCOMPLETE, Ordering::Relaxed);
-                return;
+            // The usual case: tracked, complete, nobody writing, an entry
+            // free.
+            if !keep
+                || s & (TRACKED | INCOMPLETE | WRITING) != TRACKED
+                || (s & COUNT) as usize >= ENTRIES
+            {
+                if s & (TRACKED | INCOMPLETE) == TRACKED {
+                    // Ours, and this option cannot be recorded (too long,
+                    // no room, another thread writing).
+                    state.fetch_or(INCOMPLETE, Ordering::Relaxed);
+                }
+                return; // else no longer ours, or already incomplete
             }
             match state.compare_exchange_weak(s, s | WRITING, Ordering::Acquire, Ordering::Relaxed)
             {
@@ -167,17 +182,28 @@ impl Record {
             Ordering::Relaxed,
         );
         entry.len.store(len, Ordering::Relaxed);
+        // The value by words (readers take only its first `len` bytes, so
+        // the words past them are left as they are).
         let bytes = value.cast::<u8>();
-        for (i, word) in entry.value.iter().enumerate() {
-            let mut w = [0u8; 4];
-            for (j, b) in w.iter_mut().enumerate() {
-                let at = 4 * i + j;
-                if at < len as usize {
-                    // SAFETY: `at < len`, readable as the caller vouches.
-                    *b = unsafe { *bytes.add(at) };
+        let len = len as usize;
+        for (i, word) in entry.value.iter().enumerate().take(len.div_ceil(4)) {
+            let at = 4 * i;
+            let w = if at + 4 <= len {
+                // SAFETY: bytes `at..at + 4` are within `len`, readable as the
+                // caller vouches (at any alignment).
+                unsafe { bytes.add(at).cast::<u32>().read_unaligned() }
+            } else {
+                // The last word, partial: its bytes one by one (volatile
+                // reads, which the compiler does not make a `memcpy` call
+                // of: the library imports none).
+                let mut w = [0u8; 4];
+                for (j, b) in w.iter_mut().enumerate().take(len - at) {
+                    // SAFETY: `at + j < len`, readable as above.
+                    *b = unsafe { bytes.add(at + j).read_volatile() };
                 }
-            }
-            word.store(u32::from_ne_bytes(w), Ordering::Relaxed);
+                u32::from_ne_bytes(w)
+            };
+            word.store(w, Ordering::Relaxed);
         }
         // Publish: WRITING off and the count up by one, in one step.
         state.fetch_sub(WRITING - 1, Ordering::Release);
@@ -264,5 +290,24 @@ mod tests {
         set_fast(true);
         assert!(converted_fast(fd) && tracked(fd).is_some());
         assert!(!converted_fast(-1) && !converted_fast(SLOTS as c_int));
+    }
+
+    #[test]
+    fn records_values_of_every_length_at_any_alignment() {
+        let fd = 101;
+        let source: [u8; VALUE_MAX + 1] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..=VALUE_MAX {
+            // From an odd address, so that the words are read unaligned.
+            let value = &source[1..=len];
+            converted(fd);
+            let r = tracked(fd).unwrap();
+            // SAFETY: `value` has `len` bytes.
+            unsafe { r.add(1, 25, value.as_ptr().cast(), len as u32) };
+            assert!(r.each(|o| {
+                let bytes: Vec<u8> = o.value.iter().flat_map(|w| w.to_ne_bytes()).collect();
+                assert_eq!((o.len as usize, &bytes[..len]), (len, value));
+                true
+            }));
+        }
     }
 }

@@ -30,14 +30,12 @@ pub unsafe extern "C" fn setsockopt(
     value: *const c_void,
     len: u32,
 ) -> c_int {
-    match fdtable::tracked(fd) {
-        None if !rules::maybe_honest(level, name) && config::quiet() => {
-            // SAFETY: the program's own arguments, passed on.
-            unsafe { next::setsockopt(fd, level, name, value, len) }
-        }
-        // SAFETY: as above.
-        record => unsafe { followed(fd, level, name, value, len, record) },
+    if !fdtable::is_tracked(fd) && !rules::maybe_honest(level, name) && config::quiet() {
+        // SAFETY: the program's own arguments, passed on.
+        return unsafe { next::setsockopt(fd, level, name, value, len) };
     }
+    // SAFETY: as above.
+    unsafe { followed(fd, level, name, value, len) }
 }
 
 /// A `setsockopt()` whose outcome matters: on a converted socket (a success
@@ -46,45 +44,32 @@ pub unsafe extern "C" fn setsockopt(
 /// # Safety
 /// As [`setsockopt`].
 #[inline(never)]
-unsafe fn followed(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: u32,
-    record: Option<fdtable::Record>,
-) -> c_int {
+unsafe fn followed(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int {
     // SAFETY: the program's own arguments, passed on.
     let rc = unsafe { next::setsockopt(fd, level, name, value, len) };
-    if rc == 0 {
-        if let Some(record) = record {
-            let len = rules::significant_len(level, name, len);
-            // SAFETY: the kernel just read at least `len` bytes at `value`.
-            unsafe { record.add(level, name, value, len) };
+    if rc != 0 {
+        if !rules::is_refusal(errno::get()) || !rules::is_tcp_level(level) {
+            return -1;
         }
-        return 0;
+        // SAFETY: setsockopt's contract: `value` is readable for `len`
+        // bytes (a refused option is one the kernel did not read or did
+        // not mind).
+        return refused(fd, level, name, unsafe { revert::value_bytes(value, len) });
     }
-    refused(fd, level, name, value, len, record)
+    if let Some(record) = fdtable::tracked(fd) {
+        let len = rules::significant_len(level, name, len);
+        // SAFETY: the kernel just read at least `len` bytes at `value`.
+        unsafe { record.add(level, name, value, len) };
+    }
+    0
 }
 
-/// A `setsockopt()` failed: decide what the program sees.
+/// MPTCP refused an option at a level TCP answers (errno says which
+/// refusal): decide what the program sees.
 #[cold]
 #[inline(never)]
-fn refused(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: u32,
-    record: Option<fdtable::Record>,
-) -> c_int {
+fn refused(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> c_int {
     let err = errno::get();
-    if !rules::is_refusal(err) || !rules::is_tcp_level(level) {
-        return -1;
-    }
-    // SAFETY: setsockopt's contract: `value` is readable for `len` bytes
-    // (a refused option is one the kernel did not read or did not mind).
-    let value = unsafe { revert::value_bytes(value, len) };
     // The shim's own system calls leave the program's errno alone.
     let guard = errno::Guard::save();
     let config = config::get();
@@ -105,7 +90,7 @@ fn refused(
     };
     let (rc, said) = match rules::on_refusal(level, name, int_value, err, state, strict) {
         Refusal::Honest => (0, Said::Honest),
-        Refusal::TryTcp => match record
+        Refusal::TryTcp => match fdtable::tracked(fd)
             .ok_or(revert::Why::NotRecorded)
             .and_then(|r| revert::to_tcp(fd, r, level, name, value))
         {
