@@ -28,7 +28,7 @@ pub fn enosys() -> c_int {
     -1
 }
 
-/// For each `name: fn(args) -> ret [else FALLBACK];` defines
+/// For each `name: fn(args) -> ret [else syscall(NR)];` defines
 /// `pub unsafe fn name(args) -> ret`, which calls the next definition of
 /// `name` through an atomic pointer (one indirect call, no NULL check), and
 /// once `resolve_all()`, which looks every one up (the library's constructor
@@ -37,12 +37,12 @@ pub fn enosys() -> c_int {
 /// stand-in that looks the function up on its first call (a call from
 /// another library's constructor can come first).
 ///
-/// When there is no next definition, the pointer gets FALLBACK, a function
-/// of the same C type (the system call itself, say), or else a stand-in that
-/// fails with ENOSYS.
+/// When there is no next definition, the pointer gets a function that makes
+/// system call NR with the arguments (all that the C library's wrapper
+/// does), or else one that fails with ENOSYS.
 #[macro_export]
 macro_rules! chain {
-    ($($name:ident: fn($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $(, else $fallback:path)?;)*) => {
+    ($($name:ident: fn($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $(, else syscall($nr:expr))?;)*) => {
         $(
             #[allow(non_snake_case)]
             mod $name {
@@ -64,7 +64,7 @@ macro_rules! chain {
                         // SAFETY: dlsym's address for this symbol, whose C
                         // type is Fn.
                         Some(f) => unsafe { core::mem::transmute::<*mut core::ffi::c_void, Fn>(f.as_ptr()) },
-                        None => $crate::chain!(@fallback $($fallback)?),
+                        None => $crate::chain!(@fallback [$($arg: $ty),*] -> $ret; $($nr)?),
                     };
                     NEXT.store(f as *mut core::ffi::c_void, core::sync::atomic::Ordering::Relaxed);
                     f
@@ -104,6 +104,14 @@ macro_rules! chain {
             $( $name::resolve(); )*
         }
     };
-    (@fallback $fallback:path) => { $fallback };
-    (@fallback) => { missing };
+    (@fallback [$($arg:ident: $ty:ty),*] -> $ret:ty; $nr:expr) => {{
+        /// The system call itself, with the C function's type.
+        unsafe extern "C" fn raw($($arg: $ty),*) -> $ret {
+            // SAFETY: the caller's arguments, as the C function takes them
+            // (its contract covers the pointers); -1 and errno on failure.
+            unsafe { $crate::sys::syscall($nr, &[$($arg as core::ffi::c_long),*]) as $ret }
+        }
+        raw
+    }};
+    (@fallback [$($arg:ident: $ty:ty),*] -> $ret:ty;) => { missing };
 }

@@ -16,71 +16,68 @@ use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 /// with errno set.
 macro_rules! syscall {
     ($nr:expr $(, $arg:expr)* $(,)?) => {
-        raw::syscall($nr, &[$($arg as c_long),*])
+        syscall($nr, &[$($arg as c_long),*])
     };
 }
 
-/// The system call instruction.
-mod raw {
-    use core::ffi::{c_int, c_long};
-
-    /// System call `nr` with `args` (missing ones are 0): the result, or
-    /// `-1` with errno set, as the C library's `syscall()` returns it.
-    ///
-    /// # Safety
-    /// As the system call: pointers among `args` valid for what the kernel
-    /// reads and writes there.
-    #[inline(always)]
-    pub unsafe fn syscall(nr: c_long, args: &[c_long]) -> c_long {
-        let arg = |i: usize| args.get(i).copied().unwrap_or(0);
-        let rc: c_long;
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the Linux x86_64 system call convention (number in rax,
-        // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered);
-        // memory is what the caller vouches for.
-        unsafe {
-            core::arch::asm!(
-                "syscall",
-                inlateout("rax") nr => rc,
-                in("rdi") arg(0),
-                in("rsi") arg(1),
-                in("rdx") arg(2),
-                in("r10") arg(3),
-                in("r8") arg(4),
-                in("r9") arg(5),
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack, preserves_flags),
-            );
+/// System call `nr` with `args` (missing ones are 0), made with the system
+/// call instruction: the result, or `-1` with errno set, as the C library's
+/// `syscall()` returns it. (Also the next definition [`crate::chain!`] gives
+/// a function when dlsym is not there: the system call itself.)
+///
+/// # Safety
+/// As the system call: pointers among `args` valid for what the kernel reads
+/// and writes there.
+#[inline(always)]
+pub unsafe fn syscall(nr: c_long, args: &[c_long]) -> c_long {
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    let rc: c_long;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the Linux x86_64 system call convention (number in rax,
+    // arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 clobbered);
+    // memory is what the caller vouches for.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => rc,
+            in("rdi") arg(0),
+            in("rsi") arg(1),
+            in("rdx") arg(2),
+            in("r10") arg(3),
+            in("r8") arg(4),
+            in("r9") arg(5),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: the Linux aarch64 system call convention (number in x8,
+    // arguments and result in x0 to x5); memory as above.
+    unsafe {
+        core::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") arg(0) => rc,
+            in("x1") arg(1),
+            in("x2") arg(2),
+            in("x3") arg(3),
+            in("x4") arg(4),
+            in("x5") arg(5),
+            options(nostack, preserves_flags),
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    // SAFETY: as above, through the C library on other architectures.
+    return unsafe { libc::syscall(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)) };
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        // The kernel returns -errno (-4095 to -1) on failure.
+        if (-4095..0).contains(&rc) {
+            crate::errno::set(-rc as c_int);
+            return -1;
         }
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: the Linux aarch64 system call convention (number in x8,
-        // arguments and result in x0 to x5); memory as above.
-        unsafe {
-            core::arch::asm!(
-                "svc 0",
-                in("x8") nr,
-                inlateout("x0") arg(0) => rc,
-                in("x1") arg(1),
-                in("x2") arg(2),
-                in("x3") arg(3),
-                in("x4") arg(4),
-                in("x5") arg(5),
-                options(nostack, preserves_flags),
-            );
-        }
-        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        // SAFETY: as above, through the C library on other architectures.
-        return unsafe { libc::syscall(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)) };
-        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-        {
-            // The kernel returns -errno (-4095 to -1) on failure.
-            if (-4095..0).contains(&rc) {
-                crate::errno::set(-rc as c_int);
-                return -1;
-            }
-            rc
-        }
+        rc
     }
 }
 
@@ -211,13 +208,6 @@ pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> Result<c_int, c_int>
     ret(rc).map(|fd| fd as c_int)
 }
 
-/// socket(2) with the C type and result of `socket()` (the descriptor, or
-/// -1 with errno set): the next `socket()` of a library that has no dlsym
-/// to find one.
-pub extern "C" fn socket_c(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
-    socket(domain, ty, protocol).unwrap_or(-1)
-}
-
 /// getsockopt(2) into `value`; the length the kernel wrote.
 pub fn getsockopt<T: Pod>(fd: c_int, level: c_int, name: c_int, value: &mut T) -> Option<usize> {
     let mut len = size_of::<T>() as u32;
@@ -313,24 +303,6 @@ pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: &[u8]) -> Result<
         )
     };
     ret(rc).map(|_| ())
-}
-
-/// setsockopt(2) with the C type and result of `setsockopt()` (0, or -1
-/// with errno set), with the caller's own pointer: the next `setsockopt()`
-/// of a library that has no dlsym to find one.
-///
-/// # Safety
-/// As setsockopt(2): `value` readable for `len` bytes, or an address the
-/// kernel answers with EFAULT.
-pub unsafe extern "C" fn setsockopt_c(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: u32,
-) -> c_int {
-    // SAFETY: the caller vouches for `value` and `len`.
-    unsafe { syscall!(libc::SYS_setsockopt, fd, level, name, value, len) as c_int }
 }
 
 /// A socket address as the kernel writes it, and its length.
@@ -547,31 +519,22 @@ mod tests {
         crate::errno::set(0);
         assert_eq!(fcntl(-1, libc::F_GETFD, 0), Err(libc::EBADF));
         assert_eq!(crate::errno::get(), libc::EBADF);
-        let fd = socket_c(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        let fd = socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0).unwrap();
         assert!(fd >= 0);
         let one: c_int = 1;
         // SAFETY: an int's bytes; then a null pointer the kernel refuses.
         unsafe {
-            assert_eq!(
-                setsockopt_c(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_KEEPALIVE,
-                    (&raw const one).cast(),
-                    4
-                ),
-                0
-            );
-            assert_eq!(
-                setsockopt_c(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_KEEPALIVE,
-                    core::ptr::null(),
-                    4
-                ),
-                -1
-            );
+            let keepalive = [libc::SOL_SOCKET, libc::SO_KEEPALIVE].map(c_long::from);
+            let one = [
+                c_long::from(fd),
+                keepalive[0],
+                keepalive[1],
+                (&raw const one) as c_long,
+                4,
+            ];
+            assert_eq!(syscall(libc::SYS_setsockopt, &one), 0);
+            let null = [c_long::from(fd), keepalive[0], keepalive[1], 0, 4];
+            assert_eq!(syscall(libc::SYS_setsockopt, &null), -1);
         }
         assert_eq!(crate::errno::get(), libc::EFAULT);
         assert_eq!(
@@ -584,7 +547,7 @@ mod tests {
         unsafe { munmap(page, 4096) };
         close(fd);
         assert!(!is_open(fd));
-        assert_eq!(socket_c(-1, 0, 0), -1);
+        assert_eq!(socket(-1, 0, 0), Err(libc::EAFNOSUPPORT));
         assert_eq!(crate::errno::get(), libc::EAFNOSUPPORT);
     }
 }

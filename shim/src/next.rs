@@ -7,15 +7,14 @@
 //! library preloaded after ours is then bypassed).
 
 use core::ffi::{c_int, c_void};
-use mptcpize_preload::sys;
 
 mod chain {
     use super::*;
 
     mptcpize_preload::chain! {
-        socket: fn(domain: c_int, ty: c_int, protocol: c_int) -> c_int, else sys::socket_c;
+        socket: fn(domain: c_int, ty: c_int, protocol: c_int) -> c_int, else syscall(libc::SYS_socket);
         setsockopt: fn(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int,
-            else sys::setsockopt_c;
+            else syscall(libc::SYS_setsockopt);
     }
 }
 
