@@ -188,6 +188,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     ("MPTCPIZE_REPORT", "stderr or a file: what --report sets"),
     (
+        "MPTCPIZE_REPORT_FORMAT",
+        "text or json: what --report-format sets",
+    ),
+    (
         "LD_PRELOAD, GODEBUG",
         "kept: the shim and multipathtcp=1 are added once",
     ),
@@ -248,6 +252,10 @@ executed, 125 if mptcpize-rs itself failed, 2 for a usage error.",
             "busybox runs as its httpd applet",
         ),
         ("mptcpize-rs run --report=conns.log iperf3 -c host", ""),
+        (
+            "mptcpize-rs run --report=conns.jsonl --report-format json iperf3 -c host",
+            "JSON Lines, for jq",
+        ),
     ],
 };
 
@@ -482,6 +490,10 @@ pub struct RunArgs {
         default_missing_value = "stderr"
     )]
     pub report: Option<PathBuf>,
+    /// How --report writes: text (sentences) or json (JSON Lines: one object per
+    /// connection, one per process; schema in the README) (sets MPTCPIZE_REPORT_FORMAT)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report_format: Option<ReportFormatArg>,
     /// How to reach PROG's sockets: preload (LD_PRELOAD, dynamic programs),
     /// seccomp (a supervisor answers the socket() system calls of the whole
     /// process tree: static programs, Go before 1.21), or auto (chosen from
@@ -502,6 +514,24 @@ pub struct RunArgs {
         num_args = 1..
     )]
     pub command: Vec<OsString>,
+}
+
+/// `run --report-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    /// One sentence per connection and per process
+    Text,
+    /// JSON Lines: one object per connection and per process
+    Json,
+}
+
+impl From<ReportFormatArg> for mptcpize_rules::env::ReportFormat {
+    fn from(f: ReportFormatArg) -> Self {
+        match f {
+            ReportFormatArg::Text => Self::Text,
+            ReportFormatArg::Json => Self::Json,
+        }
+    }
 }
 
 /// `run --mode`.
@@ -578,6 +608,10 @@ one block per interval.",
             "the processes of nginx.service",
         ),
         (
+            "mptcpize-rs top --user --unit syncthing",
+            "a service of your user manager",
+        ),
+        (
             "mptcpize-rs top --peer 192.0.2.7",
             "connections with one peer",
         ),
@@ -596,6 +630,9 @@ pub struct TopArgs {
     /// Only the connections of the processes of a systemd unit (its control group)
     #[arg(long, value_name = "UNIT")]
     pub unit: Option<String>,
+    /// --unit names a unit of your user manager (systemctl --user), not the system's
+    #[arg(long, requires = "unit")]
+    pub user: bool,
     /// Only the connections with the peer at ADDR (on any subflow)
     #[arg(long, value_name = "ADDR")]
     pub peer: Option<std::net::IpAddr>,

@@ -1,7 +1,8 @@
 //! `run --report=FILE`: the destination is checked once, here, before PROG
 //! starts, so that a report can never land where the user did not point.
 //! The report library then opens what the launcher names with
-//! `O_APPEND|O_NOFOLLOW|O_NONBLOCK`; it never re-opens a path per line.
+//! `O_APPEND|O_NOFOLLOW|O_NONBLOCK`; it never re-opens a path per line. In
+//! seccomp mode the supervisor writes through the descriptor opened here.
 //!
 //! - a regular file is appended to, never truncated; a missing one is
 //!   created 0600 (less the umask), as the report library would;
@@ -17,6 +18,7 @@
 use crate::say;
 use mptcpize_rules::report_file;
 use rustix::fs::{FileType, Mode, OFlags};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// Why the report cannot go to `path` (exit 125 in `run`).
@@ -27,11 +29,32 @@ pub struct Error {
     why: String,
 }
 
-/// The value for `MPTCPIZE_REPORT`: `stderr`, or FILE made absolute (PROG
-/// may change directory) once it is known to be a safe place to append to.
-pub fn check(to: &Path) -> Result<PathBuf, Error> {
+/// A destination found safe to append to.
+#[derive(Debug)]
+pub enum Destination {
+    /// The stderr PROG starts with.
+    Stderr,
+    /// FILE made absolute (PROG may change directory), and the descriptor
+    /// it was opened with (close-on-exec: PROG never inherits it; the
+    /// seccomp supervisor writes through it).
+    File { path: PathBuf, fd: OwnedFd },
+}
+
+impl Destination {
+    /// The value for `MPTCPIZE_REPORT`: `stderr` or the absolute path.
+    pub fn env_value(&self) -> PathBuf {
+        match self {
+            Destination::Stderr => PathBuf::from("stderr"),
+            Destination::File { path, .. } => path.clone(),
+        }
+    }
+}
+
+/// Checks `to` (`stderr`, `-` or FILE) and opens FILE as the report library
+/// would.
+pub fn open(to: &Path) -> Result<Destination, Error> {
     if to.as_os_str() == "stderr" || to.as_os_str() == "-" {
-        return Ok(PathBuf::from("stderr"));
+        return Ok(Destination::Stderr);
     }
     let refuse = |why: String| Error {
         path: to.to_path_buf(),
@@ -66,7 +89,7 @@ pub fn check(to: &Path) -> Result<PathBuf, Error> {
     if let Some(why) = refusal(FileType::from_raw_mode(st.st_mode)) {
         return Err(refuse(why.into()));
     }
-    Ok(path)
+    Ok(Destination::File { path, fd })
 }
 
 /// Why a file of this type never takes a report.

@@ -38,6 +38,13 @@ pub enum Error {
     Privileges(String),
     #[error(transparent)]
     Report(#[from] report_dest::Error),
+    /// `MPTCPIZE_REPORT_FORMAT` is neither `text` nor `json`.
+    #[error(
+        "{}={}: not a report format; use text or json (or --report-format)",
+        env::REPORT_FORMAT,
+        .0
+    )]
+    ReportFormat(String),
     #[error(transparent)]
     Seccomp(seccomp::Error),
 }
@@ -67,10 +74,12 @@ struct Settings {
     strict_options: bool,
     /// `--report[=FILE]` or `MPTCPIZE_REPORT` (`stderr` for stderr).
     report: Option<PathBuf>,
+    /// `--report-format` or `MPTCPIZE_REPORT_FORMAT`: set only when given.
+    report_format: Option<env::ReportFormat>,
 }
 
 impl Settings {
-    fn resolve(args: RunArgs) -> Settings {
+    fn resolve(args: RunArgs) -> Result<Settings, Error> {
         let mut command = args.command.into_iter();
         let prog = command.next().expect("clap requires PROG");
         let vars: Vec<_> = std::env::vars_os().collect();
@@ -83,7 +92,14 @@ impl Settings {
             env::Report::Stderr => Some(PathBuf::from("stderr")),
             env::Report::File(path) => Some(PathBuf::from(OsStr::from_bytes(path))),
         });
-        Settings {
+        let report_format = match args.report_format {
+            Some(f) => Some(f.into()),
+            None => match from_env.report_format() {
+                Ok(f) => from_env_set(&vars, env::REPORT_FORMAT).then_some(f),
+                Err(v) => return Err(Error::ReportFormat(String::from_utf8_lossy(v).into_owned())),
+            },
+        };
+        Ok(Settings {
             prog,
             args: command.collect(),
             argv0: args.argv0,
@@ -92,7 +108,8 @@ impl Settings {
             no_fallback: args.no_fallback || from_env.no_fallback(),
             strict_options: args.strict_options || from_env.strict_options(),
             report,
-        }
+            report_format,
+        })
     }
 
     /// The mode for `target`: the policy's, or the one forced by `--mode`
@@ -140,8 +157,16 @@ impl Settings {
         if let Some(to) = report {
             vars.push((env::REPORT, to.into_os_string()));
         }
+        if let Some(f) = self.report_format {
+            vars.push((env::REPORT_FORMAT, f.name().into()));
+        }
         vars
     }
+}
+
+/// True when `name` is in `vars` with a value that is not empty.
+fn from_env_set(vars: &[(OsString, OsString)], name: &str) -> bool {
+    vars.iter().any(|(k, v)| k == name && !v.is_empty())
 }
 
 /// What seccomp mode does with socket options MPTCP refuses.
@@ -149,8 +174,13 @@ const SECCOMP_SOCKOPT_NOTE: &str = "seccomp mode: a socket option MPTCP refuses 
 (the supervisor answers socket() only: following setsockopt() too would cost a second round trip \
 to it on every call); preload mode makes such a socket TCP";
 
+/// What `--report` gives in seccomp mode, said up front.
+const SECCOMP_REPORT_NOTE: &str = "seccomp mode: the report counts, for each process, \
+the sockets made MPTCP and those that fell back to TCP (the supervisor sees socket() calls, \
+not connections); to see each connection and its subflows, run `mptcpize-rs top` meanwhile";
+
 pub fn run(args: RunArgs) -> Result<u8, Error> {
-    let settings = Settings::resolve(args);
+    let settings = Settings::resolve(args)?;
     let target = target::inspect(&settings.prog)?;
     if let Some(e) = target.interpreter_error() {
         return Err(e.into());
@@ -160,20 +190,18 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
         return Err(Error::Privileges(why));
     }
     let report = match &settings.report {
-        Some(to) => Some(report_dest::check(to)?),
+        Some(to) => Some(report_dest::open(to)?),
         None => None,
     };
     if report.is_some() && mode == Mode::Seccomp {
-        say::warn(format_args!(
-            "--report comes from the preload library, which seccomp mode does not load: nothing will be reported"
-        ));
+        say::line(format_args!("{SECCOMP_REPORT_NOTE}"));
     }
     if report.is_some() {
         if let Some(note) = policy::report_reach(&target, mode) {
-            say::warn(format_args!("{note}"));
+            say::line(format_args!("{note}"));
         }
     }
-    let env = settings.env(report);
+    let env = settings.env(report.as_ref().map(report_dest::Destination::env_value));
     match mode {
         Mode::Preload => Err(preload(&settings, &target, env)),
         Mode::Seccomp => {
@@ -185,9 +213,13 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
                 debug: settings.debug,
                 no_fallback: settings.no_fallback,
             };
+            let report = report.map(|to| seccomp::ReportRequest {
+                to,
+                format: settings.report_format.unwrap_or_default(),
+            });
             let mut cmd = Command::new(&target.path);
             cmd.arg0(settings.argv0()).args(&settings.args).envs(env);
-            Err(seccomp::exec(cmd, &settings.prog, config).into())
+            Err(seccomp::exec(cmd, &settings.prog, config, report).into())
         }
     }
 }

@@ -26,6 +26,10 @@ pub const FALLBACK: &str = "MPTCPIZE_FALLBACK";
 /// `stderr`, `-` or an on word for stderr, an off word for none, else the
 /// path of the file the lines are appended to.
 pub const REPORT: &str = "MPTCPIZE_REPORT";
+/// `MPTCPIZE_REPORT_FORMAT`: `text` (the default) or `json` (JSON Lines),
+/// in any ASCII case (`run --report-format`). The launcher refuses another
+/// value; the report library reads it as `text`.
+pub const REPORT_FORMAT: &str = "MPTCPIZE_REPORT_FORMAT";
 /// `MPTCPIZE_STRICT_OPTIONS`: on (`run --strict-options`) keeps the error
 /// of every socket option MPTCP refuses, instead of making a socket that
 /// has not connected or listened yet TCP (see [`crate::sockopt`]).
@@ -115,6 +119,40 @@ impl<'a> Report<'a> {
     }
 }
 
+/// How report lines are written, as `MPTCPIZE_REPORT_FORMAT` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Sentences, `mptcpize[PID] report: connection to …`.
+    #[default]
+    Text,
+    /// JSON Lines: one object per connection and one per process.
+    Json,
+}
+
+impl ReportFormat {
+    /// The values `MPTCPIZE_REPORT_FORMAT` takes, as they are written.
+    pub const NAMES: [&'static str; 2] = ["text", "json"];
+
+    /// Reads a value: `text` or `json` in any ASCII case; `None` otherwise.
+    pub fn parse(value: &[u8]) -> Option<ReportFormat> {
+        if value.eq_ignore_ascii_case(b"text") {
+            Some(ReportFormat::Text)
+        } else if value.eq_ignore_ascii_case(b"json") {
+            Some(ReportFormat::Json)
+        } else {
+            None
+        }
+    }
+
+    /// The name `run` gives the variable.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Text => "text",
+            ReportFormat::Json => "json",
+        }
+    }
+}
+
 /// The settings a mode reads from the environment, filled one variable at
 /// a time by [`Settings::read`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,6 +162,8 @@ pub struct Settings<'a> {
     fallback: Switch,
     strict_options: Switch,
     report: Report<'a>,
+    /// `MPTCPIZE_REPORT_FORMAT`'s value; `None` when absent or empty.
+    report_format: Option<&'a [u8]>,
 }
 
 impl<'a> Settings<'a> {
@@ -135,6 +175,7 @@ impl<'a> Settings<'a> {
             fallback: Switch::Unset,
             strict_options: Switch::Unset,
             report: Report::Off,
+            report_format: None,
         }
     }
 
@@ -147,6 +188,9 @@ impl<'a> Settings<'a> {
             n if n == FALLBACK.as_bytes() => self.fallback = Switch::of(value),
             n if n == STRICT_OPTIONS.as_bytes() => self.strict_options = Switch::of(value),
             n if n == REPORT.as_bytes() => self.report = Report::of(value),
+            n if n == REPORT_FORMAT.as_bytes() => {
+                self.report_format = value.filter(|v| !v.is_empty())
+            }
             _ => {}
         }
     }
@@ -184,6 +228,16 @@ impl<'a> Settings<'a> {
     /// Where the report goes.
     pub fn report(&self) -> Report<'a> {
         self.report
+    }
+
+    /// How the report is written: `Ok(Text)` when `MPTCPIZE_REPORT_FORMAT`
+    /// is unset or empty, `Err(value)` for a value that is neither `text`
+    /// nor `json` (the launcher refuses it; the report library writes text).
+    pub fn report_format(&self) -> Result<ReportFormat, &'a [u8]> {
+        match self.report_format {
+            None => Ok(ReportFormat::Text),
+            Some(v) => ReportFormat::parse(v).ok_or(v),
+        }
     }
 }
 
@@ -241,6 +295,30 @@ mod tests {
         assert!(!settings(&[(STRICT_OPTIONS, "off")]).strict_options());
         assert!(settings(&[(STRICT_OPTIONS, "1")]).strict_options());
         assert!(settings(&[(STRICT_OPTIONS, "yes")]).strict_options());
+    }
+
+    #[test]
+    fn the_report_format_is_text_json_or_refused() {
+        assert_eq!(settings(&[]).report_format(), Ok(ReportFormat::Text));
+        assert_eq!(
+            settings(&[(REPORT_FORMAT, "")]).report_format(),
+            Ok(ReportFormat::Text)
+        );
+        for (v, f) in [("json", ReportFormat::Json), ("JSON", ReportFormat::Json)] {
+            assert_eq!(settings(&[(REPORT_FORMAT, v)]).report_format(), Ok(f));
+        }
+        assert_eq!(
+            settings(&[(REPORT_FORMAT, "Text")]).report_format(),
+            Ok(ReportFormat::Text)
+        );
+        assert_eq!(
+            settings(&[(REPORT_FORMAT, "yaml")]).report_format(),
+            Err(&b"yaml"[..])
+        );
+        for f in [ReportFormat::Text, ReportFormat::Json] {
+            assert_eq!(ReportFormat::parse(f.name().as_bytes()), Some(f));
+            assert!(ReportFormat::NAMES.contains(&f.name()));
+        }
     }
 
     #[test]

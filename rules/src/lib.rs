@@ -4,6 +4,7 @@
 //!   creating an MPTCP socket mean "this host has no MPTCP, make the TCP
 //!   socket the program asked for" (this file);
 //! - the environment variables and how their values read ([`env`]);
+//! - the words of a process's socket counts in a report ([`counts`]);
 //! - errno names and what a fallback error says about the host ([`errno`]);
 //! - the names of address families and socket types in log lines
 //!   ([`names`]);
@@ -15,6 +16,7 @@
 //! code): the shim calls it on the async-signal-safe `socket()` path.
 #![no_std]
 
+pub mod counts;
 pub mod env;
 pub mod errno;
 pub mod names;

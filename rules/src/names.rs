@@ -97,7 +97,7 @@ pub struct SocketCall {
 pub struct Errno(pub i32);
 
 /// A [`Sink`] over a formatter, keeping its first error.
-struct Fmt<'a, 'b>(&'a mut core::fmt::Formatter<'b>, core::fmt::Result);
+pub(crate) struct Fmt<'a, 'b>(&'a mut core::fmt::Formatter<'b>, core::fmt::Result);
 
 impl Sink for Fmt<'_, '_> {
     fn text(&mut self, s: &str) {
@@ -112,19 +112,28 @@ impl Sink for Fmt<'_, '_> {
     }
 }
 
+/// Displays what `write` writes into a [`Sink`] (the `Display` of the
+/// words' types).
+pub(crate) fn display(
+    f: &mut core::fmt::Formatter<'_>,
+    write: impl FnOnce(&mut Fmt<'_, '_>),
+) -> core::fmt::Result {
+    let mut out = Fmt(f, Ok(()));
+    write(&mut out);
+    out.1
+}
+
 impl core::fmt::Display for SocketCall {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let mut out = Fmt(f, Ok(()));
-        write_socket_call(&mut out, self.domain, self.ty, self.protocol);
-        out.1
+        display(f, |out| {
+            write_socket_call(out, self.domain, self.ty, self.protocol)
+        })
     }
 }
 
 impl core::fmt::Display for Errno {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let mut out = Fmt(f, Ok(()));
-        write_errno(&mut out, self.0);
-        out.1
+        display(f, |out| write_errno(out, self.0))
     }
 }
 

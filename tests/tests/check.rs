@@ -7,7 +7,7 @@
 
 mod check_support;
 
-use check_support::{check, check_json as json, T};
+use check_support::{check, check_json as json, set_limits, T};
 use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::{bin, require_root_mptcp, Netns, Testbed};
 
@@ -116,15 +116,7 @@ fn single_homed_client_without_limits_warns_with_a_command_that_works() {
     ns.ip(&["addr", "add", "10.232.0.1/24", "dev", "mzd0"]);
     ns.ip(&["link", "set", "mzd1", "up"]);
     ns.ip(&["link", "set", "mzd0", "up"]);
-    ns.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflow",
-        "0",
-        "add_addr_accepted",
-        "0",
-    ]);
+    set_limits(&ns, 0, 0);
     let out = check(&ns, &["--role", "client"]);
     assert_eq!(out.code(), 0, "a warning is no failure:\n{out}");
     let limits = line(&out, "limits:");

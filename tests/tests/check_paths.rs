@@ -14,7 +14,7 @@
 
 mod check_support;
 
-use check_support::{check, check_json, T};
+use check_support::{check, check_json, set_limits, T};
 use mptcpize_tests::netns::sh;
 use mptcpize_tests::proc::{run, Child, Output};
 use mptcpize_tests::{bin, launcher, require_root_mptcp, Netns, Testbed, MP_JOIN_ACK_RX};
@@ -284,15 +284,7 @@ fn routed() -> Routed {
 /// What `check` must say on the routed client before any fix: limits,
 /// the endpoint, and the routing by source (with the neighbour as gateway).
 fn routed_findings(r: &Routed) -> Vec<String> {
-    r.client.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflow",
-        "0",
-        "add_addr_accepted",
-        "0",
-    ]);
+    set_limits(&r.client, 0, 0);
     let out = check(&r.client, &[]);
     not_ready(&out);
     let f = fixes(&out);
@@ -323,15 +315,7 @@ fn routed_client_gets_routing_by_source_from_check_fix() {
     let r = routed();
     routed_findings(&r);
     // Endpoint and limits alone (the old advice) leave the join stuck.
-    r.client.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflow",
-        "2",
-        "add_addr_accepted",
-        "2",
-    ]);
+    set_limits(&r.client, 2, 2);
     r.client.ip(&[
         "mptcp",
         "endpoint",
@@ -480,15 +464,7 @@ fn strict_rp_filter() -> Routed {
         &r.c1,
         "subflow",
     ]);
-    c.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflow",
-        "2",
-        "add_addr_accepted",
-        "2",
-    ]);
+    set_limits(c, 2, 2);
     c.sysctl("net.ipv4.conf.all.rp_filter", "1");
     c.sysctl(&format!("net.ipv4.conf.{}.rp_filter", r.c1), "1");
     r
@@ -514,12 +490,9 @@ fn strict_rp_filter_warns_and_check_fix_loosens_it() {
     require_root_mptcp!();
     let r = strict_rp_filter();
     rp_filter_findings(&r);
-    let dropped = r.client.counter("TcpExtIPReversePathFilter");
+    let dropped = r.client.watch("TcpExtIPReversePathFilter");
     not_joined(&r.client, &r.server, "10.242.9.2", &r.c1);
-    assert!(
-        r.client.counter("TcpExtIPReversePathFilter") > dropped,
-        "the join was not dropped by rp_filter"
-    );
+    dropped.assert_grew("the join was not dropped by rp_filter");
     let out = check(&r.client, &["--role", "client", "--fix"]);
     assert_eq!(out.code(), 0, "{out}");
     ready(&check(&r.client, &["--role", "client"]));
@@ -834,7 +807,10 @@ fn check_in_private_etc(ns: &Netns, args: &str, setup: &str) -> Output {
         ns = ns.name,
         launcher = launcher().display(),
     );
+    // The launcher runs inside the script: what it would inherit from
+    // the test is cleaned as for every launcher command.
     let mut cmd = std::process::Command::new("unshare");
+    mptcpize_tests::common::clean_env(&mut cmd);
     cmd.args(["-m", "--propagation", "private", "sh", "-c", &script]);
     run(cmd, T)
 }
@@ -888,15 +864,7 @@ fn persist_writes_a_unit_that_restores_the_paths_after_a_reboot() {
 
     // A reboot forgets the runtime state; the unit's commands bring it back.
     r.client.ip(&["mptcp", "endpoint", "flush"]);
-    r.client.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflow",
-        "0",
-        "add_addr_accepted",
-        "0",
-    ]);
+    set_limits(&r.client, 0, 0);
     r.client
         .ip(&["rule", "del", "from", "10.242.1.1", "table", "100"]);
     r.client.ip(&["route", "flush", "table", "100"]);

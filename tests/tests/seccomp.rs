@@ -8,10 +8,10 @@
 use mptcpize_tests::gobuild::go_program;
 use mptcpize_tests::proc::run;
 use mptcpize_tests::{
-    bin, launcher, mptcpize, require_program, require_root_mptcp, write_pattern, Child, ScratchDir,
-    Testbed, MP_CAPABLE_SYN_RX,
+    bin, launcher, mptcpize, require_program, require_root_mptcp, write_pattern, Child, Netns,
+    ScratchDir, Testbed, MP_CAPABLE_SYN_RX,
 };
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
@@ -870,4 +870,368 @@ fn a_static_c_program_with_many_threads_gets_mptcp_in_auto_mode() {
         "{out}"
     );
     assert!(out.stdout.contains("mptcp=3200 other=0"), "{out}");
+}
+
+/// A static program that is its own server and clients: it listens on
+/// 127.0.0.1, forks a child that connects CHILDREN times and exits (or
+/// kills itself with SIGKILL when the third argument is `kill`), then
+/// connects PARENTS times itself; each connection prints its pid and the
+/// protocol of its socket (262: MPTCP).
+const FORKCONN_C: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int protocol(int fd) {
+    int p = 0;
+    socklen_t len = sizeof p;
+    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &p, &len);
+    return p;
+}
+
+static void connect_to(int port, const char *who) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        printf("%s socket: %s\n", who, strerror(errno));
+        exit(1);
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        printf("%s connect: %s\n", who, strerror(errno));
+        exit(2);
+    }
+    printf("%s %d connected, protocol %d\n", who, getpid(), protocol(fd));
+    fflush(stdout);
+    close(fd);
+}
+
+int main(int argc, char **argv) {
+    int children = atoi(argv[1]), parents = atoi(argv[2]);
+    int killed = argc > 3 && strcmp(argv[3], "kill") == 0;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0) {
+        printf("listener socket: %s\n", strerror(errno));
+        return 1;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 64) ||
+        getsockname(l, (struct sockaddr *)&a, &len)) {
+        printf("listen: %s\n", strerror(errno));
+        return 1;
+    }
+    int port = ntohs(a.sin_port);
+    printf("parent %d listening, protocol %d\n", getpid(), protocol(l));
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < children; i++) connect_to(port, "child");
+        if (killed) kill(getpid(), SIGKILL);
+        exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    for (int i = 0; i < parents; i++) connect_to(port, "parent");
+    return 0;
+}
+"#;
+
+/// `forkconn` built static in `dir`.
+fn forkconn(dir: &ScratchDir) -> String {
+    std::fs::write(dir.join("forkconn.c"), FORKCONN_C).unwrap();
+    let prog = dir.join("forkconn");
+    let mut cc = Command::new("gcc");
+    cc.args(["-static", "-O2", "-o"])
+        .arg(&prog)
+        .arg(dir.join("forkconn.c"));
+    run(cc, T).assert_success();
+    prog.to_str().unwrap().to_string()
+}
+
+/// The report tests' preconditions (root with MPTCP, gcc) and setup:
+/// `forkconn` built in a scratch directory, and a fresh namespace.
+macro_rules! forkconn_in_a_namespace {
+    () => {{
+        require_root_mptcp!();
+        require_program!("gcc");
+        let dir = ScratchDir::new();
+        let prog = forkconn(&dir);
+        (dir, prog, Netns::new())
+    }};
+}
+
+/// The pids `forkconn` printed for its parent and its child, and the
+/// protocols of the sockets each printed.
+fn forkconn_pids(stdout: &str) -> (u32, u32, Vec<String>) {
+    let pid_of = |who: &str| -> u32 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(who)?.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {who:?} line in:\n{stdout}"))
+    };
+    let protocols = stdout
+        .lines()
+        .filter_map(|l| l.rsplit_once("protocol ").map(|(_, p)| p.to_string()))
+        .collect();
+    (pid_of("parent "), pid_of("child "), protocols)
+}
+
+/// The report line of `pid` in `text` (exactly one).
+fn report_line_of(text: &str, pid: u32) -> &str {
+    let prefix = format!("mptcpize[{pid}] report: ");
+    let lines: Vec<_> = text.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(lines.len(), 1, "not one report line for {pid} in:\n{text}");
+    lines[0]
+}
+
+/// `run --report` on a static program (seccomp mode): one line per
+/// process, the forked child under its own pid, with the sockets each made
+/// MPTCP, the connections really MPTCP as the kernel counts them; the
+/// up-front line says what is reported and points to `top`.
+#[test]
+fn seccomp_mode_reports_each_processs_sockets() {
+    let (_dir, prog, ns) = forkconn_in_a_namespace!();
+    let handshakes = ns.watch(MP_CAPABLE_SYN_RX);
+    let out = run(ns.mptcpize(&["run", "--report", &prog, "2", "3"]), T);
+    out.assert_success();
+    let (parent, child, protocols) = forkconn_pids(&out.stdout);
+    assert_ne!(parent, child);
+    assert_eq!(protocols, ["262"; 6], "{out}");
+    handshakes.assert_grew_by(5, "forkconn's 5 connections were not all MPTCP");
+    assert!(
+        out.stderr
+            .contains("seccomp mode: the report counts, for each process")
+            && out.stderr.contains("mptcpize-rs top"),
+        "no up-front line about what seccomp mode reports:\n{out}"
+    );
+    // The listener and 3 connections; the child's 2 connections.
+    assert_eq!(
+        report_line_of(&out.stderr, parent),
+        format!("mptcpize[{parent}] report: exit: 4 sockets made MPTCP, 0 fell back to TCP")
+    );
+    assert_eq!(
+        report_line_of(&out.stderr, child),
+        format!("mptcpize[{child}] report: exit: 2 sockets made MPTCP, 0 fell back to TCP")
+    );
+    // Without --report, nothing of it.
+    let out = run(ns.mptcpize(&["run", &prog, "1", "1"]), T);
+    out.assert_success();
+    assert!(!out.stderr.contains("report"), "{out}");
+}
+
+/// MPTCP disabled in the namespace: the sockets fell back, with the reason
+/// in the library's words; with --no-fallback the failed call is counted
+/// and PROG's exit status is its own.
+#[test]
+fn seccomp_mode_reports_fallback_and_failure_with_the_reason() {
+    let (_dir, prog, ns) = forkconn_in_a_namespace!();
+    ns.set_mptcp(false);
+    let out = run(ns.mptcpize(&["run", "--report", &prog, "2", "1"]), T);
+    out.assert_success();
+    let (parent, child, protocols) = forkconn_pids(&out.stdout);
+    assert_eq!(protocols, ["6"; 4], "{out}");
+    let why = "(MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0)";
+    assert_eq!(
+        report_line_of(&out.stderr, parent),
+        format!("mptcpize[{parent}] report: exit: 0 sockets made MPTCP, 2 fell back to TCP {why}")
+    );
+    assert_eq!(
+        report_line_of(&out.stderr, child),
+        format!("mptcpize[{child}] report: exit: 0 sockets made MPTCP, 2 fell back to TCP {why}")
+    );
+
+    let out = run(
+        ns.mptcpize(&["run", "--report", "--no-fallback", &prog, "2", "1"]),
+        T,
+    );
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stdout
+            .contains("listener socket: Protocol not available"),
+        "{out}"
+    );
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("] report: "))
+        .unwrap_or_else(|| panic!("no report line:\n{out}"));
+    assert!(
+        line.ends_with(&format!(
+            "report: exit: 0 sockets made MPTCP, 0 fell back to TCP {why}, 1 failed (no fallback)"
+        )),
+        "{out}"
+    );
+}
+
+/// `--report=FILE`: the lines are in the file when `run` returns (each
+/// process's line is written at its exit_group()), appended to what was
+/// there; a child killed by a signal is reported when the tree ends; a
+/// report file that cannot be written to stops nothing.
+#[test]
+fn seccomp_mode_appends_the_report_to_a_file() {
+    let (dir, prog, ns) = forkconn_in_a_namespace!();
+    let file = dir.join("report.txt");
+    std::fs::write(&file, "earlier line\n").unwrap();
+    let to = format!("--report={}", file.display());
+    let mut cmd = ns.cmd(launcher());
+    cmd.args(["run", &to, &prog, "1", "2"])
+        .stdout(std::process::Stdio::null());
+    let status = cmd.status().unwrap();
+    assert!(status.success());
+    // Read at once: no waiting for the supervisor.
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("earlier line\n"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("report: exit: 1 socket made MPTCP, 0 fell back to TCP"),
+        "the child's line comes first:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(2)
+            .unwrap()
+            .ends_with("report: exit: 3 sockets made MPTCP, 0 fell back to TCP"),
+        "{text}"
+    );
+
+    // A child killed by SIGKILL never calls exit_group(): its line comes
+    // when the tree has ended, written by the supervisor as it leaves
+    // (shortly after run returns: waited for here).
+    std::fs::write(&file, "").unwrap();
+    let out = run(ns.mptcpize(&["run", &to, &prog, "2", "1", "kill"]), T);
+    out.assert_success();
+    let (parent, child, _) = forkconn_pids(&out.stdout);
+    let deadline = Instant::now() + T;
+    let text = loop {
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.lines().count() >= 2 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        report_line_of(&text, child),
+        format!("mptcpize[{child}] report: exit: 2 sockets made MPTCP, 0 fell back to TCP")
+    );
+    assert!(report_line_of(&text, parent).ends_with("2 sockets made MPTCP, 0 fell back to TCP"));
+    assert!(!out.stderr.contains("] report: "), "{out}");
+
+    // A FIFO already full (its reader reads nothing): each write fails
+    // with EAGAIN, the lines are lost, and the program neither waits nor
+    // changes its exit status.
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let open = |write: bool| {
+        std::fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap()
+    };
+    let _reader = open(false);
+    let mut writer = open(true);
+    let mut filled = 0;
+    while let Ok(n) = std::io::Write::write(&mut writer, &[b'x'; 4096]) {
+        filled += n;
+    }
+    assert!(filled > 0);
+    let out = run(
+        ns.mptcpize(&[
+            "run",
+            &format!("--report={}", fifo.display()),
+            &prog,
+            "1",
+            "1",
+        ]),
+        T,
+    );
+    out.assert_success();
+    assert_eq!(forkconn_pids(&out.stdout).2, ["262"; 3], "{out}");
+}
+
+/// `--report-format json` (and `MPTCPIZE_REPORT_FORMAT=json`): one
+/// `process` object per process, in the schema's key order, with
+/// `"mode":"seccomp"`, the counts, and null for what the supervisor cannot
+/// see (connections, options, closes).
+#[test]
+fn seccomp_mode_reports_json_process_objects() {
+    let (dir, prog, ns) = forkconn_in_a_namespace!();
+    let file = dir.join("report.jsonl");
+    let to = format!("--report={}", file.display());
+    let out = run(
+        ns.mptcpize(&["run", &to, "--report-format", "json", &prog, "2", "1"]),
+        T,
+    );
+    out.assert_success();
+    let (parent, child, _) = forkconn_pids(&out.stdout);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| {
+            assert!(l.starts_with(r#"{"kind":"process","pid":"#), "{l}");
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .collect();
+    assert_eq!(objects.len(), 2, "{text}");
+    let of = |pid: u32| {
+        objects
+            .iter()
+            .find(|o| o["pid"] == pid)
+            .unwrap_or_else(|| panic!("no object for {pid}:\n{text}"))
+    };
+    for (pid, mptcp) in [(parent, 2), (child, 2)] {
+        let o = of(pid);
+        assert_eq!(o["comm"], "forkconn", "{o}");
+        assert_eq!(o["mode"], "seccomp", "{o}");
+        assert_eq!(o["sockets_mptcp"], mptcp, "{o}");
+        assert_eq!(o["sockets_fallback"], 0, "{o}");
+        assert_eq!(o["sockets_failed"], 0, "{o}");
+        assert!(o["fallback_reason"].is_null(), "{o}");
+        for unseen in [
+            "sockets_made_tcp",
+            "connections_mptcp",
+            "connections_fallback",
+            "connections_tcp",
+            "max_subflows",
+            "closed_unseen",
+        ] {
+            assert!(o[unseen].is_null(), "{unseen}: {o}");
+        }
+    }
+
+    // The variable, MPTCP disabled, on stderr.
+    ns.set_mptcp(false);
+    let mut cmd = ns.mptcpize(&["run", "--report", &prog, "0", "1"]);
+    cmd.env("MPTCPIZE_REPORT_FORMAT", "json");
+    let out = run(cmd, T);
+    out.assert_success();
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line:\n{out}"));
+    let o: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(o["sockets_mptcp"], 0, "{o}");
+    assert_eq!(o["sockets_fallback"], 2, "{o}");
+    assert_eq!(
+        o["fallback_reason"],
+        "MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0"
+    );
 }

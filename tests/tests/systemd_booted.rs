@@ -9,9 +9,20 @@ use mptcpize_tests::systemd::{snapshot, BootedSystemd};
 use mptcpize_tests::{
     launcher, require_program, require_root_mptcp, ScratchDir, MP_CAPABLE_SYN_RX,
 };
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const PORT: &str = "8080";
+
+/// What every test here needs: root with MPTCP, and the tools
+/// `BootedSystemd` boots with (skipped without them, outside CI).
+macro_rules! require_booted_systemd {
+    () => {
+        require_root_mptcp!();
+        require_program!("nsenter");
+        require_program!("unshare");
+    };
+}
 
 fn web_unit(root: &std::path::Path) -> String {
     format!(
@@ -65,11 +76,9 @@ fn fetch(sd: &BootedSystemd) -> Vec<u8> {
 
 #[test]
 fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() {
-    require_root_mptcp!();
+    require_booted_systemd!();
     require_program!("python3");
     require_program!("curl");
-    require_program!("nsenter");
-    require_program!("unshare");
     assert!(
         std::path::Path::new("/lib/systemd/systemd").exists() || mptcpize_tests::require::in_ci(),
         "systemd is not installed"
@@ -164,9 +173,7 @@ fn enable_now_makes_a_running_service_listen_with_mptcp_and_disable_undoes_it() 
 /// process, cgroup or file of it behind.
 #[test]
 fn a_failing_test_leaves_no_systemd_behind() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let seen = std::sync::Mutex::new(None);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let sd = BootedSystemd::boot(&[]);
@@ -189,9 +196,7 @@ fn a_failing_test_leaves_no_systemd_behind() {
 /// systemctl's view gives (unknown, masked), each writing nothing.
 #[test]
 fn socket_activation_runtime_and_refusals_with_a_running_manager() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let sd = BootedSystemd::boot(&[
         (
             "mzecho.socket",
@@ -306,26 +311,17 @@ fn socket_activation_runtime_and_refusals_with_a_running_manager() {
 /// system unit with the same shim is refused.
 #[test]
 fn user_units_get_their_dropin_in_the_users_config() {
-    require_root_mptcp!();
-    require_program!("nsenter");
-    require_program!("unshare");
+    require_booted_systemd!();
     let sd = BootedSystemd::boot(&[(
         "mzsys.service",
         "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
     )]);
-    let home = sd.dir.join("home");
-    let user_dir = home.join(".config/systemd/user");
-    std::fs::create_dir_all(&user_dir).unwrap();
-    std::fs::write(
-        user_dir.join("mptcpize-test.target"),
-        "[Unit]\nDefaultDependencies=no\n",
-    )
-    .unwrap();
-    std::fs::write(
-        user_dir.join("mzuser.service"),
+    let home = user_manager(
+        &sd,
+        "mzuser.service",
         "[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=/bin/sleep 60\n",
-    )
-    .unwrap();
+    );
+    let user_dir = home.join(".config/systemd/user");
     // A shim in a directory anyone can write to: fine for your own
     // services, refused for system ones (they run as root).
     let open = sd.dir.join("open");
@@ -335,13 +331,8 @@ fn user_units_get_their_dropin_in_the_users_config() {
     std::fs::copy(mptcpize_tests::shim(), &shim).unwrap();
     let shim = shim.to_str().unwrap();
 
-    sd.start_user_manager(&home);
     let before = snapshot(&home);
-    let user = |args: &[&str]| {
-        let mut cmd = sd.user_cmd(&home, launcher());
-        cmd.args(args);
-        mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
-    };
+    let user = |args: &[&str]| as_user(&sd, &home, launcher(), args);
     user(&["enable", "--user", "--now", "--shim", shim, "mzuser"]).assert_success();
     let text = std::fs::read_to_string(user_dir.join("mzuser.service.d/90-mptcpize.conf")).unwrap();
     assert!(text.contains(&format!("LD_PRELOAD={shim}")), "{text}");
@@ -372,11 +363,9 @@ fn user_units_get_their_dropin_in_the_users_config() {
 /// seccomp mode (which is why enable refuses such units).
 #[test]
 fn a_static_service_gets_mptcp_through_seccomp_mode() {
-    require_root_mptcp!();
+    require_booted_systemd!();
     require_program!("curl");
     require_program!("python3");
-    require_program!("nsenter");
-    require_program!("unshare");
     assert!(
         std::path::Path::new("/bin/busybox").exists() || mptcpize_tests::require::in_ci(),
         "busybox-static is not installed"
@@ -523,5 +512,119 @@ fn a_static_service_gets_mptcp_through_seccomp_mode() {
     assert!(
         !state.contains("ActiveState=active") && state.contains("Result=signal"),
         "seccomp mode ran despite the filter: {state}"
+    );
+}
+
+/// Starts root's user manager in `sd` with HOME in a scratch directory
+/// holding the target it boots and the user unit `name` (`text`); returns
+/// that HOME.
+fn user_manager(sd: &BootedSystemd, name: &str, text: &str) -> PathBuf {
+    let home = sd.dir.join("home");
+    let user_dir = home.join(".config/systemd/user");
+    std::fs::create_dir_all(&user_dir).unwrap();
+    std::fs::write(
+        user_dir.join("mptcpize-test.target"),
+        "[Unit]\nDefaultDependencies=no\n",
+    )
+    .unwrap();
+    std::fs::write(user_dir.join(name), text).unwrap();
+    sd.start_user_manager(&home);
+    home
+}
+
+/// Runs `program ARGS…` in `sd` as the user manager's user does.
+fn as_user(
+    sd: &BootedSystemd,
+    home: &Path,
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+) -> mptcpize_tests::Output {
+    let mut cmd = sd.user_cmd(home, program);
+    cmd.args(args);
+    mptcpize_tests::proc::run(cmd, Duration::from_secs(60))
+}
+
+/// The pids in `top --once --json` output.
+fn top_pids(out: &mptcpize_tests::Output) -> Vec<u64> {
+    out.assert_success();
+    let conns: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("top --json printed no JSON ({e}):\n{out}"));
+    let mut pids: Vec<u64> = conns
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array:\n{out}"))
+        .iter()
+        .map(|c| c["pid"].as_u64().expect("pid"))
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+/// `top --user --unit`: a service of a real user manager (root's) holding
+/// MPTCP connections is picked by its control group under the user
+/// manager's, and a process outside it holding connections too is left
+/// out; without `--user` the system manager has no such unit.
+#[test]
+fn top_user_unit_shows_the_user_services_connections_only() {
+    require_booted_systemd!();
+    let sd = BootedSystemd::boot(&[]);
+    // hold keeps its connections until its stdin closes: a pipe from sleep.
+    let hold = mptcpize_tests::bin("hold");
+    let unit = format!(
+        "[Unit]\nDefaultDependencies=no\n[Service]\n\
+         ExecStart=/bin/sh -c 'sleep 600 | exec {} run {} 3'\n",
+        launcher().display(),
+        hold.display()
+    );
+    let home = user_manager(&sd, "mzhold.service", &unit);
+    let user = |args: &[&str]| as_user(&sd, &home, launcher(), args);
+    as_user(
+        &sd,
+        &home,
+        "systemctl",
+        &["--user", "start", "mzhold.service"],
+    )
+    .assert_success();
+    // Another process with MPTCP connections, outside the unit.
+    let mut outside = sd.cmd(launcher());
+    outside.arg("run").arg(&hold).arg("2");
+    let mut outside =
+        mptcpize_tests::Child::spawn_with_stdin(outside, std::process::Stdio::piped());
+    outside.wait_for_line("holding 2 connections", Duration::from_secs(30));
+
+    // Both hold processes are seen without a filter (once the unit's has
+    // connected).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let pids = top_pids(&sd.mptcpize(&["top", "--once", "--json"]));
+        if pids.len() >= 2 || Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        all.len(),
+        2,
+        "not two processes holding connections: {all:?}"
+    );
+    let unit = top_pids(&user(&[
+        "top", "--once", "--json", "--user", "--unit", "mzhold",
+    ]));
+    assert_eq!(unit.len(), 1, "{unit:?} of {all:?}");
+    let cgroup = sd
+        .run("cat", &[&format!("/proc/{}/cgroup", unit[0])])
+        .stdout;
+    // The user manager runs as mptcpize-test-user.service here (on a host:
+    // user@UID.service); its unit's cgroup is below it.
+    assert!(
+        cgroup.contains("/mptcpize-test-user.service/app.slice/mzhold.service\n"),
+        "top --user --unit picked a process outside the unit: {cgroup}"
+    );
+
+    let out = user(&["top", "--once", "--json", "--unit", "mzhold"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert!(
+        out.stderr.contains("mzhold.service is not running"),
+        "{out}"
     );
 }

@@ -1,7 +1,9 @@
 //! The seccomp filter of seccomp mode: a classic-BPF program that hands the
 //! `socket()` calls the rules convert to the supervisor
 //! (`SECCOMP_RET_USER_NOTIF`) and allows every other system call, untouched
-//! and at full speed. It denies nothing.
+//! and at full speed. It denies nothing. With `run --report` it also hands
+//! over `exit_group()`, so that the supervisor writes a process's report
+//! line before the process is gone.
 //!
 //! The program is generated from `mptcpize-rules` (`FAMILIES`,
 //! `SOCK_TYPE_MASK`, `SOCK_STREAM`, `TCP_PROTOCOLS`), so it cannot drift from
@@ -50,6 +52,7 @@ const fn arg_low(i: u32) -> u32 {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Label {
     Next,
+    CheckFamily,
     CheckType,
     Notify,
     Allow,
@@ -67,8 +70,10 @@ enum Insn {
 pub struct Program(Vec<libc::sock_filter>);
 
 impl Program {
-    /// Builds the filter for `arch` and its `socket` system call number.
-    pub fn build(arch: u32, socket_nr: u32) -> Program {
+    /// Builds the filter for `arch` and its `socket` system call number;
+    /// with `exit_nr` (`exit_group`'s number, for the report) that call is
+    /// handed to the supervisor too.
+    pub fn build(arch: u32, socket_nr: u32, exit_nr: Option<u32>) -> Program {
         const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
         const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
         const AND: u16 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16;
@@ -80,10 +85,16 @@ impl Program {
             Stmt(LD_ABS, ARCH),
             Jump(JEQ, arch, Next, Allow),
             Stmt(LD_ABS, NR),
-            Jump(JEQ, socket_nr, Next, Allow),
-            // domain ∈ FAMILIES
-            Stmt(LD_ABS, arg_low(0)),
         ];
+        match exit_nr {
+            Some(exit_nr) => code.extend([
+                Jump(JEQ, socket_nr, CheckFamily, Next),
+                Jump(JEQ, exit_nr, Notify, Allow),
+            ]),
+            None => code.push(Jump(JEQ, socket_nr, CheckFamily, Allow)),
+        }
+        // domain ∈ FAMILIES
+        code.extend([Place(CheckFamily), Stmt(LD_ABS, arg_low(0))]);
         for family in FAMILIES {
             code.push(Jump(JEQ, family as u32, CheckType, Next));
         }
@@ -110,9 +121,15 @@ impl Program {
         Program(assemble(&code))
     }
 
-    /// The filter for the architecture the launcher runs on.
-    pub fn native() -> Option<Program> {
-        Some(Program::build(NATIVE_ARCH?, libc::SYS_socket as u32))
+    /// The filter for the architecture the launcher runs on; `exits`: with
+    /// `exit_group()` handed over too.
+    pub fn native(exits: bool) -> Option<Program> {
+        let exit_nr = exits.then_some(libc::SYS_exit_group as u32);
+        Some(Program::build(
+            NATIVE_ARCH?,
+            libc::SYS_socket as u32,
+            exit_nr,
+        ))
     }
 
     /// The instructions.
@@ -322,7 +339,8 @@ mod tests {
 
     #[test]
     fn notifies_exactly_the_sockets_the_rules_convert() {
-        let prog = Program::build(X86_64, SYS_SOCKET_X86_64 as u32);
+        let prog = Program::build(X86_64, SYS_SOCKET_X86_64 as u32, None);
+        let with_exits = Program::build(X86_64, SYS_SOCKET_X86_64 as u32, Some(231));
         let families = [
             libc::AF_INET,
             libc::AF_INET6,
@@ -354,6 +372,7 @@ mod tests {
                             libc::SECCOMP_RET_ALLOW
                         };
                         assert_eq!(run(&prog, &d), want, "socket({f}, {t}|{fl}, {p})");
+                        assert_eq!(run(&with_exits, &d), want, "socket({f}, {t}|{fl}, {p})");
                     }
                 }
             }
@@ -361,8 +380,27 @@ mod tests {
     }
 
     #[test]
+    fn hands_over_exit_group_only_when_asked() {
+        let args = [0, 0, 0];
+        let without = Program::build(X86_64, SYS_SOCKET_X86_64 as u32, None);
+        let with = Program::build(X86_64, SYS_SOCKET_X86_64 as u32, Some(231));
+        assert_eq!(
+            run(&without, &data(X86_64, 231, args)),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&with, &data(X86_64, 231, args)),
+            libc::SECCOMP_RET_USER_NOTIF
+        );
+        // exit (one thread), getpid, and exit_group of another architecture.
+        for (arch, nr) in [(X86_64, 60), (X86_64, 39), (0x4000_0003, 231)] {
+            assert_eq!(run(&with, &data(arch, nr, args)), libc::SECCOMP_RET_ALLOW);
+        }
+    }
+
+    #[test]
     fn allows_other_syscalls_and_architectures() {
-        let prog = Program::build(X86_64, SYS_SOCKET_X86_64 as u32);
+        let prog = Program::build(X86_64, SYS_SOCKET_X86_64 as u32, None);
         let tcp = [libc::AF_INET as u64, libc::SOCK_STREAM as u64, 0];
         // getpid, connect with the same arguments, and socket() of i386 (nr 359)
         // and x32 (41 | 0x40000000).

@@ -16,13 +16,17 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (linux/seccomp.h, Linux 6.6).
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
 
-/// One `socket()` call waiting for an answer.
+/// One system call (`socket()`, or `exit_group()` with a report) waiting
+/// for an answer.
 #[derive(Clone, Copy, Debug)]
 pub struct Notification {
     /// The kernel's cookie for this call.
     pub id: u64,
-    /// The calling thread.
+    /// The calling thread, in the supervisor's pid namespace (0: not
+    /// visible there).
     pub pid: u32,
+    /// The system call's number.
+    pub nr: i32,
     /// The call's arguments (socket() reads the low 32 bits of each).
     pub args: [u64; 6],
 }
@@ -130,6 +134,7 @@ impl Listener {
         Ok(Notification {
             id: buf.notif.id,
             pid: buf.notif.pid,
+            nr: buf.notif.data.nr,
             args: buf.notif.data.args,
         })
     }

@@ -16,6 +16,7 @@ mod filter;
 mod handoff;
 mod listener;
 mod netns;
+mod report;
 mod supervisor;
 
 use crate::say;
@@ -25,6 +26,7 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+pub use report::Request as ReportRequest;
 pub use supervisor::Config;
 
 /// Set in the supervised tree to the pid PROG started with, so that a
@@ -70,8 +72,14 @@ fn setup(what: &'static str) -> impl FnOnce(io::Error) -> Error {
 }
 
 /// Executes `cmd` (PROG, found for `prog`) under a supervisor, in place of
-/// the launcher; returns only why that failed.
-pub fn exec(mut cmd: Command, prog: &OsStr, config: Config) -> Error {
+/// the launcher; returns only why that failed. With `report`, the
+/// supervisor reports each process's socket counts ([`report`]).
+pub fn exec(
+    mut cmd: Command,
+    prog: &OsStr,
+    config: Config,
+    report: Option<ReportRequest>,
+) -> Error {
     // SAFETY: the hook only calls signal(2), which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
@@ -88,7 +96,7 @@ pub fn exec(mut cmd: Command, prog: &OsStr, config: Config) -> Error {
         }
         return Error::Exec(target::Error::from_exec(&cmd.exec(), prog));
     }
-    match start_supervisor(config) {
+    match start_supervisor(config, report) {
         Ok(()) => {}
         Err(e) => return e,
     }
@@ -98,13 +106,14 @@ pub fn exec(mut cmd: Command, prog: &OsStr, config: Config) -> Error {
 
 /// Everything before the exec: the supervisor, `no_new_privs`, the filter
 /// on this process, and its listener handed over.
-fn start_supervisor(config: Config) -> Result<(), Error> {
+fn start_supervisor(config: Config, report: Option<ReportRequest>) -> Result<(), Error> {
     filter::check_support().map_err(Error::Unsupported)?;
     listener::check_sizes().map_err(Error::Unsupported)?;
-    let program = filter::Program::native().expect("checked by check_support");
+    let program = filter::Program::native(report.is_some()).expect("checked by check_support");
     // The supervisor first: forked while the launcher has no filter (its
     // own socket() calls must not wait on itself).
-    let to_supervisor = supervisor::fork(config).map_err(setup("cannot start the supervisor"))?;
+    let to_supervisor =
+        supervisor::fork(config, report).map_err(setup("cannot start the supervisor"))?;
     rustix::thread::set_no_new_privs(true).map_err(|e| Error::NoNewPrivs(e.into()))?;
     let listener = filter::install(&program).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) => Error::OtherSupervisor {

@@ -26,17 +26,22 @@
 //! unshare or setns) gets its socket made in its own namespace (see
 //! [`netns`]), or, where the supervisor may not enter it (without root), its
 //! call is let through and stays TCP; `--debug` says so.
+//!
+//! With `run --report` every answer is also counted per process, and the
+//! filter hands over `exit_group()` too, which is answered by writing that
+//! process's line and letting the exit go on (see [`report`]).
 
 use super::handoff;
 use super::listener::{Answer, Listener, Notification};
 use super::netns;
+use super::report::{self, Outcome, Report};
 use mptcpize_rules::names::{Errno as ErrnoName, SocketCall};
 use mptcpize_rules::{is_fallback_errno, plan, Plan, IPPROTO_MPTCP};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, Protocol, SocketFlags, SocketType};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// How the supervisor answers.
@@ -52,8 +57,8 @@ pub struct Config {
 pub struct Supervisor {
     listener: Listener,
     config: Config,
-    /// Set once an MPTCP socket failed with a fallback error.
-    mptcp_unavailable: AtomicBool,
+    /// The fallback error an MPTCP socket failed with (0: none yet).
+    mptcp_unavailable: AtomicI32,
     /// Notifications being answered right now (their debug lines may
     /// still be coming when the tree is gone).
     busy: AtomicUsize,
@@ -63,6 +68,8 @@ pub struct Supervisor {
     /// An fd of that namespace, to return to after making a socket in
     /// another one.
     home: Option<netns::Home>,
+    /// The per-process counts, with `run --report`.
+    report: Option<Report>,
 }
 
 /// How many threads answer at once: a socket() waits only for another
@@ -77,7 +84,7 @@ fn thread_count() -> usize {
 /// no child of PROG (which takes the launcher's place): a program never
 /// meets a child it did not start. Call while the launcher has no other
 /// thread.
-pub fn fork(config: Config) -> io::Result<OwnedFd> {
+pub fn fork(config: Config, report: Option<report::Request>) -> io::Result<OwnedFd> {
     let (launcher_end, supervisor_end) = handoff::socketpair()?;
     // SAFETY: fork() while the launcher is single-threaded; the children run
     // ordinary code and end with exit, never returning from here.
@@ -94,11 +101,14 @@ pub fn fork(config: Config) -> io::Result<OwnedFd> {
                 _ => unsafe { libc::_exit(0) },
             }
             drop(launcher_end);
+            // Before detach() lets go of the launcher's stderr. Without a
+            // descriptor to write to (stderr closed), nothing is reported.
+            let report = report.and_then(|r| r.settings().ok()).map(Report::new);
             detach(config.debug);
             match handoff::receive(&supervisor_end) {
                 Ok(Some(listener)) => {
                     drop(supervisor_end);
-                    serve_until_orphaned(Listener::new(listener), config)
+                    serve_until_orphaned(Listener::new(listener), config, report)
                 }
                 // The launcher failed before the program ran.
                 _ => std::process::exit(0),
@@ -132,24 +142,30 @@ fn detach(debug: bool) {
     let _ = rustix::thread::set_name(super::SUPERVISOR_NAME);
 }
 
-/// Closes every fd above stderr but `keep`: the supervisor may outlive the
-/// launcher, and must not hold pipes or sockets its caller passed on.
-fn close_inherited_fds(keep: RawFd) {
-    let keep = keep as libc::c_uint;
-    // SAFETY: close_range closes fds of this process only; none is in use
-    // by another thread (there is none yet) or borrowed elsewhere.
-    unsafe {
-        if keep > 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+/// Closes every fd above stderr but those in `keep`: the supervisor may
+/// outlive the launcher, and must not hold pipes or sockets its caller
+/// passed on.
+fn close_inherited_fds(keep: &[RawFd]) {
+    let mut keep: Vec<libc::c_uint> = keep.iter().map(|&fd| fd as libc::c_uint).collect();
+    keep.sort_unstable();
+    let mut from: libc::c_uint = 3;
+    for fd in keep.into_iter().chain([libc::c_uint::MAX]) {
+        if fd > from {
+            // SAFETY: close_range closes fds of this process only; none is
+            // in use by another thread (there is none yet) or borrowed
+            // elsewhere.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0u32) };
         }
-        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0u32);
+        from = from.max(fd.saturating_add(1));
     }
 }
 
 /// Answers notifications until no process uses the filter any more.
-fn serve_until_orphaned(listener: Listener, config: Config) -> ! {
-    close_inherited_fds(listener.as_fd().as_raw_fd());
-    let supervisor = match start(listener, config) {
+fn serve_until_orphaned(listener: Listener, config: Config, report: Option<Report>) -> ! {
+    let mut keep = vec![listener.as_fd().as_raw_fd()];
+    keep.extend(report.as_ref().map(Report::fd));
+    close_inherited_fds(&keep);
+    let supervisor = match start(listener, config, report) {
         Ok(s) => s,
         Err(e) => {
             crate::say::line(format_args!("cannot start the supervisor's threads: {e}"));
@@ -162,19 +178,27 @@ fn serve_until_orphaned(listener: Listener, config: Config) -> ! {
     while supervisor.busy.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    if let Some(report) = &supervisor.report {
+        report.finish();
+    }
     std::process::exit(0);
 }
 
 /// Starts the answering threads. They run until the process exits.
-fn start(listener: Listener, config: Config) -> io::Result<Arc<Supervisor>> {
+fn start(
+    listener: Listener,
+    config: Config,
+    report: Option<Report>,
+) -> io::Result<Arc<Supervisor>> {
     listener.prefer_sync_wakeup();
     let supervisor = Arc::new(Supervisor {
         listener,
         config,
-        mptcp_unavailable: AtomicBool::new(false),
+        mptcp_unavailable: AtomicI32::new(0),
         busy: AtomicUsize::new(0),
         netns: netns::of(std::process::id()),
         home: netns::Home::open().ok(),
+        report,
     });
     for i in 0..thread_count() {
         let s = Arc::clone(&supervisor);
@@ -204,13 +228,26 @@ impl Supervisor {
 
     /// Answers one notification.
     fn answer(&self, n: &Notification) {
+        if n.nr == libc::SYS_exit_group as i32 {
+            // Handed over only with a report: its line, then the exit.
+            if let Some(report) = &self.report {
+                report.exiting(n.pid);
+            }
+            return self.listener.respond(n.id, Answer::Continue);
+        }
         // socket() takes ints: the low halves of the arguments.
         let (domain, ty, protocol) = (n.args[0] as i32, n.args[1] as i32, n.args[2] as i32);
         let unavailable = self.mptcp_unavailable.load(Ordering::Relaxed);
-        if plan(domain, ty, protocol, unavailable) != Plan::Mptcp {
-            // Known unavailable (or, never from our filter, not TCP): the
-            // kernel makes the socket the program asked for.
-            return self.listener.respond(n.id, Answer::Continue);
+        match plan(domain, ty, protocol, unavailable != 0) {
+            Plan::Mptcp => {}
+            // Known unavailable: the kernel makes the socket the program
+            // asked for.
+            Plan::TcpKnownUnavailable => {
+                self.count(n, Outcome::FellBack(unavailable));
+                return self.listener.respond(n.id, Answer::Continue);
+            }
+            // Never from our filter.
+            Plan::PassThrough => return self.listener.respond(n.id, Answer::Continue),
         }
         let foreign = self.netns.is_some() && netns::of(n.pid) != self.netns;
         let Some(_visit) = self.enter_callers_namespace(n, foreign) else {
@@ -258,6 +295,7 @@ impl Supervisor {
                         n,
                         format_args!("left as TCP: in another network namespace ({why})"),
                     );
+                    self.count(n, Outcome::LeftTcp);
                     self.listener.respond(n.id, Answer::Continue);
                 }
                 None
@@ -270,13 +308,19 @@ impl Supervisor {
     fn mptcp_failed(&self, n: &Notification, err: i32, foreign: bool) {
         if self.config.no_fallback || !is_fallback_errno(err) {
             self.log(n, format_args!("= -1: MPTCP failed ({})", ErrnoName(err)));
+            // As the report library counts: failures that fallback would
+            // have turned into TCP (not EMFILE, ENOMEM, …).
+            if is_fallback_errno(err) {
+                self.count(n, Outcome::Failed(err));
+            }
             return self.listener.respond(n.id, Answer::Fail(err));
         }
         // MPTCP is enabled per namespace: only our own one's state is
         // remembered.
         if !foreign {
-            self.mptcp_unavailable.store(true, Ordering::Relaxed);
+            self.mptcp_unavailable.store(err, Ordering::Relaxed);
         }
+        self.count(n, Outcome::FellBack(err));
         self.log(
             n,
             format_args!(
@@ -290,13 +334,27 @@ impl Supervisor {
     /// Puts our socket into the caller as the result of its call (our copy
     /// is closed).
     fn inject(&self, n: &Notification, socket: OwnedFd, cloexec: bool) {
+        // Counted first: once the call completes, the caller may exit (and
+        // have its line written) before this thread runs again.
+        self.count(n, Outcome::Mptcp);
         match self.listener.addfd(n.id, socket, cloexec) {
             Ok(new) => self.log(n, format_args!("= {new}: MPTCP")),
             // The call was interrupted or the caller died.
-            Err(Errno::NOENT) => {}
+            Err(Errno::NOENT) => self.count(n, Outcome::NotMade),
             // Any other error (EMFILE: the caller has no free fd) is the
             // call's result.
-            Err(e) => self.listener.respond(n.id, Answer::Fail(e.raw_os_error())),
+            Err(e) => {
+                self.count(n, Outcome::NotMade);
+                self.listener.respond(n.id, Answer::Fail(e.raw_os_error()))
+            }
+        }
+    }
+
+    /// Counts an answer for the report, if one was asked for (before the
+    /// answer: see [`Supervisor::inject`]).
+    fn count(&self, n: &Notification, outcome: Outcome) {
+        if let Some(report) = &self.report {
+            report.count(n.pid, outcome);
         }
     }
 

@@ -120,11 +120,12 @@ pub(crate) fn shim_path(m: &Manager, given: Option<&Path>) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The control group of a running unit of the system manager, as
-/// /proc/PID/cgroup names it (for `top --unit`).
-pub fn control_group(arg: &str) -> Result<String> {
+/// The control group of a running unit of the system manager, or of the
+/// user's with `user` (under `user@UID.service`), as /proc/PID/cgroup names
+/// it (for `top --unit`, `top --user --unit`).
+pub fn control_group(arg: &str, user: bool) -> Result<String> {
     let unit = unit::Unit::parse(arg)?;
-    let systemctl = systemctl::Systemctl { user: false };
+    let systemctl = systemctl::Systemctl { user };
     systemctl.require_running()?;
     let cg = systemctl
         .show(&unit.name, &["ControlGroup"])?

@@ -58,7 +58,7 @@ pub fn top(args: TopArgs) -> Result<u8, Error> {
     let filter = Filter {
         pids: args.pid.clone(),
         cgroup: match &args.unit {
-            Some(unit) => Some(crate::systemd::control_group(unit)?),
+            Some(unit) => Some(crate::systemd::control_group(unit, args.user)?),
             None => None,
         },
         peer: args.peer,

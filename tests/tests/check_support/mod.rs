@@ -1,5 +1,5 @@
 //! What the `check` test files share: running `mptcpize-rs check` in a
-//! namespace, as text or as JSON.
+//! namespace, as text or as JSON, and setting the path manager's limits.
 
 use mptcpize_tests::proc::{run, Output};
 use mptcpize_tests::Netns;
@@ -20,4 +20,17 @@ pub fn check_json(ns: &Netns, args: &[&str]) -> serde_json::Value {
     all.extend_from_slice(args);
     let out = check(ns, &all);
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+/// `ip mptcp limits set subflow N add_addr_accepted M` inside `ns`.
+pub fn set_limits(ns: &Netns, subflow: u32, add_addr_accepted: u32) {
+    ns.ip(&[
+        "mptcp",
+        "limits",
+        "set",
+        "subflow",
+        &subflow.to_string(),
+        "add_addr_accepted",
+        &add_addr_accepted.to_string(),
+    ]);
 }
