@@ -161,6 +161,22 @@ pub fn privilege_obstacle(target: &Target, mode: Mode) -> Option<String> {
     })
 }
 
+/// What `run --report` can say about `target` under `mode`, when that is
+/// less than its connections: a Go 1.21+ program under preload mode (the
+/// GODEBUG path) makes and closes its sockets in the Go runtime, past the C
+/// library the report library follows. `None` for every other program.
+pub fn report_reach(target: &Target, mode: Mode) -> Option<String> {
+    let (program, elf) = target.program()?;
+    let go = elf.go.as_ref().filter(|go| go_reads_godebug(go))?;
+    (mode == Mode::Preload).then(|| {
+        format!(
+            "--report follows sockets through the C library, and {} is {}, whose runtime makes and closes its sockets without it (GODEBUG=multipathtcp=1 makes them MPTCP): its connections will not be reported, only those of C-library programs it starts; `mptcpize-rs top` shows its MPTCP connections and subflows live",
+            program.path.display(),
+            go.describe()
+        )
+    })
+}
+
 /// What seccomp mode costs a process tree that relies on set-ID programs:
 /// said by `run -d` and `check PROG` whenever seccomp mode is used.
 pub const NO_NEW_PRIVS_NOTE: &str = "seccomp mode sets no_new_privs: set-user-ID, set-group-ID and file-capability programs that PROG's descendants start (sudo, ping, su) run without their privileges";
@@ -228,5 +244,28 @@ mod tests {
             );
             assert_eq!(forced_mismatch(&target, Mode::Seccomp), None);
         }
+    }
+
+    #[test]
+    fn the_report_says_up_front_that_it_cannot_follow_go_on_the_godebug_path() {
+        let go = t(elf(Some("go1.21.1"), None));
+        let note = report_reach(&go, Mode::Preload).unwrap();
+        assert!(
+            note.contains("/p is a Go program built with go1.21.1")
+                && note.contains("its connections will not be reported")
+                && note.contains("`mptcpize-rs top`"),
+            "{note}"
+        );
+        // Seccomp mode says its own; C programs and old Go are followed or
+        // go to seccomp mode.
+        assert_eq!(report_reach(&go, Mode::Seccomp), None);
+        assert_eq!(
+            report_reach(&t(elf(None, Some("/lib/ld.so"))), Mode::Preload),
+            None
+        );
+        assert_eq!(
+            report_reach(&t(elf(Some("go1.19.8"), None)), Mode::Preload),
+            None
+        );
     }
 }

@@ -196,6 +196,11 @@ pub fn run(args: RunArgs) -> Result<u8, Error> {
     if report.is_some() && mode == Mode::Seccomp {
         say::line(format_args!("{SECCOMP_REPORT_NOTE}"));
     }
+    if report.is_some() {
+        if let Some(note) = policy::report_reach(&target, mode) {
+            say::line(format_args!("{note}"));
+        }
+    }
     let env = settings.env(report.as_ref().map(report_dest::Destination::env_value));
     match mode {
         Mode::Preload => Err(preload(&settings, &target, env)),

@@ -11,14 +11,17 @@
 //! from threads and from forked or executed children never mix. A process
 //! that made no TCP socket writes nothing.
 
+use crate::closer::{self, Closed};
+use crate::dest;
 use crate::render;
 use crate::sockinfo::{self, FullInfo, Outcome, Socket, Subflow, SUBFLOWS_MAX};
-use crate::table::{self, Kind};
+use crate::table::{self, Kind, Tracked};
 use core::ffi::c_int;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, Ordering};
+use mptcpize_preload::line::Line;
 use mptcpize_preload::{errno, sys};
-use mptcpize_rules::report::{Closed, Connection, Mode, Process, Reason, Side};
+use mptcpize_rules::report::{Connection, Mode, Process, Reason, Side};
 use mptcpize_rules::{is_fallback_errno, IPPROTO_MPTCP, IPPROTO_TCP};
 
 /// Sockets `socket()` made MPTCP.
@@ -42,12 +45,15 @@ static CONN_TCP: AtomicU32 = AtomicU32::new(0);
 /// The most subflows any MPTCP connection of this process had.
 static MAX_SUBFLOWS: AtomicU8 = AtomicU8::new(0);
 
+pub type Line400 = Line<{ dest::LINE_MAX }>;
+
 /// Called when the report starts: maps the table, and has a forked child
 /// start its own counts (the sockets it inherits are still reported when it
 /// closes them).
 pub fn start() {
     table::allocate();
-    crate::atfork::register_child(forked_child);
+    closer::note_inherited();
+    crate::atfork::start(forked_child);
 }
 
 unsafe extern "C" fn forked_child() {
@@ -65,6 +71,7 @@ unsafe extern "C" fn forked_child() {
         c.store(0, Ordering::Relaxed);
     }
     MAX_SUBFLOWS.store(0, Ordering::Relaxed);
+    closer::forked_child();
 }
 
 /// A `socket()` call the rules convert returned `fd` (made by the core
@@ -133,7 +140,9 @@ pub fn option_set(fd: c_int) {
     let _errno = errno::Guard::save();
     if sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) == Some(IPPROTO_TCP) {
         MADE_TCP.fetch_add(1, Ordering::Relaxed);
-        table::track(fd, Kind::TcpOption);
+        // The core shim put a new TCP socket at this number.
+        let ino = sys::fstat(fd).map_or(0, |id| id.ino);
+        table::retype(fd, Kind::TcpOption, ino);
     }
 }
 
@@ -153,8 +162,15 @@ fn follow(fd: c_int, kind: Kind) {
     // Mapped by the constructor; a socket() made before it (from another
     // library's constructor) maps it here.
     table::allocate();
-    if !table::track(fd, kind) {
-        UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
+    let ino = sys::fstat(fd).map_or(0, |id| id.ino);
+    match table::track(fd, kind, ino) {
+        Tracked::Yes => {}
+        // The number was free, so the socket followed there was closed
+        // past the library.
+        Tracked::Replacing => closer::closed_unseen(),
+        Tracked::Beyond => {
+            UNFOLLOWED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -204,118 +220,140 @@ pub fn shutting_down(fd: c_int, how: c_int) {
     }
 }
 
-/// `fd` is about to be closed (by close, dup2/dup3 or close_range): report
-/// the connection if it is one we follow. errno is preserved.
-#[inline(always)]
-pub fn closing(fd: c_int) {
-    closing_as(fd, Closed::Close);
-}
-
-/// `fd` is about to be closed, as `how` says.
-#[inline(always)]
-fn closing_as(fd: c_int, how: Closed) {
-    if table::get(fd).is_some() {
-        if let Some(kind) = table::take(fd) {
-            report_socket(fd, kind, how);
+/// `first..=last` are about to be closed by `close_range()` (with `flags`):
+/// each followed one is closed here, as `close()` would, and then the
+/// rest by `close_range`. With `CLOSE_RANGE_UNSHARE` the program's own
+/// table is not the one closed: the connections are reported first.
+pub fn closing_range(
+    first: u32,
+    last: u32,
+    flags: c_int,
+    close_range: impl FnOnce() -> c_int,
+) -> c_int {
+    if flags & libc::CLOSE_RANGE_UNSHARE as c_int != 0 {
+        if !crate::atfork::in_vfork_child() {
+            for (fd, kind) in table::take_range(first, last) {
+                report_socket(fd, kind, Closed::Close);
+            }
         }
+        return close_range();
+    }
+    for fd in table::followed(first, last) {
+        closer::close_now(fd, Closed::Close);
+    }
+    close_range()
+}
+
+/// What a written report line counts, once written.
+pub struct Tally {
+    outcome: Outcome,
+    subflows: u8,
+}
+
+/// Counts a connection whose line was written.
+pub fn tally(t: Tally) {
+    match t.outcome {
+        Outcome::Mptcp => &CONN_MPTCP,
+        Outcome::FellBack => &CONN_FELL_BACK,
+        Outcome::Tcp => &CONN_TCP,
+    }
+    .fetch_add(1, Ordering::Relaxed);
+    if t.outcome == Outcome::Mptcp {
+        MAX_SUBFLOWS.fetch_max(t.subflows, Ordering::Relaxed);
     }
 }
 
-/// `dup2(old, new)` or `dup3` is about to close `new` (when it is open, and
-/// `old` is an open fd other than `new`: otherwise the call fails, or does
-/// nothing, and `new` stays as it is).
-#[inline(always)]
-pub fn replacing(old: c_int, new: c_int) {
-    if old != new && table::get(new).is_some() && sys::is_open(old) {
-        closing_as(new, Closed::Dup2);
-    }
-}
-
-/// `first..=last` are about to be closed.
-#[cold]
-pub fn closing_range(first: u32, last: u32) {
-    for (fd, kind) in table::take_range(first, last) {
-        report_socket(fd, kind, Closed::CloseRange);
-    }
-}
-
+/// Reports the connection on `fd` (taken from the table) now.
 #[cold]
 #[inline(never)]
-fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
+pub fn report_socket(fd: c_int, kind: Kind, how: Closed) {
+    let mut slot = MaybeUninit::uninit();
+    if let Some((line, t)) = describe(&mut slot, fd, kind, how) {
+        dest::write(line.finish());
+        tally(t);
+    }
+}
+
+/// The report line of the connection on `fd` (taken from the table), built
+/// in `slot` while it is open, and what it counts; `None` for a socket that
+/// is no connection. errno is preserved.
+pub fn describe(
+    slot: &mut MaybeUninit<Line400>,
+    fd: c_int,
+    kind: Kind,
+    how: Closed,
+) -> Option<(&mut Line400, Tally)> {
     let _errno = errno::Guard::save();
     let mut full = MaybeUninit::uninit();
-    if let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd), &mut full) {
-        let seen = table::sampled(fd);
-        conn.subflows = conn.subflows.max(seen.max_subflows);
-        if conn.counted {
-            conn.bytes_sent = conn.bytes_sent.max(seen.sent);
-            conn.bytes_received = conn.bytes_received.max(seen.received);
-        } else {
-            // The kernel's counts are gone: what shutdown() saw is all we have.
-            conn.bytes_sent = seen.sent;
-            conn.bytes_received = seen.received;
+    let Socket::Connection(mut conn) = sockinfo::inspect(fd, table::shut_write(fd), &mut full)
+    else {
+        table::release(fd);
+        return None;
+    };
+    let seen = table::sampled(fd);
+    conn.subflows = conn.subflows.max(seen.max_subflows);
+    if conn.counted {
+        conn.bytes_sent = conn.bytes_sent.max(seen.sent);
+        conn.bytes_received = conn.bytes_received.max(seen.received);
+    } else {
+        // The kernel's counts are gone: what shutdown() saw is all we have.
+        conn.bytes_sent = seen.sent;
+        conn.bytes_received = seen.received;
+    }
+    let mptcp = conn.outcome == Outcome::Mptcp;
+    let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
+    let reason = match conn.outcome {
+        Outcome::Mptcp => Reason::None,
+        Outcome::FellBack => Reason::PeerDidNotNegotiate,
+        // A plain-TCP client on our MPTCP listener: MPTCP was there, the
+        // peer did not ask for it (the kernel hands over a TCP socket).
+        Outcome::Tcp if kind == Kind::AcceptedMptcp => Reason::PeerDidNotOffer,
+        Outcome::Tcp if kind == Kind::TcpOption => Reason::RefusedOption,
+        Outcome::Tcp => Reason::Unavailable(FALLBACK_ERRNO.load(Ordering::Relaxed)),
+    };
+    // Joins, where the kernel numbers subflows (MPTCP_FULL_INFO): at this
+    // look or at shutdown().
+    let highest = conn
+        .full
+        .map_or(0, FullInfo::highest_id)
+        .max(seen.highest_id);
+    let (joins_attempted, joins_failed) = if mptcp && highest > 0 {
+        let failed = conn.full.map_or(0, FullInfo::not_established);
+        (Some(highest - 1), Some(failed.max(seen.not_established)))
+    } else {
+        (None, None)
+    };
+    let mut subflows = MaybeUninit::<[Subflow; SUBFLOWS_MAX]>::uninit();
+    // SAFETY: the array is written, whole, before it is read; each element
+    // is written in place (no copy of the whole array).
+    let list = unsafe {
+        let p = subflows.as_mut_ptr().cast::<Subflow>();
+        for i in 0..SUBFLOWS_MAX {
+            p.add(i).write(Subflow::default());
         }
-        match conn.outcome {
-            Outcome::Mptcp => &CONN_MPTCP,
-            Outcome::FellBack => &CONN_FELL_BACK,
-            Outcome::Tcp => &CONN_TCP,
-        }
-        .fetch_add(1, Ordering::Relaxed);
-        let mptcp = conn.outcome == Outcome::Mptcp;
-        if mptcp {
-            MAX_SUBFLOWS.fetch_max(conn.subflows, Ordering::Relaxed);
-        }
-        let accepted = matches!(kind, Kind::AcceptedMptcp | Kind::AcceptedTcp);
-        let reason = match conn.outcome {
-            Outcome::Mptcp => Reason::None,
-            Outcome::FellBack => Reason::PeerDidNotNegotiate,
-            // A plain-TCP client on our MPTCP listener: MPTCP was there,
-            // the peer did not ask for it (the kernel hands over a TCP socket).
-            Outcome::Tcp if kind == Kind::AcceptedMptcp => Reason::PeerDidNotOffer,
-            Outcome::Tcp if kind == Kind::TcpOption => Reason::RefusedOption,
-            Outcome::Tcp => Reason::Unavailable(FALLBACK_ERRNO.load(Ordering::Relaxed)),
-        };
-        // Joins, where the kernel numbers subflows (MPTCP_FULL_INFO): at
-        // this look or at shutdown().
-        let highest = conn
-            .full
-            .map_or(0, FullInfo::highest_id)
-            .max(seen.highest_id);
-        let (joins_attempted, joins_failed) = if mptcp && highest > 0 {
-            let failed = conn.full.map_or(0, FullInfo::not_established);
-            (Some(highest - 1), Some(failed.max(seen.not_established)))
-        } else {
-            (None, None)
-        };
-        // The subflows at the last look that listed any.
-        let mut subflows = MaybeUninit::<[Subflow; SUBFLOWS_MAX]>::uninit();
-        // SAFETY: the array is written, whole, before it is read; each
-        // element is written in place (no copy of the whole array).
-        let list = unsafe {
-            let p = subflows.as_mut_ptr().cast::<Subflow>();
-            for i in 0..SUBFLOWS_MAX {
-                p.add(i).write(Subflow::default());
-            }
-            subflows.assume_init_mut()
-        };
-        // Each subflow as the last look that saw it left it: this one, or
-        // shutdown()'s for those the kernel has torn down since.
-        let mut listed = table::sampled_subflows(fd, list);
-        for sf in conn.full.into_iter().flat_map(FullInfo::subflows) {
-            let same = |k: &Subflow| k.local == sf.local && k.remote == sf.remote;
-            match list.iter_mut().take(listed).find(|k| same(k)) {
-                Some(kept) => *kept = sf,
-                None => {
-                    if let Some(slot) = list.get_mut(listed) {
-                        *slot = sf;
-                        listed += 1;
-                    }
+        subflows.assume_init_mut()
+    };
+    // Each subflow as the last look that saw it left it: this one, or
+    // shutdown()'s for those the kernel has torn down since.
+    let mut listed = table::sampled_subflows(fd, list);
+    table::release(fd);
+    for sf in conn.full.into_iter().flat_map(FullInfo::subflows) {
+        let same = |k: &Subflow| k.local == sf.local && k.remote == sf.remote;
+        match list.iter_mut().take(listed).find(|k| same(k)) {
+            Some(kept) => *kept = sf,
+            None => {
+                if let Some(slot) = list.get_mut(listed) {
+                    *slot = sf;
+                    listed += 1;
                 }
             }
         }
-        let mut comm = [0u8; 16];
-        let (pid, comm) = render::me(&mut comm);
-        render::connection(&Connection {
+    }
+    let mut comm = [0u8; 16];
+    let (pid, comm) = render::me(&mut comm);
+    let line = render::connection(
+        slot,
+        &Connection {
             pid,
             comm,
             side: if accepted { Side::Server } else { Side::Client },
@@ -335,27 +373,36 @@ fn report_socket(fd: c_int, kind: Kind, closed: Closed) {
             bytes_sent: conn.bytes_sent,
             bytes_received: conn.bytes_received,
             bytes_exact: conn.counted,
-            closed,
-        });
-    }
-    table::release(fd);
+            closed: how,
+        },
+    );
+    Some((
+        line,
+        Tally {
+            outcome: conn.outcome,
+            subflows: conn.subflows,
+        },
+    ))
 }
 
 /// When the process exits (after the program's own atexit handlers):
 /// reports the connections still open, then the counts.
 pub fn at_exit() {
-    for (fd, kind) in table::take_range(0, u32::MAX) {
-        report_socket(fd, kind, Closed::Exit);
+    if crate::atfork::in_vfork_child() {
+        // exit() in a vfork child: the table is its parent's.
+        return;
     }
+    closer::at_exit();
     let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
     let (converted, fell_back, failed) = (load(&CONVERTED), load(&FELL_BACK), load(&FAILED));
     let accepted = load(&ACCEPTED);
-    if converted + fell_back + failed + accepted == 0 {
+    let unseen = closer::counts();
+    if converted + fell_back + failed + accepted == 0 && unseen.never_seen == 0 {
         return;
     }
     let mut comm = [0u8; 16];
     let (pid, comm) = render::me(&mut comm);
-    render::process(&Process {
+    let process = Process {
         pid,
         comm,
         mode: Mode::Preload,
@@ -370,6 +417,12 @@ pub fn at_exit() {
         max_subflows: Some(MAX_SUBFLOWS.load(Ordering::Relaxed)),
         not_followed: Some(load(&UNFOLLOWED)),
         followed_fds: table::FDS as u32,
-        closed_unseen: None,
-    });
+        closed_unseen: Some(unseen.closed_unseen),
+    };
+    let mut slot = MaybeUninit::uninit();
+    // Text: the connections not reported are named after the counts.
+    if let Some(line) = render::process(&mut slot, &process) {
+        closer::name_unseen(line, unseen);
+        dest::write(line.finish());
+    }
 }

@@ -21,13 +21,18 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod atfork;
+mod closer;
 mod dest;
+mod diag;
 mod follow;
 mod next;
+mod rawclose;
 mod render;
 mod sockinfo;
+mod stdio;
 mod table;
 
+use closer::Closed;
 use core::ffi::{c_char, c_int, c_uint, c_void};
 use core::sync::atomic::{AtomicU8, Ordering};
 use mptcpize_preload::environ::{Constructor, Environ};
@@ -97,11 +102,12 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 /// Callable as the C library's `close()`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    if on() {
-        follow::closing(fd);
+    if !on() {
+        // SAFETY: the caller's argument, passed on.
+        return unsafe { next::close(fd) };
     }
     // SAFETY: the caller's argument, passed on.
-    unsafe { next::close(fd) }
+    closer::closing(fd, Closed::Close, || unsafe { next::close(fd) })
 }
 
 /// The interposed `shutdown(2)`: a followed connection's subflows and peer
@@ -124,11 +130,12 @@ pub unsafe extern "C" fn shutdown(fd: c_int, how: c_int) -> c_int {
 /// Callable as the C library's `dup2()`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    if on() {
-        follow::replacing(old, new);
+    if !on() {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { next::dup2(old, new) };
     }
     // SAFETY: the caller's arguments, passed on.
-    unsafe { next::dup2(old, new) }
+    closer::replacing(old, new, || unsafe { next::dup2(old, new) })
 }
 
 /// The interposed `dup3(2)`: `new` is closed if it was open.
@@ -137,11 +144,12 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 /// Callable as the C library's `dup3()`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    if on() {
-        follow::replacing(old, new);
+    if !on() {
+        // SAFETY: the caller's arguments, passed on.
+        return unsafe { next::dup3(old, new, flags) };
     }
     // SAFETY: the caller's arguments, passed on.
-    unsafe { next::dup3(old, new, flags) }
+    closer::replacing(old, new, || unsafe { next::dup3(old, new, flags) })
 }
 
 /// The interposed `close_range(2)`: reports the followed connections in the
@@ -151,11 +159,12 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 /// Callable as the C library's `close_range()`.
 #[cfg_attr(not(test), no_mangle)]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    if on() && flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
-        follow::closing_range(first, last);
-    }
     // SAFETY: the caller's arguments, passed on.
-    unsafe { next::close_range(first, last, flags) }
+    let close_range = || unsafe { next::close_range(first, last, flags) };
+    if on() && flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
+        return follow::closing_range(first, last, flags, close_range);
+    }
+    close_range()
 }
 
 /// The interposed `accept(2)`: a connection accepted on a followed listener

@@ -1,7 +1,8 @@
 //! The next definitions of the functions the report interposes: the core
 //! shim's `socket()` (preloaded after this library), the C library's
-//! `close()`, `accept()`, …, or those of another library preloaded after
-//! ours. Each is reached through an atomic pointer, looked up with dlsym
+//! `close()`, `accept()`, `fclose()`, …, or those of another library
+//! preloaded after ours; and the C library's `fileno()` and `fflush()`,
+//! looked up the same unversioned way. Each is reached through an atomic pointer, looked up with dlsym
 //! when the library loads (a call that comes first looks it up then).
 
 use core::ffi::{c_int, c_uint, c_void};
@@ -71,6 +72,7 @@ macro_rules! chain {
         #[cold]
         pub fn resolve_all() {
             $( $name::resolve(); )*
+            crate::rawclose::resolve();
         }
     };
 }
@@ -85,4 +87,7 @@ chain! {
     accept: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t) -> c_int;
     accept4: fn(fd: c_int, addr: *mut libc::sockaddr, len: *mut libc::socklen_t, flags: c_int) -> c_int;
     setsockopt: fn(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: libc::socklen_t) -> c_int;
+    fclose: fn(stream: *mut c_void) -> c_int;
+    fileno: fn(stream: *mut c_void) -> c_int;
+    fflush: fn(stream: *mut c_void) -> c_int;
 }

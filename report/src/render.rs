@@ -30,32 +30,44 @@ pub fn me(comm: &mut [u8; 16]) -> (u32, &[u8]) {
     (sys::getpid() as u32, sys::comm(comm))
 }
 
-/// Writes a connection's line.
+/// A connection's line, built in `slot` (written by the caller once the
+/// connection is closed).
 #[inline(never)]
-pub fn connection(c: &Connection<'_>) {
-    let mut slot = MaybeUninit::uninit();
+pub fn connection<'a>(
+    slot: &'a mut MaybeUninit<ReportLine>,
+    c: &Connection<'_>,
+) -> &'a mut ReportLine {
     if JSON.load(Ordering::Relaxed) {
-        let line: &mut ReportLine = Line::empty(&mut slot);
+        let line: &mut ReportLine = Line::empty(slot);
         c.write_json(line);
-        dest::write(line.finish());
+        line
     } else {
-        let line: &mut ReportLine = Line::start(&mut slot, " report: ");
+        let line: &mut ReportLine = Line::start(slot, " report: ");
         c.write_text(line);
-        dest::write(line.finish());
+        line
     }
 }
 
-/// Writes a process's line.
+/// A process's line: JSON is written here (`None`); text is given back,
+/// built in `slot`, for more words before it is written.
 #[inline(never)]
-pub fn process(p: &Process<'_>) {
-    let mut slot = MaybeUninit::uninit();
+pub fn process<'a>(
+    slot: &'a mut MaybeUninit<ReportLine>,
+    p: &Process<'_>,
+) -> Option<&'a mut ReportLine> {
     if JSON.load(Ordering::Relaxed) {
-        let line: &mut ReportLine = Line::empty(&mut slot);
+        let line: &mut ReportLine = Line::empty(slot);
         p.write_json(line);
         dest::write(line.finish());
+        None
     } else {
-        let line: &mut ReportLine = Line::start(&mut slot, " report: ");
-        p.write_text(line);
-        dest::write(line.finish());
+        let line: &mut ReportLine = Line::start(slot, " report: ");
+        // The connections not reported are named by the caller.
+        Process {
+            closed_unseen: None,
+            ..*p
+        }
+        .write_text(line);
+        Some(line)
     }
 }

@@ -297,8 +297,14 @@ pub fn inspect(fd: c_int, shut_write: bool, slot: &mut MaybeUninit<FullInfo>) ->
             Outcome::Tcp
         },
         subflows: 1,
+        // Written but not sent yet; a FIN the program queued with
+        // shutdown() takes one sequence number there, and is no byte (it
+        // goes last, so it is still queued while anything is).
         bytes_sent: tcp.tcpi_bytes_sent.saturating_sub(tcp.tcpi_bytes_retrans)
-            + u64::from(tcp.tcpi_notsent_bytes),
+            + u64::from(
+                tcp.tcpi_notsent_bytes
+                    .saturating_sub(u32::from(shut_write && tcp.tcpi_notsent_bytes > 0)),
+            ),
         // The kernel counts the peer's FIN as one byte received.
         bytes_received: tcp
             .tcpi_bytes_received
@@ -362,6 +368,14 @@ fn fin_received(fd: c_int, state: u8) -> bool {
             .is_some_and(|r| r & libc::POLLRDHUP != 0 && r & libc::POLLERR == 0),
         _ => false,
     }
+}
+
+/// The MPTCP connection's token (as `ss -Mi` prints it), while it has not
+/// fallen back to TCP (then `MPTCP_INFO` refuses).
+pub fn token(fd: c_int) -> Option<u32> {
+    let mut info = MptcpInfo::default();
+    getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &mut info)?;
+    Some(info.token)
 }
 
 /// True when `fd` is an MPTCP socket (also after a fallback to TCP) or a

@@ -78,6 +78,12 @@ struct Entry {
     /// The most bytes sent and received seen.
     sent: AtomicU64,
     received: AtomicU64,
+    /// The socket's inode when it was followed: a number that holds another
+    /// file later was closed past the library.
+    ino: AtomicU64,
+    /// [`crate::atfork::forks`] when it was followed: a fork since then may
+    /// have given a child the socket.
+    forks: AtomicU32,
 }
 
 /// An IPv4 or IPv6 socket address in atomics.
@@ -208,8 +214,20 @@ fn slot(fd: i32) -> Option<&'static AtomicU8> {
     entry(fd).map(|e| &e.kind)
 }
 
-/// Follows `fd`; false when it is beyond the table.
-pub fn track(fd: i32, kind: Kind) -> bool {
+/// What [`track`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracked {
+    /// `fd` is followed now.
+    Yes,
+    /// `fd` is followed now, and was still followed: the socket that had
+    /// the number before was closed where the library could not see it.
+    Replacing,
+    /// `fd` is beyond the table: not followed.
+    Beyond,
+}
+
+/// Follows `fd`, the socket of inode `ino`, made or accepted now.
+pub fn track(fd: i32, kind: Kind, ino: u64) -> Tracked {
     match entry(fd) {
         Some(e) => {
             release_pool(e);
@@ -222,12 +240,46 @@ pub fn track(fd: i32, kind: Kind) -> bool {
             e.local.clear();
             e.sent.store(0, Ordering::Relaxed);
             e.received.store(0, Ordering::Relaxed);
-            e.kind.store(kind as u8, Ordering::Release);
+            e.ino.store(ino, Ordering::Relaxed);
+            e.forks.store(crate::atfork::forks(), Ordering::Relaxed);
+            let before = e.kind.swap(kind as u8, Ordering::Release);
             END.fetch_max(fd as usize + 1, Ordering::Relaxed);
-            true
+            if before == 0 {
+                Tracked::Yes
+            } else {
+                Tracked::Replacing
+            }
         }
-        None => false,
+        None => Tracked::Beyond,
     }
+}
+
+/// Changes what followed `fd` is: the core shim put a TCP socket of inode
+/// `ino` at its number.
+pub fn retype(fd: i32, kind: Kind, ino: u64) {
+    if let Some(e) = entry(fd) {
+        e.ino.store(ino, Ordering::Relaxed);
+        e.kind.store(kind as u8, Ordering::Release);
+    }
+}
+
+/// Notes that `fd` held the socket of inode `ino` when the report started
+/// (inherited: not followed, and not made past the library either).
+pub fn note_inherited(fd: i32, ino: u64) {
+    if let Some(e) = entry(fd) {
+        e.ino.store(ino, Ordering::Relaxed);
+    }
+}
+
+/// The inode `fd`'s socket had when it was followed.
+pub fn ino(fd: i32) -> u64 {
+    entry(fd).map_or(0, |e| e.ino.load(Ordering::Relaxed))
+}
+
+/// Whether this process forked since `fd` was followed: a child may hold
+/// the socket too.
+pub fn forked_since(fd: i32) -> bool {
+    entry(fd).is_some_and(|e| e.forks.load(Ordering::Relaxed) != crate::atfork::forks())
 }
 
 /// Remembers what an open connection looks like now: the most subflows,
@@ -370,6 +422,16 @@ pub fn take(fd: i32) -> Option<Kind> {
     slot(fd).and_then(|s| Kind::from_u8(s.swap(0, Ordering::Relaxed)))
 }
 
+/// Every followed fd in `first..=last`, in order, left followed.
+pub fn followed(first: u32, last: u32) -> impl Iterator<Item = i32> {
+    let end = (last as usize + 1)
+        .min(END.load(Ordering::Relaxed))
+        .min(FDS);
+    (first as usize..end.max(first as usize))
+        .map(|i| i as i32)
+        .filter(|&fd| get(fd).is_some())
+}
+
 /// Every followed fd in `first..=last`, taken, in order.
 pub fn take_range(first: u32, last: u32) -> impl Iterator<Item = (i32, Kind)> {
     let end = (last as usize + 1)
@@ -388,19 +450,19 @@ mod tests {
     #[test]
     fn an_entry_is_taken_once() {
         assert!(allocate());
-        assert!(track(7, Kind::Mptcp));
+        assert_eq!(track(7, Kind::Mptcp, 1), Tracked::Yes);
         assert_eq!(get(7), Some(Kind::Mptcp));
         assert_eq!(take(7), Some(Kind::Mptcp));
         assert_eq!(take(7), None);
-        assert!(!track(-1, Kind::Mptcp));
-        assert!(!track(FDS as i32, Kind::Mptcp));
+        assert_eq!(track(-1, Kind::Mptcp, 1), Tracked::Beyond);
+        assert_eq!(track(FDS as i32, Kind::Mptcp, 1), Tracked::Beyond);
         assert_eq!(take(FDS as i32), None);
     }
 
     #[test]
     fn samples_keep_the_most_subflows_and_the_peer() {
         assert!(allocate());
-        track(9, Kind::Mptcp);
+        track(9, Kind::Mptcp, 2);
         let v4: SocketAddr = "10.1.2.3:4567".parse().unwrap();
         let at = |max_subflows, peer, sent| Sample {
             max_subflows,
@@ -415,14 +477,15 @@ mod tests {
         let v6: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
         sample(9, at(2, Some(v6), 11));
         assert_eq!(sampled(9), at(3, Some(v6), 11));
-        track(9, Kind::Mptcp);
+        assert_eq!(track(9, Kind::Mptcp, 3), Tracked::Replacing);
         assert_eq!(sampled(9), Sample::default());
+        assert_eq!(ino(9), 3);
     }
 
     #[test]
     fn subflows_are_kept_in_a_pool_slot_until_released() {
         assert!(allocate());
-        track(11, Kind::Mptcp);
+        track(11, Kind::Mptcp, 0);
         let sf = |port: u16, sent| Subflow {
             local: Some(SocketAddr::from(([10, 0, 0, 1], port))),
             remote: Some("[2001:db8::2]:80".parse().unwrap()),
@@ -442,10 +505,10 @@ mod tests {
         assert_eq!(sampled_subflows(11, &mut out), 0);
         // Every slot can be claimed, and a full pool keeps nothing more.
         for fd in 1000..1000 + POOL_SLOTS as i32 {
-            track(fd, Kind::Mptcp);
+            track(fd, Kind::Mptcp, 0);
             sample_subflows(fd, [sf(4, 1)].into_iter());
         }
-        track(2000, Kind::Mptcp);
+        track(2000, Kind::Mptcp, 0);
         sample_subflows(2000, [sf(4, 1)].into_iter());
         assert_eq!(sampled_subflows(2000, &mut out), 0);
         release(1000);
@@ -460,8 +523,8 @@ mod tests {
     #[test]
     fn ranges_take_only_followed_fds() {
         assert!(allocate());
-        track(100, Kind::AcceptedTcp);
-        track(102, Kind::TcpFallback);
+        track(100, Kind::AcceptedTcp, 4);
+        track(102, Kind::TcpFallback, 5);
         let got: Vec<_> = take_range(99, 103).collect();
         assert_eq!(got, [(100, Kind::AcceptedTcp), (102, Kind::TcpFallback)]);
         assert_eq!(take_range(99, 103).count(), 0);

@@ -89,6 +89,10 @@ impl Side {
 pub enum Closed {
     /// `close()`.
     Close,
+    /// `fclose()` of a stream on it.
+    Fclose,
+    /// `syscall(SYS_close, fd)` (libuv's close, node's).
+    Syscall,
     /// `dup2()` or `dup3()` over its descriptor.
     Dup2,
     /// `close_range()`.
@@ -102,6 +106,8 @@ impl Closed {
     pub const fn name(self) -> &'static str {
         match self {
             Closed::Close => "close",
+            Closed::Fclose => "fclose",
+            Closed::Syscall => "syscall",
             Closed::Dup2 => "dup2",
             Closed::CloseRange => "close_range",
             Closed::Exit => "exit",
