@@ -69,25 +69,6 @@ pub fn counts() -> Unseen {
     }
 }
 
-/// The exit line's words for them, after its counts.
-pub fn name_unseen(line: &mut Line400, u: Unseen) {
-    if u.handed_over > 0 {
-        line.s("; ")
-            .count(u64::from(u.handed_over), "connection")
-            .s(" handed over (another process still held them, and reports them)");
-    }
-    if u.closed_unseen > 0 {
-        line.s("; ")
-            .count(u64::from(u.closed_unseen), "connection")
-            .s(" closed without the C library (raw close system calls): their bytes are unknown");
-    }
-    if u.never_seen > 0 {
-        line.s("; ")
-            .count(u64::from(u.never_seen), "TCP or MPTCP connection")
-            .s(" open at exit made without the C library (raw system calls): not reported, `mptcpize-rs top` shows such connections");
-    }
-}
-
 /// `fd` is about to be closed by `close` (which closes it and returns what
 /// the program gets): reports the connection if it is followed, and this
 /// is its last close. errno is the close's.
@@ -179,7 +160,7 @@ fn after(p: Pending<'_>) {
 #[inline(always)]
 pub fn replacing(old: c_int, new: c_int, dup: impl FnOnce() -> c_int) -> c_int {
     if old != new && table::get(new).is_some() && sys::is_open(old) {
-        return closing(new, Closed::Close, dup);
+        return closing(new, Closed::Dup2, dup);
     }
     dup()
 }

@@ -233,13 +233,13 @@ pub fn closing_range(
     if flags & libc::CLOSE_RANGE_UNSHARE as c_int != 0 {
         if !crate::atfork::in_vfork_child() {
             for (fd, kind) in table::take_range(first, last) {
-                report_socket(fd, kind, Closed::Close);
+                report_socket(fd, kind, Closed::CloseRange);
             }
         }
         return close_range();
     }
     for fd in table::followed(first, last) {
-        closer::close_now(fd, Closed::Close);
+        closer::close_now(fd, Closed::CloseRange);
     }
     close_range()
 }
@@ -418,11 +418,9 @@ pub fn at_exit() {
         not_followed: Some(load(&UNFOLLOWED)),
         followed_fds: table::FDS as u32,
         closed_unseen: Some(unseen.closed_unseen),
+        handed_over: Some(unseen.handed_over),
+        never_seen: Some(unseen.never_seen),
     };
     let mut slot = MaybeUninit::uninit();
-    // Text: the connections not reported are named after the counts.
-    if let Some(line) = render::process(&mut slot, &process) {
-        closer::name_unseen(line, unseen);
-        dest::write(line.finish());
-    }
+    render::process(&mut slot, &process);
 }

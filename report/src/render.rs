@@ -48,26 +48,17 @@ pub fn connection<'a>(
     }
 }
 
-/// A process's line: JSON is written here (`None`); text is given back,
-/// built in `slot`, for more words before it is written.
+/// Writes a process's line, text or JSON.
 #[inline(never)]
-pub fn process<'a>(
-    slot: &'a mut MaybeUninit<ReportLine>,
-    p: &Process<'_>,
-) -> Option<&'a mut ReportLine> {
-    if JSON.load(Ordering::Relaxed) {
-        let line: &mut ReportLine = Line::empty(slot);
+pub fn process(slot: &mut MaybeUninit<ReportLine>, p: &Process<'_>) {
+    let line: &mut ReportLine = if JSON.load(Ordering::Relaxed) {
+        let line = Line::empty(slot);
         p.write_json(line);
-        dest::write(line.finish());
-        None
+        line
     } else {
-        let line: &mut ReportLine = Line::start(slot, " report: ");
-        // The connections not reported are named by the caller.
-        Process {
-            closed_unseen: None,
-            ..*p
-        }
-        .write_text(line);
-        Some(line)
-    }
+        let line = Line::start(slot, " report: ");
+        p.write_text(line);
+        line
+    };
+    dest::write(line.finish());
 }

@@ -332,6 +332,12 @@ pub struct Process<'a> {
     pub followed_fds: u32,
     /// Connections closed past the library (raw close system calls).
     pub closed_unseen: Option<u32>,
+    /// Connections this process closed while another process still held
+    /// them (that one reports them).
+    pub handed_over: Option<u32>,
+    /// MPTCP and TCP connections open at exit that the library never saw
+    /// made (raw system calls, a runtime that bypasses the C library).
+    pub never_seen: Option<u32>,
 }
 
 impl Process<'_> {
@@ -387,10 +393,24 @@ impl Process<'_> {
             out.uint(self.followed_fds.into());
             out.text(" not followed");
         }
+        if let Some(n) = self.handed_over.filter(|&n| n > 0) {
+            out.text("; ");
+            write_count(out, n.into(), "connection");
+            out.text(" handed over (another process still held them, and reports them)");
+        }
         if let Some(n) = self.closed_unseen.filter(|&n| n > 0) {
             out.text("; ");
             write_count(out, n.into(), "connection");
-            out.text(" closed past the library (raw close system calls), not reported");
+            out.text(
+                " closed without the C library (raw close system calls): their bytes are unknown",
+            );
+        }
+        if let Some(n) = self.never_seen.filter(|&n| n > 0) {
+            out.text("; ");
+            write_count(out, n.into(), "TCP or MPTCP connection");
+            out.text(
+                " open at exit made without the C library (raw system calls): not reported, `mptcpize-rs top` shows such connections",
+            );
         }
     }
 
@@ -424,6 +444,8 @@ impl Process<'_> {
         o.opt_num("max_subflows", self.max_subflows.map(u64::from));
         o.opt_num("not_followed", self.not_followed.map(u64::from));
         o.opt_num("closed_unseen", self.closed_unseen.map(u64::from));
+        o.opt_num("handed_over", self.handed_over.map(u64::from));
+        o.opt_num("never_seen", self.never_seen.map(u64::from));
         o.end();
     }
 }
@@ -861,6 +883,8 @@ mod tests {
             not_followed: Some(0),
             followed_fds: 65536,
             closed_unseen: None,
+            handed_over: None,
+            never_seen: None,
         }
     }
 
@@ -873,7 +897,7 @@ mod tests {
         );
         assert_eq!(
             shown(|s| process().write_json(s)),
-            r#"{"kind":"process","pid":7,"comm":"curl","mode":"preload","sockets_mptcp":0,"sockets_fallback":1,"fallback_reason":"MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0","sockets_failed":0,"sockets_made_tcp":0,"connections_mptcp":0,"connections_fallback":0,"connections_tcp":1,"max_subflows":0,"not_followed":0,"closed_unseen":null}"#
+            r#"{"kind":"process","pid":7,"comm":"curl","mode":"preload","sockets_mptcp":0,"sockets_fallback":1,"fallback_reason":"MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0","sockets_failed":0,"sockets_made_tcp":0,"connections_mptcp":0,"connections_fallback":0,"connections_tcp":1,"max_subflows":0,"not_followed":0,"closed_unseen":null,"handed_over":null,"never_seen":null}"#
         );
         let seccomp = Process {
             mode: Mode::Seccomp,

@@ -102,6 +102,8 @@ const PROCESS_KEYS: &[&str] = &[
     "max_subflows",
     "not_followed",
     "closed_unseen",
+    "handed_over",
+    "never_seen",
 ];
 
 /// Asserts that a raw JSON line has the schema's keys, in order.
@@ -692,6 +694,33 @@ fn connections_closed_by_dup2_and_close_range_are_reported() {
         );
         assert!(!line.contains("open at exit"), "{line}");
     }
+    // The JSON form names how each end was seen.
+    let out = run(
+        bed.client.mptcpize(&[
+            "run",
+            "--report",
+            "--report-format",
+            "json",
+            "python3",
+            "-c",
+            &script,
+        ]),
+        T,
+    );
+    out.assert_success();
+    let closed: Vec<(u64, String)> = out
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "connection")
+        .map(|v| (v["bytes_sent"].as_u64().unwrap(), v["closed"].to_string()))
+        .collect();
+    assert_eq!(
+        closed,
+        [(1111, "\"dup2\"".into()), (2222, "\"close_range\"".into())],
+        "{}",
+        out.stderr
+    );
 }
 
 /// A Python program under `run --report=…` (or with `vars`) that makes one

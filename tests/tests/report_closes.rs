@@ -255,6 +255,39 @@ fn raw_closes_and_raw_sockets_are_counted_and_named_at_exit() {
     );
 }
 
+#[test]
+fn the_json_process_object_counts_what_the_library_could_not_report() {
+    require_root_mptcp!();
+    require_program!("gcc");
+    let (ns, mut server, _) = echo_server(7205);
+    // The process object of `closes HOW` under `--report-format json`.
+    let process = |how: &str| {
+        let mut cmd = ns.mptcpize(&["run", "--report", "--report-format", "json"]);
+        cmd.arg(closes()).args([how, "127.0.0.1", "7205", "2000"]);
+        let out = run(cmd, T);
+        out.assert_success();
+        out.stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["kind"] == "process")
+            .unwrap_or_else(|| panic!("no process object: {out}"))
+    };
+    let raw = process("raw");
+    assert_eq!(echoed(&mut server, 2), [2_000, 2_000]);
+    assert_eq!(
+        (
+            &raw["closed_unseen"],
+            &raw["never_seen"],
+            &raw["handed_over"]
+        ),
+        (&1.into(), &0.into(), &0.into()),
+        "{raw}"
+    );
+    let rawsocket = process("rawsocket");
+    assert_eq!(rawsocket["never_seen"], 1, "{rawsocket}");
+    assert_eq!(rawsocket["closed_unseen"], 0, "{rawsocket}");
+}
+
 /// A `socketserver.ForkingTCPServer` echoing two connections: the parent
 /// closes each right after the fork, the child echoes, then closes it
 /// last. It prints `child PID` per connection.

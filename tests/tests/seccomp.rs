@@ -1211,6 +1211,8 @@ fn seccomp_mode_reports_json_process_objects() {
             "connections_tcp",
             "max_subflows",
             "closed_unseen",
+            "handed_over",
+            "never_seen",
         ] {
             assert!(o[unseen].is_null(), "{unseen}: {o}");
         }

@@ -242,6 +242,8 @@ struct ProcessJson<'a> {
     max_subflows: Option<u64>,
     not_followed: Option<u64>,
     closed_unseen: Option<u64>,
+    handed_over: Option<u64>,
+    never_seen: Option<u64>,
 }
 
 fn json_line(pid: u32, p: &Process) -> String {
@@ -265,6 +267,8 @@ fn json_line(pid: u32, p: &Process) -> String {
         max_subflows: None,
         not_followed: Some(p.left_tcp),
         closed_unseen: None,
+        handed_over: None,
+        never_seen: None,
     };
     let mut line = serde_json::to_string(&object).expect("plain data serializes");
     line.push('\n');
@@ -310,7 +314,7 @@ mod tests {
              \"fallback_reason\":\"MPTCP unavailable: ENOPROTOOPT, net.mptcp.enabled=0\",\
              \"sockets_failed\":1,\"sockets_made_tcp\":null,\"connections_mptcp\":null,\
              \"connections_fallback\":null,\"connections_tcp\":null,\"max_subflows\":null,\
-             \"not_followed\":0,\"closed_unseen\":null}\n"
+             \"not_followed\":0,\"closed_unseen\":null,\"handed_over\":null,\"never_seen\":null}\n"
         );
     }
 }
