@@ -77,6 +77,16 @@ pub fn closing<R>(fd: c_int, how: Closed, close: impl FnOnce() -> R) -> R {
     if table::get(fd).is_none() {
         return close();
     }
+    closing_followed(fd, how, close)
+}
+
+/// [`closing`] for a followed fd. Out of line, so that the interposers'
+/// own frames stay small: the line is built in a 4 KiB buffer on the
+/// stack, which only a followed socket's close needs (a program may call
+/// `close()` or `syscall()` on a small stack, e.g. in a signal handler).
+#[cold]
+#[inline(never)]
+fn closing_followed<R>(fd: c_int, how: Closed, close: impl FnOnce() -> R) -> R {
     let mut slot = MaybeUninit::uninit();
     let pending = before(&mut slot, fd, how);
     let rc = close();
